@@ -235,6 +235,23 @@ public sealed class CallModel
     }
 
     /// <summary>
+    /// The call is answered by <paramref name="answering"/>: it and every party still placing the call become Connected,
+    /// announced as one Established event.
+    /// </summary>
+    public void Establish(Connection answering)
+    {
+        lock (SyncRoot)
+        {
+            if (answering.Call.Ended) return;
+            answering.State = ConnectionState.Connected;
+            foreach (var p in answering.Call.Parties)
+                if (p.State == ConnectionState.Initiated) p.State = ConnectionState.Connected;
+            MarkAnswered(answering);
+            PublishToCall(answering.Call, CallEventType.Established, answering.Party, null);
+        }
+    }
+
+    /// <summary>
     /// Removes a party from its call. When fewer than two parties remain, the call ends and the rest are cleared too;
     /// <paramref name="outcomeIfUnanswered"/> is journalled for a call nobody answered.
     /// </summary>
@@ -296,7 +313,12 @@ public sealed class CallModel
             from.State = ConnectionState.Null;
             PublishToCall(call, CallEventType.Diverted, from.Party, cause, alsoTo: from);
             var c = Attach(call, to, state);
-            if (state == ConnectionState.Connected) MarkAnswered(c);
+            if (state == ConnectionState.Connected)
+            {
+                foreach (var p in call.Parties)
+                    if (p.State == ConnectionState.Initiated) p.State = ConnectionState.Connected;
+                MarkAnswered(c);
+            }
             PublishToCall(call, state == ConnectionState.Connected ? CallEventType.Established : CallEventType.Delivered, to, cause);
             return c;
         }

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Switchboard.Interface.Commands;
+using Switchboard.Interface.Datagram;
+using Switchboard.Interface.Stream;
+using Switchboard.Telephony;
+
+namespace Switchboard.Interface;
+
+/// <summary>
+/// The IP interface port: a TCP stream socket (command lines, Monitor, HTTP) and a UDP datagram socket on the same
+/// port number. With port 0 the TCP port is picked by the system and UDP binds the same number.
+/// </summary>
+public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
+{
+    private readonly CommandInterpreter _interpreter;
+    private readonly CallEventHub _events;
+    private readonly IpInterfaceOptions _options;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<StreamConnection, Task> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Socket? _listener;
+    private DatagramFrontEnd? _udp;
+    private Task? _acceptLoop;
+    private int _disposed;
+
+    /// <summary>Creates the server; call <see cref="StartAsync"/> to listen.</summary>
+    public IpInterfaceServer(CommandInterpreter interpreter, CallEventHub events, IOptions<IpInterfaceOptions> options, ILogger<IpInterfaceServer>? log = null)
+    {
+        _interpreter = interpreter;
+        _events = events;
+        _options = options.Value;
+        _log = (ILogger?)log ?? NullLogger.Instance;
+    }
+
+    /// <summary>The bound TCP endpoint (valid after start).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("not started"));
+
+    /// <summary>Number of open TCP connections.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var address = IPAddress.Parse(_options.ListenAddress);
+        for (int attempt = 0; ; attempt++)
+        {
+            var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.Equals(IPAddress.IPv6Any)) listener.DualMode = true;
+                listener.Bind(new IPEndPoint(address, _options.Port));
+                listener.Listen(512);
+                var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+                if (_options.EnableUdp) _udp = new DatagramFrontEnd(_interpreter, _options, new IPEndPoint(address, port), _log);
+                _listener = listener;
+                break;
+            }
+            catch (SocketException ex) when (_options.Port == 0 && attempt < 20 && ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // The UDP port with the number TCP got is taken: try another pair.
+                listener.Dispose();
+            }
+            catch (SocketException ex)
+            {
+                listener.Dispose();
+                throw new InvalidOperationException($"IP interface cannot listen on {_options.ListenAddress} port {_options.Port}: {ex.Message}", ex);
+            }
+        }
+        _udp?.Start(_stopping.Token);
+        _acceptLoop = AcceptLoopAsync();
+        _log.LogInformation("IP interface listening on {EndPoint} (TCP stream + HTTP{Udp}), phone system: {Kind}",
+            LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
+        return Task.CompletedTask;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listener = _listener!;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                _log.LogWarning("Refusing connection from {Remote}: {Max} connections open", socket.RemoteEndPoint, _options.MaxConnections);
+                _ = RefuseAsync(socket);
+                continue;
+            }
+            StreamConnection connection;
+            try
+            {
+                connection = new StreamConnection(socket, _interpreter, _events, _options, _log, _stopping.Token);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                socket.Dispose();
+                continue;
+            }
+            var task = Task.Run(async () =>
+            {
+                try
+                {
+                    await connection.RunAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _connections.TryRemove(connection, out _);
+                }
+            });
+            _connections.TryAdd(connection, task);
+        }
+    }
+
+    private async Task RefuseAsync(Socket socket)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await socket.SendAsync("503 too many connections; try again later\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_stopping.IsCancellationRequested) return;
+        _stopping.Cancel();
+        _listener?.Dispose();
+        _udp?.Dispose();
+        foreach (var c in _connections.Keys) await c.DisposeAsync().ConfigureAwait(false);
+        if (_acceptLoop is not null) await _acceptLoop.ConfigureAwait(false);
+        await Task.WhenAll(_connections.Values).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,311 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Switchboard.Interface.Commands;
+using Switchboard.Telephony;
+
+namespace Switchboard.Interface.Stream;
+
+/// <summary>
+/// One TCP connection of the IP interface: command lines in, one reply line each out, EVENT lines for Monitor. The
+/// first line decides whether the peer speaks HTTP, in which case <see cref="HttpSession"/> takes over.
+/// </summary>
+internal sealed class StreamConnection : IAsyncDisposable
+{
+    private static ReadOnlySpan<byte> LineEnds => "\r\n"u8;
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly CommandInterpreter _interpreter;
+    private readonly CallEventHub _events;
+    private readonly IpInterfaceOptions _options;
+    private readonly ILogger _log;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly List<CallEventSubscription> _subscriptions = [];
+    private readonly CancellationTokenSource _closed;
+    private readonly IPEndPoint _remote;
+    private readonly ClientContext _context;
+    private readonly List<string?> _pending = [];
+
+    public StreamConnection(Socket socket, CommandInterpreter interpreter, CallEventHub events, IpInterfaceOptions options,
+        ILogger log, CancellationToken stopping)
+    {
+        _socket = socket;
+        _socket.NoDelay = true;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512));
+        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096));
+        _interpreter = interpreter;
+        _events = events;
+        _options = options;
+        _log = log;
+        _closed = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _remote = (IPEndPoint)socket.RemoteEndPoint!;
+        _context = new ClientContext(FrontEndKind.Tcp, _remote.Address) { Monitor = StartMonitor };
+    }
+
+    public IPEndPoint Remote => _remote;
+
+    public async Task RunAsync()
+    {
+        try
+        {
+            await RunLinesAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            _log.LogDebug("Connection {Remote} ended: {Error}", _remote, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "Connection {Remote} failed", _remote);
+        }
+        finally
+        {
+            await DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunLinesAsync()
+    {
+        bool first = true;
+        bool discarding = false;
+        while (true)
+        {
+            bool monitoring;
+            lock (_subscriptions) monitoring = _subscriptions.Count > 0;
+            ReadResult result;
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token))
+            {
+                if (!monitoring) linked.CancelAfter(_options.IdleTimeout);
+                try
+                {
+                    result = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
+                {
+                    _log.LogInformation("Closing idle connection from {Remote} after {Timeout}", _remote, _options.IdleTimeout);
+                    await WriteAndFlushAsync(w => ReplyWriter.WriteLine(w, "408 idle timeout; closing")).ConfigureAwait(false);
+                    return;
+                }
+            }
+            var buffer = result.Buffer;
+
+            if (first)
+            {
+                var reader0 = new SequenceReader<byte>(buffer);
+                if (reader0.TryReadToAny(out ReadOnlySequence<byte> firstLine, LineEnds, advancePastDelimiter: false))
+                {
+                    first = false;
+                    if (HttpSession.IsRequestLine(firstLine))
+                    {
+                        _reader.AdvanceTo(buffer.Start);
+                        var http = new HttpSession(_reader, _writer, _interpreter, _options, _remote, _log, _closed.Token);
+                        await http.RunAsync().ConfigureAwait(false);
+                        return;
+                    }
+                }
+                else if (buffer.Length > _options.MaxLineLength || result.IsCompleted)
+                {
+                    first = false;
+                }
+            }
+
+            _pending.Clear();
+            buffer = SplitLines(buffer, result.IsCompleted, ref discarding);
+            await _writeLock.WaitAsync(_closed.Token).ConfigureAwait(false);
+            try
+            {
+                foreach (var line in _pending)
+                {
+                    if (line is null) LineTooLong();
+                    else await ExecuteLineAsync(line).ConfigureAwait(false);
+                }
+                await FlushAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                // The client closed its sending side; it may still wait for Monitor events, which it cannot stop now,
+                // so the connection ends once the replies are out.
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Cuts complete lines (CR, LF or CRLF) out of the buffer into <see cref="_pending"/>; null marks an over-long line.
+    /// Returns what is left. When the client has closed its side, a last line without line end still counts.
+    /// </summary>
+    private ReadOnlySequence<byte> SplitLines(ReadOnlySequence<byte> buffer, bool completed, ref bool discarding)
+    {
+        var sr = new SequenceReader<byte>(buffer);
+        while (true)
+        {
+            if (!sr.TryReadToAny(out ReadOnlySequence<byte> line, LineEnds, advancePastDelimiter: true))
+            {
+                if (discarding)
+                {
+                    sr.AdvanceToEnd();
+                }
+                else if (sr.Remaining > _options.MaxLineLength)
+                {
+                    discarding = true;
+                    sr.AdvanceToEnd();
+                    _pending.Add(null);
+                }
+                break;
+            }
+            if (discarding)
+            {
+                discarding = false;
+                continue;
+            }
+            if (line.IsEmpty) continue;
+            _pending.Add(line.Length > _options.MaxLineLength ? null : Decode(line));
+        }
+        var rest = buffer.Slice(sr.Position);
+        if (completed && !rest.IsEmpty && !discarding)
+        {
+            _pending.Add(Decode(rest));
+            rest = rest.Slice(rest.End);
+        }
+        return rest;
+    }
+
+    // Latin-1 maps every byte to one char, so garbage bytes reach the parser intact and are named in its reply.
+    private static string Decode(ReadOnlySequence<byte> line) =>
+        line.IsSingleSegment ? Encoding.Latin1.GetString(line.FirstSpan) : Encoding.Latin1.GetString(line.ToArray());
+
+    private void LineTooLong()
+    {
+        _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
+        ReplyWriter.WriteReply(_writer, CallControlResult.Fail(ReplyCode.BadRequest,
+            $"line too long (more than {_options.MaxLineLength} bytes); discarded"));
+    }
+
+    private async ValueTask ExecuteLineAsync(string text)
+    {
+        var reply = await _interpreter.ExecuteAsync(text, _context, _closed.Token).ConfigureAwait(false);
+        ReplyWriter.WriteReply(_writer, reply);
+        if (_writer.UnflushedBytes > 64 * 1024) await FlushAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (_writer.UnflushedBytes == 0) return;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
+        timeout.CancelAfter(_options.WriteTimeout);
+        try
+        {
+            await _writer.FlushAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
+        {
+            _log.LogWarning("Client {Remote} does not read its replies (nothing taken for {Timeout}); disconnecting", _remote, _options.WriteTimeout);
+            _closed.Cancel();
+            throw;
+        }
+    }
+
+    private async ValueTask WriteAndFlushAsync(Action<PipeWriter> write)
+    {
+        await _writeLock.WaitAsync(_closed.Token).ConfigureAwait(false);
+        try
+        {
+            write(_writer);
+            await FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private CallControlResult StartMonitor(string device, long? after)
+    {
+        var sub = _events.Subscribe(device, after);
+        lock (_subscriptions) _subscriptions.Add(sub);
+        _ = PumpEventsAsync(sub, device);
+        var text = $"Monitor {device}: events after {sub.StartsAfter}";
+        if (sub.SequenceReset) text += $" (sequence {after} is unknown: the server restarted, events before it are lost)";
+        else if (sub.Missed > 0) text += $" ({sub.Missed} earlier events are no longer buffered)";
+        return CallControlResult.Ok(text);
+    }
+
+    private async Task PumpEventsAsync(CallEventSubscription sub, string device)
+    {
+        // Let the reply to Monitor go out first; the pump writes under the same lock as replies.
+        await Task.Yield();
+        try
+        {
+            while (await sub.Reader.WaitToReadAsync(_closed.Token).ConfigureAwait(false))
+            {
+                await _writeLock.WaitAsync(_closed.Token).ConfigureAwait(false);
+                try
+                {
+                    while (sub.Reader.TryRead(out var ev)) ReplyWriter.WriteLine(_writer, ev.ToLine());
+                    await FlushAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
+            }
+        }
+        catch (SubscriberTooSlowException ex)
+        {
+            _log.LogWarning("Monitor {Device} on {Remote}: client reads events too slowly; disconnecting at sequence {Seq}", device, _remote, ex.LastDelivered);
+            try
+            {
+                await WriteAndFlushAsync(w => ReplyWriter.WriteReply(w, CallControlResult.Fail(ReplyCode.Unavailable,
+                    $"Monitor {device}: events arrive faster than this client reads them; reconnect with Monitor {device} {ex.LastDelivered}"))).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+            }
+            _closed.Cancel();
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        lock (_subscriptions)
+        {
+            foreach (var s in _subscriptions) s.Dispose();
+            _subscriptions.Clear();
+        }
+        if (!_closed.IsCancellationRequested) _closed.Cancel();
+        // Everything owed was flushed by the loops; closing the socket first means completing the pipes can never
+        // block on a client that stopped reading.
+        _stream.Dispose();
+        _socket.Dispose();
+        try
+        {
+            await _writer.CompleteAsync().ConfigureAwait(false);
+            await _reader.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        _closed.Dispose();
+    }
+
+    private int _disposed;
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Hosting;
+using Switchboard;
+
+try
+{
+    using var host = SwitchboardHost.Build(args);
+    await host.RunAsync();
+    return 0;
+}
+catch (StartupException ex)
+{
+    Console.Error.WriteLine("switchboard: " + ex.Message);
+    return 2;
+}
+catch (InvalidOperationException ex) when (ex.InnerException is System.Net.Sockets.SocketException)
+{
+    Console.Error.WriteLine("switchboard: " + ex.Message);
+    return 2;
+}

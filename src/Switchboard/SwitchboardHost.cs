@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Switchboard.Interface;
+using Switchboard.Interface.Access;
+using Switchboard.Interface.Commands;
+using Switchboard.Interface.DialFiles;
+using Switchboard.Interface.Extensions;
+using Switchboard.Simulation;
+using Switchboard.Storage;
+using Switchboard.Telephony;
+
+namespace Switchboard;
+
+/// <summary>Top-level settings that choose and place the parts (configuration root).</summary>
+public sealed class SwitchboardOptions
+{
+    /// <summary>The phone system behind the interface: "simulated" (more kinds follow: "sip", "asterisk").</summary>
+    public string PhoneSystem { get; set; } = "simulated";
+
+    /// <summary>The SQLite database for forwarding settings and the call journal.</summary>
+    public string Database { get; set; } = "switchboard.db";
+
+    /// <summary>FCTIIPEX.INI, or the directory to find it in (name matched case-insensitively).</summary>
+    public string ExtensionMap { get; set; } = ".";
+}
+
+/// <summary>Settings of the CTI server port (configuration section "CtiServer").</summary>
+public sealed class CtiServerOptions
+{
+    /// <summary>The CTI server port (web dashboard, JSON API, event stream); must differ from the IP interface port.</summary>
+    public int Port { get; set; } = 2504;
+}
+
+/// <summary>Builds the Switchboard host: configuration, the chosen phone system, front ends. Only this knows all parts.</summary>
+public static class SwitchboardHost
+{
+    /// <summary>Creates the host from command-line arguments (<c>--demo</c>, <c>--Key=value</c>) and optional extra configuration.</summary>
+    public static IHost Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        bool demo = args.Contains("--demo");
+        var rest = args.Where(a => a != "--demo").ToArray();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = rest,
+            ContentRootPath = Directory.GetCurrentDirectory(),
+            DisableDefaults = true,
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "switchboard.json"), optional: true, reloadOnChange: false);
+        builder.Configuration.AddEnvironmentVariables("SWITCHBOARD_");
+        builder.Configuration.AddCommandLine(rest);
+        if (demo) builder.Configuration.AddInMemoryCollection([new("PhoneSystem", "simulated")]);
+        configure?.Invoke(builder.Configuration);
+
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+
+        var services = builder.Services;
+        services.Configure<SwitchboardOptions>(builder.Configuration);
+        services.Configure<CtiServerOptions>(builder.Configuration.GetSection("CtiServer"));
+        services.Configure<IpInterfaceOptions>(builder.Configuration.GetSection("IpInterface"));
+        services.Configure<DialFileOptions>(builder.Configuration.GetSection("DialFiles"));
+        services.Configure<AccessOptions>(builder.Configuration.GetSection("Access"));
+        services.Configure<SimulationOptions>(builder.Configuration.GetSection("Simulation"));
+
+        var options = builder.Configuration.Get<SwitchboardOptions>() ?? new SwitchboardOptions();
+        var ipPort = builder.Configuration.GetValue("IpInterface:Port", new IpInterfaceOptions().Port);
+        var ctiPort = builder.Configuration.GetValue("CtiServer:Port", new CtiServerOptions().Port);
+        if (ipPort == ctiPort && ipPort != 0)
+            throw new StartupException($"IpInterface:Port and CtiServer:Port are both {ipPort}; the IP interface port must differ from the CTI server port");
+
+        services.AddSingleton(_ => new CallEventHub());
+        services.AddSingleton(sp => new SqliteStore(Path.GetFullPath(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Database)));
+        services.AddSingleton<IForwardingStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ICallJournal>(sp => sp.GetRequiredService<SqliteStore>());
+
+        switch (options.PhoneSystem.ToLowerInvariant())
+        {
+            case "simulated":
+                services.AddSingleton(sp => new CallModel(
+                    sp.GetRequiredService<IOptions<SimulationOptions>>().Value.Devices,
+                    sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));
+                services.AddSingleton<ICallControl>(sp => new SimulatedPhoneSystem(sp.GetRequiredService<CallModel>(),
+                    sp.GetRequiredService<IOptions<SimulationOptions>>().Value, TimeProvider.System,
+                    sp.GetRequiredService<ILogger<SimulatedPhoneSystem>>()));
+                break;
+            default:
+                throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'simulated'");
+        }
+
+        services.AddSingleton(sp => new AccessPolicy(sp.GetRequiredService<IOptions<AccessOptions>>().Value));
+        services.AddSingleton(sp => new ExtensionMap(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMap,
+            log: sp.GetRequiredService<ILogger<ExtensionMap>>()));
+        services.AddSingleton(sp => new CommandInterpreter(sp.GetRequiredService<ICallControl>(), sp.GetRequiredService<AccessPolicy>(),
+            sp.GetRequiredService<ExtensionMap>(), sp.GetRequiredService<ILogger<CommandInterpreter>>()));
+        services.AddSingleton<IpInterfaceServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<IpInterfaceServer>());
+        services.AddSingleton<DialFileWatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<DialFileWatcher>());
+        return builder.Build();
+    }
+}
+
+/// <summary>A configuration error that stops start-up with a clear message.</summary>
+public sealed class StartupException(string message) : Exception(message);
