@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of the solution. Installs the real SIP software the end-to-end and conformance tests drive
+# (Debian: baresip-core, sip-tester, kamailio) when it is missing and we are root; restores NuGet packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "warning: ${need[*]} missing and not root; tests that drive them will fail" >&2
+  fi
+fi
+
+dotnet restore Switchboard.slnx --verbosity quiet
+log=$(mktemp)
+set +e
+dotnet test Switchboard.slnx --no-restore -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for all test assemblies together.
+awk '/^(Passed|Failed)!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { gsub(",", "", f); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit "$status"
