@@ -37,6 +37,23 @@ public sealed class CommandInterpreter
     /// <summary>Executes one command line and returns its reply. Never throws for bad input or phone-system faults.</summary>
     public async ValueTask<CallControlResult> ExecuteAsync(string line, ClientContext client, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await ExecuteCoreAsync(line, client, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "500 for a command from {Client}: interpreter failed", Who(client));
+            return CallControlResult.Fail(ReplyCode.InternalError, $"internal error ({ex.GetType().Name}); details are in the server log");
+        }
+    }
+
+    private async ValueTask<CallControlResult> ExecuteCoreAsync(string line, ClientContext client, CancellationToken cancellationToken)
+    {
         if (!CommandParser.TryParse(line, out var parsed, out var error))
         {
             _log.LogInformation("400 from {Client} ({FrontEnd}): {Error}", Who(client), client.FrontEnd, error);

@@ -85,6 +85,7 @@ public static class CommandParser
                     error = $"{name1} {device}: {error}";
                     return false;
                 }
+                rest = default;
                 break;
             case CommandVerb.Forward:
                 if (rest.SequenceEqual("*")) argument = "*";
@@ -93,6 +94,7 @@ public static class CommandParser
                     error = $"{name1} {device}: {error}";
                     return false;
                 }
+                rest = default;
                 break;
             case CommandVerb.Pickup:
                 var other = NextToken(ref rest);

@@ -69,7 +69,7 @@ public sealed class ExtensionMap : IDisposable
     public string? Lookup(IPAddress address)
     {
         var a = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        if (a.ScopeId != 0) a = new IPAddress(a.GetAddressBytes());
+        if (a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && a.ScopeId != 0) a = new IPAddress(a.GetAddressBytes());
         return _map.GetValueOrDefault(a);
     }
 

@@ -62,7 +62,7 @@ internal sealed class StreamConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
-            _log.LogDebug("Connection {Remote} ended: {Error}", _remote, ex.Message);
+            _log.LogDebug(ex, "Connection {Remote} ended: {Error}", _remote, ex.Message);
         }
         catch (Exception ex)
         {
