@@ -1,0 +1,15 @@
+// Runnable benchmarks that print their figures. Usage: switchboard-bench <command> [options]
+using Switchboard.Bench.Ip;
+
+var command = args.Length > 0 ? args[0] : "help";
+var rest = args.Skip(1).ToArray();
+switch (command)
+{
+    case "ip":
+        return await IpInterfaceBench.RunAsync(rest);
+    default:
+        Console.WriteLine("""
+            switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
+            """);
+        return command == "help" ? 0 : 2;
+}
