@@ -32,6 +32,12 @@ public sealed class CtiServerOptions
 {
     /// <summary>The CTI server port (web dashboard, JSON API, event stream); must differ from the IP interface port.</summary>
     public int Port { get; set; } = 2504;
+
+    /// <summary>Listen address of the CTI server port.</summary>
+    public string ListenAddress { get; set; } = "::";
+
+    /// <summary>Serve the CTI server port at all.</summary>
+    public bool Enabled { get; set; } = true;
 }
 
 /// <summary>Builds the Switchboard host: configuration, the chosen phone system, front ends. Only this knows all parts.</summary>
@@ -103,6 +109,11 @@ public static class SwitchboardHost
         services.AddHostedService(sp => sp.GetRequiredService<IpInterfaceServer>());
         services.AddSingleton<DialFileWatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<DialFileWatcher>());
+        if (builder.Configuration.GetValue("CtiServer:Enabled", true))
+        {
+            services.AddSingleton<Web.CtiWebServer>();
+            services.AddHostedService(sp => sp.GetRequiredService<Web.CtiWebServer>());
+        }
         return builder.Build();
     }
 }

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Switchboard.Web;
+
+namespace Switchboard.Tests;
+
+public sealed class CtiWebServerTests : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-web-").FullName;
+    private IHost _host = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = SwitchboardHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["IpInterface:Port"] = "0",
+            ["IpInterface:ListenAddress"] = "127.0.0.1",
+            ["CtiServer:Port"] = "0",
+            ["CtiServer:ListenAddress"] = "127.0.0.1",
+            ["Database"] = Path.Combine(_dir, "sb.db"),
+            ["DialFiles:Directory"] = Path.Combine(_dir, "dial"),
+            ["ExtensionMap"] = _dir,
+            ["Logging:LogLevel:Default"] = "Warning",
+        }));
+        await _host.StartAsync();
+        var port = _host.Services.GetRequiredService<CtiWebServer>().Port;
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _host.StopAsync();
+        _host.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Api_lists_devices_and_runs_commands_through_the_interpreter()
+    {
+        var devices = await _http.GetFromJsonAsync<JsonElement>("/api/devices");
+        Assert.Equal(["100", "101", "102", "103", "104", "105"], devices.EnumerateArray().Select(d => d.GetProperty("device").GetString()));
+
+        var ok = await _http.PostAsync("/api/commands", new StringContent("MakeCall 100 101"));
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        var bad = await _http.PostAsync("/api/commands", new StringContent("Answer 100"));
+        Assert.Equal(HttpStatusCode.Conflict, bad.StatusCode);
+        Assert.Contains("no ringing call at 100", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("text").GetString());
+
+        var dev = await _http.GetFromJsonAsync<JsonElement>("/api/devices/101");
+        Assert.Equal("alerting", dev.GetProperty("calls")[0].GetProperty("state").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync("/api/devices/999")).StatusCode);
+        Assert.Contains("<h1>Switchboard</h1>", await _http.GetStringAsync("/"));
+    }
+
+    [Fact]
+    public async Task WebSocket_streams_the_events_of_a_call_as_json()
+    {
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(new Uri(_http.BaseAddress!.ToString().Replace("http", "ws", StringComparison.Ordinal) + "api/events?device=101"), CancellationToken.None);
+        var hello = await ReceiveAsync(ws);
+        Assert.Equal("subscribed", hello.GetProperty("type").GetString());
+
+        await _http.PostAsync("/api/commands", new StringContent("MakeCall 100 101"));
+        var ev = await ReceiveAsync(ws);
+        Assert.Equal("Delivered", ev.GetProperty("name").GetString());
+        Assert.Equal("101", ev.GetProperty("device").GetString());
+        Assert.Equal("alerting", ev.GetProperty("state").GetString());
+    }
+
+    private static async Task<JsonElement> ReceiveAsync(ClientWebSocket ws)
+    {
+        var buffer = new byte[8192];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var r = await ws.ReceiveAsync(buffer, cts.Token);
+        return JsonDocument.Parse(Encoding.UTF8.GetString(buffer, 0, r.Count)).RootElement;
+    }
+}
