@@ -27,6 +27,7 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
     private Socket? _listener;
     private DatagramFrontEnd? _udp;
     private Task? _acceptLoop;
+    private Task? _sweeper;
     private int _disposed;
 
     /// <summary>Creates the server; call <see cref="StartAsync"/> to listen.</summary>
@@ -74,6 +75,7 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         }
         _udp?.Start(_stopping.Token);
         _acceptLoop = AcceptLoopAsync();
+        _sweeper = SweepAsync();
         _log.LogInformation("IP interface listening on {EndPoint} (TCP stream + HTTP{Udp}), phone system: {Kind}",
             LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
         return Task.CompletedTask;
@@ -132,6 +134,25 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>One timer for all connections' idle, line and write timeouts.</summary>
+    private async Task SweepAsync()
+    {
+        var shortest = new[] { _options.IdleTimeout, _options.LineTimeout, _options.WriteTimeout }.Min();
+        var period = TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                foreach (var c in _connections.Keys) c.CheckTimeouts(now);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private async Task RefuseAsync(Socket socket)
     {
         try
@@ -158,6 +179,7 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         _udp?.Dispose();
         foreach (var c in _connections.Keys) await c.DisposeAsync().ConfigureAwait(false);
         if (_acceptLoop is not null) await _acceptLoop.ConfigureAwait(false);
+        if (_sweeper is not null) await _sweeper.ConfigureAwait(false);
         await Task.WhenAll(_connections.Values).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 

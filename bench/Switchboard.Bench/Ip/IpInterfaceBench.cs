@@ -30,6 +30,7 @@ internal static class IpInterfaceBench
                 Print($"TCP pipelined (depth 64)", clients, await RunTcpAsync(port, clients, 64, seconds));
             foreach (var clients in new[] { 1, 50 })
                 Print($"TCP request/response", clients, await RunTcpAsync(port, clients, 1, seconds));
+            Print("TCP paced, 10,000 cmds/s in total", 50, await RunPacedAsync(port, 50, 10_000, seconds));
             foreach (var clients in new[] { 1, 50 })
                 Print($"HTTP GET keep-alive (204)", clients, await RunHttpAsync(port, clients, seconds));
             return 0;
@@ -78,6 +79,46 @@ internal static class IpInterfaceBench
                     }
                 }
                 count += depth;
+            }
+            return count;
+        });
+    }
+
+    /// <summary>
+    /// Open-loop latency: each client sends one command every clients/rate seconds and waits for its reply, so the
+    /// server sees a steady load below saturation (closed-loop figures above measure the queue, not the server).
+    /// </summary>
+    private static async Task<Result> RunPacedAsync(int port, int clients, int totalRate, double seconds)
+    {
+        var line = "Status 100\r\n"u8.ToArray();
+        var interval = TimeSpan.FromSeconds((double)clients / totalRate);
+        return await RunClientsAsync(clients, seconds, async (latencies, stop) =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync("127.0.0.1", port);
+            var buffer = new byte[4096];
+            using var timer = new PeriodicTimer(interval);
+            long count = 0;
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stop))
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    await socket.SendAsync(line, SocketFlags.None);
+                    int got = 0;
+                    do
+                    {
+                        int n = await socket.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None);
+                        if (n == 0) throw new IOException("server closed the connection");
+                        got += n;
+                    }
+                    while (buffer[got - 1] != (byte)'\n');
+                    latencies.Add(Stopwatch.GetTimestamp() - t0);
+                    count++;
+                }
+            }
+            catch (OperationCanceledException)
+            {
             }
             return count;
         });

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -31,6 +32,10 @@ internal sealed class StreamConnection : IAsyncDisposable
     private readonly IPEndPoint _remote;
     private readonly ClientContext _context;
     private readonly List<string?> _pending = [];
+    private long _readingSince;
+    private long _partialSince;
+    private long _flushSince;
+    private volatile string? _timeoutReply;
 
     public StreamConnection(Socket socket, CommandInterpreter interpreter, CallEventHub events, IpInterfaceOptions options,
         ILogger log, CancellationToken stopping)
@@ -80,22 +85,16 @@ internal sealed class StreamConnection : IAsyncDisposable
         bool discarding = false;
         while (true)
         {
-            bool monitoring;
-            lock (_subscriptions) monitoring = _subscriptions.Count > 0;
-            ReadResult result;
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token))
+            Volatile.Write(ref _readingSince, Stopwatch.GetTimestamp());
+            var result = await _reader.ReadAsync(_closed.Token).ConfigureAwait(false);
+            Volatile.Write(ref _readingSince, 0);
+            if (result.IsCanceled)
             {
-                if (!monitoring) linked.CancelAfter(_options.IdleTimeout);
-                try
-                {
-                    result = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
-                {
-                    _log.LogInformation("Closing idle connection from {Remote} after {Timeout}", _remote, _options.IdleTimeout);
-                    await WriteAndFlushAsync(w => ReplyWriter.WriteLine(w, "408 idle timeout; closing")).ConfigureAwait(false);
-                    return;
-                }
+                // The sweeper cancelled the read: idle too long, or a started line was not finished in time.
+                var reason = _timeoutReply ?? "408 timeout; closing";
+                _log.LogInformation("Closing connection from {Remote}: {Reason}", _remote, reason);
+                await WriteAndFlushAsync(w => ReplyWriter.WriteLine(w, reason)).ConfigureAwait(false);
+                return;
             }
             var buffer = result.Buffer;
 
@@ -121,6 +120,7 @@ internal sealed class StreamConnection : IAsyncDisposable
 
             _pending.Clear();
             buffer = SplitLines(buffer, result.IsCompleted, ref discarding);
+            Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : (_partialSince != 0 ? _partialSince : Stopwatch.GetTimestamp()));
             await _writeLock.WaitAsync(_closed.Token).ConfigureAwait(false);
             try
             {
@@ -206,17 +206,59 @@ internal sealed class StreamConnection : IAsyncDisposable
     private async ValueTask FlushAsync()
     {
         if (_writer.UnflushedBytes == 0) return;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
-        timeout.CancelAfter(_options.WriteTimeout);
+        Volatile.Write(ref _flushSince, Stopwatch.GetTimestamp());
         try
         {
-            await _writer.FlushAsync(timeout.Token).ConfigureAwait(false);
+            await _writer.FlushAsync(_closed.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!_closed.IsCancellationRequested)
+        finally
+        {
+            Volatile.Write(ref _flushSince, 0);
+        }
+    }
+
+    /// <summary>
+    /// Called periodically by the server: enforces the idle, line and write timeouts without a timer per operation
+    /// (a timer per read or flush costs more than the command itself at high rates).
+    /// </summary>
+    public void CheckTimeouts(long now)
+    {
+        if (_closed.IsCancellationRequested) return;
+        long flush = Volatile.Read(ref _flushSince);
+        if (flush != 0 && Stopwatch.GetElapsedTime(flush, now) > _options.WriteTimeout)
         {
             _log.LogWarning("Client {Remote} does not read its replies (nothing taken for {Timeout}); disconnecting", _remote, _options.WriteTimeout);
+            Abort();
+            return;
+        }
+        long reading = Volatile.Read(ref _readingSince);
+        if (reading == 0) return;
+        long partial = Volatile.Read(ref _partialSince);
+        if (partial != 0 && Stopwatch.GetElapsedTime(partial, now) > _options.LineTimeout)
+        {
+            _timeoutReply = $"408 command line not completed within {_options.LineTimeout.TotalSeconds:0.###} s; closing";
+            _reader.CancelPendingRead();
+            return;
+        }
+        bool monitoring;
+        lock (_subscriptions) monitoring = _subscriptions.Count > 0;
+        if (!monitoring && Stopwatch.GetElapsedTime(reading, now) > _options.IdleTimeout)
+        {
+            _timeoutReply = "408 idle timeout; closing";
+            _reader.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Ends the connection at once; pending reads and writes fail.</summary>
+    public void Abort()
+    {
+        try
+        {
             _closed.Cancel();
-            throw;
+            _socket.Close(0);
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
