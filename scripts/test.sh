@@ -22,7 +22,7 @@ fi
 dotnet restore Switchboard.slnx --verbosity quiet
 log=$(mktemp)
 set +e
-dotnet test Switchboard.slnx --no-restore -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
+dotnet test Switchboard.slnx --no-restore -c Release 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for all test assemblies together.
