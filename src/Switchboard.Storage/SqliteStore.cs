@@ -8,7 +8,7 @@ namespace Switchboard.Storage;
 /// SQLite store (WAL) for forwarding/DND settings and the call journal. Every write is its own committed transaction
 /// before the method returns, so a crash or kill -9 right after a reply loses nothing that was acknowledged.
 /// </summary>
-public sealed class SqliteStore : IForwardingStore, ICallJournal, IDisposable
+public sealed class SqliteStore : IForwardingStore, ICallJournal, IPhoneBindingStore, IDeviceSecretStore, IDisposable
 {
     private readonly SqliteConnection _db;
     private readonly object _gate = new();
@@ -28,6 +28,10 @@ public sealed class SqliteStore : IForwardingStore, ICallJournal, IDisposable
             CREATE TABLE IF NOT EXISTS calls(
                 id INTEGER PRIMARY KEY, calling TEXT NOT NULL, called TEXT NOT NULL,
                 started TEXT NOT NULL, answered TEXT, answered_by TEXT, ended TEXT, outcome TEXT);
+            CREATE TABLE IF NOT EXISTS bindings(
+                device TEXT NOT NULL, contact TEXT NOT NULL, expires TEXT NOT NULL, transport TEXT NOT NULL,
+                source TEXT NOT NULL, call_id TEXT, user_agent TEXT, PRIMARY KEY(device, contact));
+            CREATE TABLE IF NOT EXISTS secrets(device TEXT PRIMARY KEY, secret TEXT NOT NULL);
             """);
         // Calls that were up when the server last stopped cannot be up now.
         var now = Iso(DateTimeOffset.UtcNow);
@@ -128,6 +132,56 @@ public sealed class SqliteStore : IForwardingStore, ICallJournal, IDisposable
             return (long)cmd.ExecuteScalar()!;
         }
     }
+
+    /// <inheritdoc />
+    public IReadOnlyList<PhoneBinding> LoadBindings()
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT device, contact, expires, transport, source, call_id, user_agent FROM bindings";
+            using var r = cmd.ExecuteReader();
+            var list = new List<PhoneBinding>();
+            while (r.Read())
+            {
+                list.Add(new PhoneBinding(r.GetString(0), r.GetString(1), DateTimeOffset.Parse(r.GetString(2), CultureInfo.InvariantCulture),
+                    r.GetString(3), r.GetString(4), r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)));
+            }
+            return list;
+        }
+    }
+
+    /// <inheritdoc />
+    public void SaveBinding(PhoneBinding b) =>
+        Write("""
+            INSERT INTO bindings(device, contact, expires, transport, source, call_id, user_agent) VALUES($d, $c, $e, $t, $s, $i, $u)
+            ON CONFLICT(device, contact) DO UPDATE SET expires=$e, transport=$t, source=$s, call_id=$i, user_agent=$u
+            """,
+            ("$d", b.Device), ("$c", b.Contact), ("$e", Iso(b.Expires)), ("$t", b.Transport), ("$s", b.Source),
+            ("$i", (object?)b.CallId ?? DBNull.Value), ("$u", (object?)b.UserAgent ?? DBNull.Value));
+
+    /// <inheritdoc />
+    public void RemoveBinding(string device, string? contact)
+    {
+        if (contact is null) Write("DELETE FROM bindings WHERE device=$d", ("$d", device));
+        else Write("DELETE FROM bindings WHERE device=$d AND contact=$c", ("$d", device), ("$c", contact));
+    }
+
+    /// <inheritdoc />
+    public string? GetSecret(string device)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            cmd.CommandText = "SELECT secret FROM secrets WHERE device=$d";
+            cmd.Parameters.AddWithValue("$d", device);
+            return cmd.ExecuteScalar() as string;
+        }
+    }
+
+    /// <inheritdoc />
+    public void SetSecret(string device, string secret) =>
+        Write("INSERT INTO secrets(device, secret) VALUES($d, $s) ON CONFLICT(device) DO UPDATE SET secret=$s", ("$d", device), ("$s", secret));
 
     private void Write(string sql, params (string Name, object Value)[] args)
     {

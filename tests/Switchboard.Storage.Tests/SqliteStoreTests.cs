@@ -49,3 +49,30 @@ public sealed class SqliteStoreTests : IDisposable
         Assert.Equal("101", recent[1].AnsweredBy);
     }
 }
+
+public sealed class SqliteBindingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-bind-").FullName;
+    private string DbPath => Path.Combine(_dir, "switchboard.db");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Bindings_and_secrets_survive_reopening()
+    {
+        var exp = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+        using (var s = new SqliteStore(DbPath))
+        {
+            s.SaveBinding(new PhoneBinding("100", "sip:100@127.0.0.1:5061", exp, "udp", "127.0.0.1:5061", "abc", "baresip"));
+            s.SaveBinding(new PhoneBinding("100", "sip:100@127.0.0.1:5061", exp.AddMinutes(5), "udp", "127.0.0.1:5061", "abc", "baresip"));
+            s.SaveBinding(new PhoneBinding("101", "sip:101@127.0.0.1:5071", exp, "tcp", "127.0.0.1:40000", null, null));
+            s.RemoveBinding("101", null);
+            s.SetSecret("100", "s3cret");
+        }
+        using var reopened = new SqliteStore(DbPath);
+        var b = Assert.Single(reopened.LoadBindings());
+        Assert.Equal(exp.AddMinutes(5), b.Expires);
+        Assert.Equal("s3cret", reopened.GetSecret("100"));
+        Assert.Null(reopened.GetSecret("101"));
+    }
+}
