@@ -1,5 +1,6 @@
 // Runnable benchmarks that print their figures. Usage: switchboard-bench <command> [options]
 using Switchboard.Bench.Ip;
+using Switchboard.Bench.SipLoad;
 
 var command = args.Length > 0 ? args[0] : "help";
 var rest = args.Skip(1).ToArray();
@@ -7,9 +8,12 @@ switch (command)
 {
     case "ip":
         return await IpInterfaceBench.RunAsync(rest);
+    case "sip-load":
+        return await SipLoadBench.RunAsync(rest);
     default:
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
+            switchboard-bench sip-load [--peers kamailio] [--rates 200,400,...] [--step-seconds S]   SIP calls via sipp, step the rate until calls fail
             """);
         return command == "help" ? 0 : 2;
 }
