@@ -74,6 +74,8 @@ internal sealed class DatagramFrontEnd : IDisposable
             var text = Encoding.Latin1.GetString(buffer, 0, received.ReceivedBytes);
             foreach (var raw in text.Split(LineEnds, StringSplitOptions.RemoveEmptyEntries))
             {
+                // Whitespace-only lines are empty lines, ignored as on TCP and in dial files.
+                if (raw.AsSpan().Trim(" \t").IsEmpty) continue;
                 CallControlResult reply;
                 if (++lines > _options.MaxLinesPerDatagram)
                 {

@@ -173,16 +173,26 @@ internal sealed class StreamConnection : IAsyncDisposable
                 discarding = false;
                 continue;
             }
-            if (line.IsEmpty) continue;
+            if (IsBlank(line)) continue;
             _pending.Add(line.Length > _options.MaxLineLength ? null : Decode(line));
         }
         var rest = buffer.Slice(sr.Position);
         if (completed && !rest.IsEmpty && !discarding)
         {
-            _pending.Add(Decode(rest));
+            if (!IsBlank(rest)) _pending.Add(Decode(rest));
             rest = rest.Slice(rest.End);
         }
         return rest;
+    }
+
+    // A line of only spaces and tabs is empty to the people who write them (dial files skip such lines too), so it
+    // gets no reply rather than a 400 for a missing verb.
+    private static bool IsBlank(ReadOnlySequence<byte> line)
+    {
+        foreach (var segment in line)
+            foreach (var b in segment.Span)
+                if (b is not ((byte)' ' or (byte)'\t')) return false;
+        return true;
     }
 
     // Latin-1 maps every byte to one char, so garbage bytes reach the parser intact and are named in its reply.
