@@ -1,0 +1,226 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Switchboard.EndToEnd.Phones;
+
+/// <summary>
+/// A real baresip 1.0.0 softphone (Debian baresip-core), headless: SIP on a loopback port, audio from a WAV file or a
+/// sine, received audio recorded to WAV, driven through its ctrl_tcp interface (netstring JSON).
+/// </summary>
+internal sealed class Baresip : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TcpClient _ctrl;
+    private readonly NetworkStream _stream;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _responses = new();
+    private readonly List<JsonObject> _events = [];
+    private readonly SemaphoreSlim _eventSignal = new(0);
+    private readonly Task _reader;
+    private int _token;
+
+    private Baresip(string name, string dir, int sipPort, Process process, TcpClient ctrl)
+    {
+        Name = name;
+        Directory = dir;
+        SipPort = sipPort;
+        _process = process;
+        _ctrl = ctrl;
+        _stream = ctrl.GetStream();
+        _reader = Task.Run(ReadLoopAsync);
+    }
+
+    public string Name { get; }
+
+    public string Directory { get; }
+
+    public int SipPort { get; }
+
+    public string RecordingDirectory => Path.Combine(Directory, "rec");
+
+    /// <summary>
+    /// Starts a phone. <paramref name="account"/> is baresip's account line, e.g.
+    /// <c>&lt;sip:100@127.0.0.1:5060&gt;;auth_pass=secret;answermode=manual;regint=600</c>.
+    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>.
+    /// </summary>
+    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source)
+    {
+        if (!File.Exists("/usr/bin/baresip")) throw new InvalidOperationException("baresip is not installed (Debian package baresip-core; scripts/test.sh installs it)");
+        int block = Ports.Block(24);
+        int sipPort = block, ctrlPort = block + 2, rtpFrom = block + 4;
+        var dir = System.IO.Directory.CreateDirectory(Path.Combine(workDir, name)).FullName;
+        System.IO.Directory.CreateDirectory(Path.Combine(dir, "rec"));
+        string audioSource;
+        string extra = "";
+        var kind = source.Split(':');
+        if (kind[0] == "tone")
+        {
+            var wav = Path.Combine(dir, "tone.wav");
+            Audio.WriteTone(wav, double.Parse(kind[1], CultureInfo.InvariantCulture));
+            audioSource = "aufile," + wav;
+        }
+        else
+        {
+            audioSource = "ausine," + kind[1];
+            extra = "ausrc_srate\t\t48000\nausrc_channels\t\t2\n";
+        }
+        File.WriteAllText(Path.Combine(dir, "config"), $"""
+            poll_method		epoll
+            sip_listen		127.0.0.1:{sipPort}
+            net_interface		127.0.0.1
+            call_local_timeout	120
+            call_max_calls		4
+            audio_source		{audioSource}
+            {extra}audio_buffer		20-160
+            rtp_ports		{rtpFrom}-{rtpFrom + 19}
+            rtcp_mux		no
+            jitter_buffer_delay	5-10
+            module_path		/usr/lib/baresip/modules
+            module			g711.so
+            module			aufile.so
+            module			ausine.so
+            module			sndfile.so
+            module_tmp		account.so
+            module_app		menu.so
+            module_app		ctrl_tcp.so
+            ctrl_tcp_listen		127.0.0.1:{ctrlPort}
+            snd_path		{dir}/rec
+            statmode_default	off
+
+            """);
+        File.WriteAllText(Path.Combine(dir, "accounts"), account + "\n");
+        File.WriteAllText(Path.Combine(dir, "contacts"), "");
+
+        var psi = new ProcessStartInfo("baresip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var a in new[] { "-s", "-f", dir }) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        var log = new StreamWriter(Path.Combine(dir, "baresip.log")) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var client = new TcpClient();
+            try
+            {
+                await client.ConnectAsync("127.0.0.1", ctrlPort);
+                return new Baresip(name, dir, sipPort, p, client);
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !p.HasExited)
+            {
+                client.Dispose();
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    /// <summary>Sends a ctrl_tcp command and returns its response.</summary>
+    public async Task<JsonObject> CommandAsync(string command, string? parameters = null)
+    {
+        var token = $"{Name}-{Interlocked.Increment(ref _token)}";
+        var req = new JsonObject { ["command"] = command, ["token"] = token };
+        if (parameters is not null) req["params"] = parameters;
+        var json = Encoding.UTF8.GetBytes(req.ToJsonString());
+        var tcs = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _responses[token] = tcs;
+        var frame = Encoding.ASCII.GetBytes(json.Length.ToString(CultureInfo.InvariantCulture) + ":").Concat(json).Append((byte)',').ToArray();
+        await _stream.WriteAsync(frame);
+        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>Waits for the next event of the given type (events seen earlier by another wait are not re-delivered).</summary>
+    public async Task<JsonObject> WaitEventAsync(string type, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            lock (_events)
+            {
+                int i = _events.FindIndex(e => (string?)e["type"] == type);
+                if (i >= 0)
+                {
+                    var e = _events[i];
+                    _events.RemoveRange(0, i + 1);
+                    return e;
+                }
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                string seen;
+                lock (_events) seen = string.Join(", ", _events.Select(e => (string?)e["type"]));
+                throw new TimeoutException($"{Name}: no {type} event (pending: {seen}); log: {Path.Combine(Directory, "baresip.log")}");
+            }
+            await _eventSignal.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
+        }
+    }
+
+    /// <summary>The dominant frequency of what this phone received (its newest "-dec" recording).</summary>
+    public int ReceivedFrequency()
+    {
+        var file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav").OrderBy(File.GetLastWriteTimeUtc).LastOrDefault()
+            ?? throw new InvalidOperationException($"{Name} recorded nothing");
+        var (samples, rate) = Audio.Read(file);
+        return Audio.DominantFrequency(samples, rate);
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = new List<byte>();
+        var chunk = new byte[65536];
+        try
+        {
+            while (true)
+            {
+                int n = await _stream.ReadAsync(chunk);
+                if (n == 0) return;
+                buffer.AddRange(chunk.AsSpan(0, n).ToArray());
+                while (true)
+                {
+                    int colon = buffer.IndexOf((byte)':');
+                    if (colon < 0) break;
+                    int len = int.Parse(Encoding.ASCII.GetString(buffer.GetRange(0, colon).ToArray()), CultureInfo.InvariantCulture);
+                    if (buffer.Count < colon + 1 + len + 1) break;
+                    var json = Encoding.UTF8.GetString(buffer.GetRange(colon + 1, len).ToArray());
+                    buffer.RemoveRange(0, colon + 1 + len + 1);
+                    var msg = JsonNode.Parse(json)!.AsObject();
+                    if (msg["response"] is not null && msg["token"] is JsonNode t && _responses.TryRemove((string)t!, out var tcs)) tcs.TrySetResult(msg);
+                    else if (msg["event"] is not null)
+                    {
+                        lock (_events) _events.Add(msg);
+                        _eventSignal.Release();
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or JsonException or FormatException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await CommandAsync("quit").WaitAsync(cts.Token);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        if (!_process.WaitForExit(3000)) _process.Kill(entireProcessTree: true);
+        _ctrl.Dispose();
+        await _reader.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _process.Dispose();
+    }
+}
