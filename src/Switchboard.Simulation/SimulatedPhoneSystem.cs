@@ -17,11 +17,14 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
     private readonly ILogger _log;
     private readonly HashSet<string> _manualAnswer;
     private readonly List<ITimer> _timers = [];
+    private readonly OutsideCallPolicy _outside;
 
     /// <summary>Creates the simulation over a call model whose devices it simulates.</summary>
-    public SimulatedPhoneSystem(CallModel model, SimulationOptions options, TimeProvider? time = null, ILogger<SimulatedPhoneSystem>? log = null)
+    public SimulatedPhoneSystem(CallModel model, SimulationOptions options, TimeProvider? time = null, ILogger<SimulatedPhoneSystem>? log = null,
+        OutsideCallPolicy? outsidePolicy = null)
     {
         _model = model;
+        _outside = outsidePolicy ?? OutsideCallPolicy.Open;
         _options = options;
         _dialPlan = new DialPlan(options.MinOutsideDigits);
         _time = time ?? TimeProvider.System;
@@ -51,6 +54,8 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
             if (destination == device) return Fail(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
             var kind = _dialPlan.Classify(destination, _model.IsDevice);
             if (kind == NumberKind.UnknownExtension) return Fail(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
+            if (kind == NumberKind.Outside && _outside.Check(device, destination) is { } refused)
+                return Fail(ReplyCode.Forbidden, $"{what}: {refused}");
             if (kind == NumberKind.Device && !_model.IsReachable(destination))
                 return Fail(ReplyCode.Unreachable, $"{what}: no phone reachable at {destination}");
             if (_model.FirstInState(device, ConnectionState.Initiated) is not null)
@@ -256,9 +261,12 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
     private CallControlResult? CheckTarget(string what, string device, string target)
     {
         if (target == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: target is {device} itself");
-        return _dialPlan.Classify(target, _model.IsDevice) == NumberKind.UnknownExtension
-            ? CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {target}")
-            : null;
+        var kind = _dialPlan.Classify(target, _model.IsDevice);
+        if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {target}");
+        // Moving a call or forwarding to an outside number costs the same as dialling it, so the same rules apply.
+        if (kind == NumberKind.Outside && _outside.Check(device, target) is { } refused)
+            return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: {refused}");
+        return null;
     }
 
     private void HoldActive(string device)

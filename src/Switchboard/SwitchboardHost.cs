@@ -74,6 +74,8 @@ public static class SwitchboardHost
         services.Configure<DialFileOptions>(builder.Configuration.GetSection("DialFiles"));
         services.Configure<AccessOptions>(builder.Configuration.GetSection("Access"));
         services.Configure<SimulationOptions>(builder.Configuration.GetSection("Simulation"));
+        services.Configure<OutsideCallOptions>(builder.Configuration.GetSection("OutsideCalls"));
+        services.AddSingleton(sp => new OutsideCallPolicy(sp.GetRequiredService<IOptions<OutsideCallOptions>>().Value));
 
         var options = builder.Configuration.Get<SwitchboardOptions>() ?? new SwitchboardOptions();
         var ipPort = builder.Configuration.GetValue("IpInterface:Port", new IpInterfaceOptions().Port);
@@ -94,7 +96,7 @@ public static class SwitchboardHost
                     sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));
                 services.AddSingleton<ICallControl>(sp => new SimulatedPhoneSystem(sp.GetRequiredService<CallModel>(),
                     sp.GetRequiredService<IOptions<SimulationOptions>>().Value, TimeProvider.System,
-                    sp.GetRequiredService<ILogger<SimulatedPhoneSystem>>()));
+                    sp.GetRequiredService<ILogger<SimulatedPhoneSystem>>(), sp.GetRequiredService<OutsideCallPolicy>()));
                 break;
             default:
                 throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'simulated'");

@@ -61,6 +61,18 @@ public sealed class CtiWebServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Outside_calls_follow_the_toll_fraud_rules_by_default()
+    {
+        var international = await _http.PostAsync("/api/commands", new StringContent("MakeCall 100 +44 20 7946 0000"));
+        Assert.Equal(HttpStatusCode.Forbidden, international.StatusCode);
+        Assert.Contains("DeniedPrefixes (prefix 00)", (await international.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("text").GetString());
+        var premium = await _http.PostAsync("/api/commands", new StringContent("Forward 101 0900 123456"));
+        Assert.Equal(HttpStatusCode.Forbidden, premium.StatusCode);
+        var national = await _http.PostAsync("/api/commands", new StringContent("MakeCall 100 +49 (89) 123-4567"));
+        Assert.Equal(HttpStatusCode.OK, national.StatusCode);
+    }
+
+    [Fact]
     public async Task WebSocket_streams_the_events_of_a_call_as_json()
     {
         using var ws = new ClientWebSocket();

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+
+namespace Switchboard.Telephony;
+
+/// <summary>Toll-fraud rules for calls to outside numbers (configuration section "OutsideCalls").</summary>
+public sealed class OutsideCallOptions
+{
+    /// <summary>Devices that may call outside at all; "*" for every device.</summary>
+    public List<string> AllowedDevices { get; set; } = ["*"];
+
+    /// <summary>The home country code: +CC… and 00CC… are national calls, other + and 00 numbers international.</summary>
+    public string CountryCode { get; set; } = "49";
+
+    /// <summary>
+    /// Prefixes refused (in national form, "00" meaning any international number). Default: international numbers and
+    /// German premium-rate, mass-call and directory-assistance ranges, the usual targets of toll fraud.
+    /// </summary>
+    public List<string> DeniedPrefixes { get; set; } = ["00", "0900", "0137", "0138", "0180", "0190", "118"];
+
+    /// <summary>Prefixes allowed although a shorter denied prefix matches (the longest matching prefix decides).</summary>
+    public List<string> AllowedPrefixes { get; set; } = [];
+
+    /// <summary>Most outside calls one device may start per minute (0 = unlimited).</summary>
+    public int MaxCallsPerDevicePerMinute { get; set; } = 10;
+}
+
+/// <summary>Decides whether a device may call an outside number; a refusal names the rule that refused it.</summary>
+public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? time = null)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _recent = new(StringComparer.Ordinal);
+
+    /// <summary>Allows everything: for tools and tests that need no policy.</summary>
+    public static OutsideCallPolicy Open => new(new OutsideCallOptions { DeniedPrefixes = [], MaxCallsPerDevicePerMinute = 0 });
+
+    /// <summary>The number in national form used for prefix rules: +49 89… → 089…, 0049… → 0…, +1… → 001….</summary>
+    public string National(string number)
+    {
+        var cc = options.CountryCode;
+        if (number.StartsWith('+'))
+            return number[1..].StartsWith(cc, StringComparison.Ordinal) ? "0" + number[(1 + cc.Length)..] : "00" + number[1..];
+        if (number.StartsWith("00" + cc, StringComparison.Ordinal)) return "0" + number[(2 + cc.Length)..];
+        return number;
+    }
+
+    /// <summary>Null when the call may go out (and counts it against the rate limit), else the refusal text.</summary>
+    public string? Check(string device, string number)
+    {
+        if (!options.AllowedDevices.Contains("*") && !options.AllowedDevices.Contains(device))
+            return $"{device} may not call outside numbers (OutsideCalls:AllowedDevices)";
+        var national = National(number);
+        var denied = Longest(options.DeniedPrefixes, national);
+        var allowed = Longest(options.AllowedPrefixes, national);
+        if (denied is not null && (allowed is null || allowed.Length < denied.Length))
+            return $"{number} is blocked by OutsideCalls:DeniedPrefixes (prefix {denied})";
+        if (options.MaxCallsPerDevicePerMinute > 0)
+        {
+            var q = _recent.GetOrAdd(device, _ => new Queue<DateTimeOffset>());
+            lock (q)
+            {
+                var now = _time.GetUtcNow();
+                while (q.Count > 0 && now - q.Peek() >= TimeSpan.FromMinutes(1)) q.Dequeue();
+                if (q.Count >= options.MaxCallsPerDevicePerMinute)
+                    return $"{device} has started {q.Count} outside calls in the last minute (OutsideCalls:MaxCallsPerDevicePerMinute)";
+                q.Enqueue(now);
+            }
+        }
+        return null;
+    }
+
+    private static string? Longest(List<string> prefixes, string number)
+    {
+        string? best = null;
+        foreach (var p in prefixes)
+            if (number.StartsWith(p, StringComparison.Ordinal) && (best is null || p.Length > best.Length)) best = p;
+        return best;
+    }
+}
