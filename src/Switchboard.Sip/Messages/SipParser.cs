@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Text;
+
+namespace Switchboard.Sip.Messages;
+
+/// <summary>Explicit limits of the parser; anything larger is refused, never buffered without bound.</summary>
+public sealed class SipParserLimits
+{
+    /// <summary>Largest message (head and body) in bytes.</summary>
+    public int MaxMessageBytes { get; init; } = 65_535;
+
+    /// <summary>Most header fields (after splitting list headers).</summary>
+    public int MaxHeaders { get; init; } = 128;
+
+    /// <summary>Longest header line (after unfolding).</summary>
+    public int MaxLineBytes { get; init; } = 8_192;
+
+    /// <summary>The defaults.</summary>
+    public static SipParserLimits Default { get; } = new();
+}
+
+/// <summary>Outcome of one parse attempt.</summary>
+public enum SipParseStatus
+{
+    /// <summary>A whole message was parsed.</summary>
+    Complete,
+    /// <summary>A stream needs more bytes (only for stream transports).</summary>
+    Incomplete,
+    /// <summary>The bytes are not a valid message; the error says why.</summary>
+    Invalid,
+    /// <summary>Only CRLF keep-alives (RFC 5626) were found; skip them.</summary>
+    KeepAlive,
+}
+
+/// <summary>
+/// The SIP message parser (RFC 3261 §7, §25) over bytes: start line, header fields with line folding, compact forms,
+/// comma-separated list headers split into entries, and Content-Length framing. It never throws for bad input; an
+/// invalid request still yields the headers it could read, so the caller can answer 400 with a reason.
+/// </summary>
+public static class SipParser
+{
+    private static ReadOnlySpan<byte> CrLfCrLf => "\r\n\r\n"u8;
+
+    /// <summary>Parses one message from the start of <paramref name="data"/>.</summary>
+    /// <param name="data">Received bytes.</param>
+    /// <param name="datagram">True for UDP: the datagram is the message; false for a stream (Content-Length framing).</param>
+    /// <param name="limits">Limits to enforce.</param>
+    /// <param name="message">The message, or for Invalid the part that could be read (may be null).</param>
+    /// <param name="consumed">Bytes that belong to this message (stream framing).</param>
+    /// <param name="error">Why the message is invalid.</param>
+    public static SipParseStatus Parse(ReadOnlySpan<byte> data, bool datagram, SipParserLimits limits,
+        out SipMessage? message, out int consumed, out string? error)
+    {
+        message = null;
+        error = null;
+        consumed = 0;
+        int lead = 0;
+        while (lead < data.Length && (data[lead] == '\r' || data[lead] == '\n')) lead++;
+        if (lead == data.Length)
+        {
+            consumed = lead;
+            return lead == 0 ? SipParseStatus.Incomplete : SipParseStatus.KeepAlive;
+        }
+        var span = data[lead..];
+
+        int headEnd = span.IndexOf(CrLfCrLf);
+        int sepLen = 4;
+        int lfOnly = span.IndexOf("\n\n"u8);
+        if (lfOnly >= 0 && (headEnd < 0 || lfOnly < headEnd))
+        {
+            headEnd = lfOnly;
+            sepLen = 2;
+        }
+        if (headEnd < 0)
+        {
+            if (span.Length > limits.MaxMessageBytes)
+            {
+                error = $"message head larger than {limits.MaxMessageBytes} bytes";
+                consumed = data.Length;
+                return SipParseStatus.Invalid;
+            }
+            if (!datagram)
+                return SipParseStatus.Incomplete;
+            // A datagram without an empty line: everything is head, body is empty.
+            headEnd = span.Length;
+            sepLen = 0;
+        }
+        if (headEnd > limits.MaxMessageBytes)
+        {
+            error = $"message head larger than {limits.MaxMessageBytes} bytes";
+            consumed = data.Length;
+            return SipParseStatus.Invalid;
+        }
+
+        var head = Encoding.UTF8.GetString(span[..headEnd]);
+        var status = ParseHead(head, limits, out message, out error);
+        int bodyStart = headEnd + sepLen;
+        int available = span.Length - bodyStart;
+
+        int? declared = null;
+        if (message?[SipHeaderNames.ContentLength] is { } cl)
+        {
+            if (!int.TryParse(cl.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0)
+            {
+                error ??= $"invalid Content-Length '{Shorten(cl)}'";
+                status = SipParseStatus.Invalid;
+            }
+            else declared = n;
+        }
+        int bodyLength;
+        if (declared is int len)
+        {
+            if (bodyStart + len > limits.MaxMessageBytes)
+            {
+                error ??= $"message larger than {limits.MaxMessageBytes} bytes";
+                consumed = datagram ? data.Length : lead + Math.Min(span.Length, bodyStart + len);
+                return SipParseStatus.Invalid;
+            }
+            if (len > available)
+            {
+                if (!datagram)
+                {
+                    message = null;
+                    error = null;
+                    return SipParseStatus.Incomplete;
+                }
+                error ??= $"Content-Length {len} is more than the {available} body bytes received";
+                status = SipParseStatus.Invalid;
+                len = available;
+            }
+            bodyLength = len;
+        }
+        else
+        {
+            // RFC 3261 §18.3: on a stream Content-Length is mandatory; in a datagram the body runs to its end.
+            bodyLength = datagram ? available : 0;
+        }
+        consumed = datagram ? data.Length : lead + bodyStart + bodyLength;
+        if (message is not null && bodyLength > 0) message.Body = span.Slice(bodyStart, bodyLength).ToArray();
+        return status;
+    }
+
+    private static SipParseStatus ParseHead(string head, SipParserLimits limits, out SipMessage? message, out string? error)
+    {
+        message = null;
+        error = null;
+        var lines = head.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var start = lines[0];
+        if (start.StartsWith("SIP/", StringComparison.Ordinal))
+        {
+            // SIP/2.0 200 OK
+            var parts = start.Split(' ', 3);
+            if (parts.Length < 2 || parts[0] != "SIP/2.0")
+            {
+                error = parts[0] != "SIP/2.0" ? $"unsupported version '{Shorten(parts[0])}'" : "malformed status line";
+                return SipParseStatus.Invalid;
+            }
+            if (parts[1].Length != 3 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code) || code is < 100 or > 699)
+            {
+                error = $"invalid status code '{Shorten(parts[1])}'";
+                return SipParseStatus.Invalid;
+            }
+            message = new SipResponse(code, parts.Length > 2 ? parts[2] : "");
+        }
+        else
+        {
+            var parts = start.Split(' ');
+            if (parts.Length != 3 || parts[0].Length == 0 || parts[1].Length == 0)
+            {
+                error = "malformed request line (expected 'METHOD Request-URI SIP/2.0')";
+                return SipParseStatus.Invalid;
+            }
+            foreach (var c in parts[0])
+            {
+                if (!(char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c) || c is '-' or '.' or '!' or '%' or '*' or '_' or '+' or '`' or '\'' or '~'))
+                {
+                    error = $"invalid method '{Shorten(parts[0])}'";
+                    return SipParseStatus.Invalid;
+                }
+            }
+            message = new SipRequest(parts[0], parts[1]);
+            if (parts[2] != "SIP/2.0")
+            {
+                error = $"unsupported version '{Shorten(parts[2])}' (505)";
+                ReadHeaders(lines, limits, message, ref error);
+                return SipParseStatus.Invalid;
+            }
+            if (!parts[1].Contains(':'))
+            {
+                error = $"invalid Request-URI '{Shorten(parts[1])}'";
+                ReadHeaders(lines, limits, message, ref error);
+                return SipParseStatus.Invalid;
+            }
+        }
+
+        if (!ReadHeaders(lines, limits, message, ref error)) return SipParseStatus.Invalid;
+        error = Validate(message);
+        return error is null ? SipParseStatus.Complete : SipParseStatus.Invalid;
+    }
+
+    private static bool ReadHeaders(string[] lines, SipParserLimits limits, SipMessage message, ref string? error)
+    {
+        string? name = null;
+        var value = new StringBuilder();
+        bool ok = true;
+        for (int i = 1; i <= lines.Length; i++)
+        {
+            var line = i < lines.Length ? lines[i] : null;
+            if (line is not null && line.Length > 0 && (line[0] == ' ' || line[0] == '\t'))
+            {
+                if (name is null)
+                {
+                    error ??= "continuation line without a header";
+                    ok = false;
+                    continue;
+                }
+                value.Append(' ').Append(line.Trim());
+                continue;
+            }
+            if (name is not null)
+            {
+                if (value.Length > limits.MaxLineBytes)
+                {
+                    error ??= $"header {name} longer than {limits.MaxLineBytes} bytes";
+                    ok = false;
+                }
+                else if (!AddHeader(message, name, value.ToString().Trim(), limits, ref error)) ok = false;
+                name = null;
+                value.Clear();
+            }
+            if (line is null || line.Length == 0) continue;
+            int colon = line.IndexOf(':');
+            if (colon <= 0)
+            {
+                error ??= $"malformed header line '{Shorten(line)}'";
+                ok = false;
+                continue;
+            }
+            var raw = line[..colon].TrimEnd(' ', '\t');
+            if (!IsToken(raw))
+            {
+                error ??= $"invalid header name '{Shorten(raw)}'";
+                ok = false;
+                continue;
+            }
+            name = SipHeaderNames.Expand(raw);
+            value.Append(line.AsSpan(colon + 1));
+        }
+        return ok;
+    }
+
+    private static bool AddHeader(SipMessage message, string name, string value, SipParserLimits limits, ref string? error)
+    {
+        var canonical = Canonical(name);
+        if (SipHeaderNames.IsList(canonical) && value.Contains(','))
+        {
+            foreach (var part in SipText.SplitOutsideQuotes(value, ','))
+            {
+                var v = part.Trim();
+                if (v.Length == 0) continue;
+                if (!Append(message, canonical, v, limits, ref error)) return false;
+            }
+            return true;
+        }
+        return Append(message, canonical, value, limits, ref error);
+    }
+
+    private static bool Append(SipMessage message, string name, string value, SipParserLimits limits, ref string? error)
+    {
+        if (message.Headers.Count >= limits.MaxHeaders)
+        {
+            error ??= $"more than {limits.MaxHeaders} header fields";
+            return false;
+        }
+        message.Headers.Add(new SipHeader(name, value));
+        return true;
+    }
+
+    private static string? Validate(SipMessage m)
+    {
+        foreach (var required in new[] { SipHeaderNames.Via, SipHeaderNames.From, SipHeaderNames.To, SipHeaderNames.CallId, SipHeaderNames.CSeq })
+            if (m[required] is null) return $"missing {required} header";
+        if (m.TopVia is null) return $"malformed Via header '{Shorten(m[SipHeaderNames.Via]!)}'";
+        var cseq = m.CSeq;
+        if (!cseq.IsValid) return $"malformed CSeq header '{Shorten(m[SipHeaderNames.CSeq]!)}'";
+        if (m.CallId.Trim().Length == 0) return "empty Call-ID";
+        if (m.From.Uri.Length == 0) return "malformed From header";
+        if (m.To.Uri.Length == 0) return "malformed To header";
+        if (m is SipRequest r)
+        {
+            if (cseq.Method != r.Method) return $"CSeq method {cseq.Method} does not match request method {r.Method}";
+            if (m[SipHeaderNames.MaxForwards] is { } mf && !int.TryParse(mf.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                return $"invalid Max-Forwards '{Shorten(mf)}'";
+        }
+        return null;
+    }
+
+    private static readonly string[] Known =
+    [
+        SipHeaderNames.Via, SipHeaderNames.From, SipHeaderNames.To, SipHeaderNames.CallId, SipHeaderNames.CSeq, SipHeaderNames.Contact,
+        SipHeaderNames.MaxForwards, SipHeaderNames.ContentType, SipHeaderNames.ContentLength, SipHeaderNames.Route, SipHeaderNames.RecordRoute,
+        SipHeaderNames.Expires, SipHeaderNames.Authorization, SipHeaderNames.ProxyAuthorization, SipHeaderNames.WwwAuthenticate,
+        SipHeaderNames.ProxyAuthenticate, SipHeaderNames.UserAgent, SipHeaderNames.Allow, SipHeaderNames.AllowEvents, SipHeaderNames.Supported,
+        SipHeaderNames.Event, SipHeaderNames.ReferTo,
+    ];
+
+    private static string Canonical(string name)
+    {
+        foreach (var k in Known) if (k.Equals(name, StringComparison.OrdinalIgnoreCase)) return k;
+        return name;
+    }
+
+    private static bool IsToken(string s)
+    {
+        if (s.Length == 0) return false;
+        foreach (var c in s)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '!' or '%' or '*' or '_' or '+' or '`' or '\'' or '~')) return false;
+        return true;
+    }
+
+    internal static string Shorten(string s)
+    {
+        var clean = new StringBuilder(Math.Min(s.Length, 40));
+        foreach (var c in s.Length > 40 ? s[..40] : s) clean.Append(c is >= ' ' and <= '~' ? c : '?');
+        return s.Length > 40 ? clean + "..." : clean.ToString();
+    }
+}

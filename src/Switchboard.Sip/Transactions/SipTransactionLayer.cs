@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transport;
+
+namespace Switchboard.Sip.Transactions;
+
+/// <summary>What the transaction layer hands up to the transaction user (a UA core, registrar, B2BUA).</summary>
+public interface ISipTransactionUser
+{
+    /// <summary>A new request (not ACK, not a retransmission) arrived in a new server transaction. CANCEL is answered by the layer.</summary>
+    Task OnRequestAsync(ServerTransaction transaction);
+
+    /// <summary>An ACK that matched no server transaction (the ACK for a 2xx, RFC 3261 §17.2.1), or one that ended an Accepted transaction.</summary>
+    Task OnAckAsync(SipRequest ack, SipEndPoint source);
+
+    /// <summary>An INVITE was cancelled by the peer; the layer already answered the CANCEL with 200. The TU must answer the INVITE (487).</summary>
+    Task OnCancelledAsync(ServerTransaction invite);
+
+    /// <summary>A 2xx to INVITE that matched no client transaction (a retransmission after the transaction ended).</summary>
+    Task OnStrayResponseAsync(SipResponse response, SipEndPoint source);
+}
+
+/// <summary>
+/// The transaction layer (RFC 3261 §17): matches incoming requests and responses to transactions (§17.1.3, §17.2.3),
+/// creates client transactions with a fresh RFC 3261 branch, and answers CANCEL (§9.2).
+/// </summary>
+public sealed class SipTransactionLayer : IAsyncDisposable
+{
+    /// <summary>The RFC 3261 magic cookie that starts every branch.</summary>
+    public const string BranchCookie = "z9hG4bK";
+
+    private readonly ConcurrentDictionary<string, ServerTransaction> _servers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ClientTransaction> _clients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ServerTransaction> _awaitingAck = new(StringComparer.Ordinal);
+    private ISipTransactionUser? _user;
+    private long _retransmissions;
+
+    /// <summary>Creates the layer over a transport (not yet started).</summary>
+    public SipTransactionLayer(SipTransport transport, SipTimers? timers = null, TimeProvider? time = null, ILogger? log = null)
+    {
+        Transport = transport;
+        Timers = timers ?? SipTimers.Default;
+        Time = time ?? TimeProvider.System;
+        Log = log ?? NullLogger.Instance;
+    }
+
+    /// <summary>The transport.</summary>
+    public SipTransport Transport { get; }
+
+    /// <summary>Timer values.</summary>
+    public SipTimers Timers { get; }
+
+    /// <summary>The clock for the timers.</summary>
+    public TimeProvider Time { get; }
+
+    internal ILogger Log { get; }
+
+    /// <summary>Live server transactions.</summary>
+    public int ServerCount => _servers.Count;
+
+    /// <summary>Live client transactions.</summary>
+    public int ClientCount => _clients.Count;
+
+    /// <summary>Requests retransmitted by client transactions so far.</summary>
+    public long Retransmissions => Interlocked.Read(ref _retransmissions);
+
+    /// <summary>Starts the transport and delivers to <paramref name="user"/>.</summary>
+    public void Start(ISipTransactionUser user)
+    {
+        _user = user;
+        Transport.Start(OnMessageAsync);
+    }
+
+    /// <summary>A new random branch with the RFC 3261 cookie.</summary>
+    public static string NewBranch() => BranchCookie + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(10));
+
+    /// <summary>A new random tag or Call-ID part.</summary>
+    public static string NewToken(int bytes = 8) => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(bytes));
+
+    /// <summary>
+    /// Sends a request in a new client transaction. A Via with this host's address and a fresh branch is put on top
+    /// (unless <paramref name="keepVia"/>, as CANCEL needs the INVITE's Via).
+    /// </summary>
+    public ClientTransaction Send(SipRequest request, SipEndPoint destination)
+    {
+        var txn = CreateClient(request, destination, keepVia: false);
+        _ = txn.StartAsync();
+        return txn;
+    }
+
+    /// <summary>Sends an ACK for a 2xx (end to end, outside any transaction).</summary>
+    public async Task SendAckAsync(SipRequest ack, SipEndPoint destination)
+    {
+        if (ack[SipHeaderNames.Via] is null) ack.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+        try
+        {
+            await Transport.SendAsync(ack, destination).ConfigureAwait(false);
+        }
+        catch (SipTransportException ex)
+        {
+            Log.LogDebug("ACK to {To} failed: {Error}", destination, ex.Message);
+        }
+    }
+
+    /// <summary>The Via this host puts on requests it sends.</summary>
+    public string LocalVia(SipProtocol protocol)
+    {
+        var local = Transport.LocalEndPoint;
+        return $"SIP/2.0/{protocol.ToString().ToUpperInvariant()} {local.Address}:{local.Port};branch={NewBranch()};rport";
+    }
+
+    internal ClientTransaction CreateClient(SipRequest request, SipEndPoint destination, bool keepVia)
+    {
+        if (!keepVia) request.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+        var branch = request.TopVia!.Branch!;
+        var txn = new ClientTransaction(this, branch + "|" + request.Method, request, destination);
+        _clients[txn.Key] = txn;
+        return txn;
+    }
+
+    internal Task SendResponseAsync(SipResponse response, SipEndPoint requestSource) =>
+        SendQuietly(response, SipTransport.ResponseTarget(response, requestSource));
+
+    internal void AwaitAck(ServerTransaction txn) => _awaitingAck[DialogAckKey(txn.Request)] = txn;
+
+    internal void Remove(ServerTransaction txn)
+    {
+        _servers.TryRemove(new KeyValuePair<string, ServerTransaction>(txn.Key, txn));
+        _awaitingAck.TryRemove(new KeyValuePair<string, ServerTransaction>(DialogAckKey(txn.Request), txn));
+    }
+
+    internal void Remove(ClientTransaction txn) => _clients.TryRemove(new KeyValuePair<string, ClientTransaction>(txn.Key, txn));
+
+    internal void CountRetransmission() => Interlocked.Increment(ref _retransmissions);
+
+    private async Task OnMessageAsync(SipMessage message, SipEndPoint source)
+    {
+        if (message is SipResponse response)
+        {
+            var via = response.TopVia;
+            var key = via?.Branch + "|" + response.CSeq.Method;
+            if (via?.Branch is not null && _clients.TryGetValue(key, out var client))
+            {
+                client.OnResponse(response);
+                return;
+            }
+            if (response.StatusCode is >= 200 and < 300 && response.CSeq.Method == "INVITE")
+                await _user!.OnStrayResponseAsync(response, source).ConfigureAwait(false);
+            return;
+        }
+
+        var request = (SipRequest)message;
+        var serverKey = ServerKey(request, request.Method == "ACK" ? "INVITE" : request.Method);
+        if (request.Method == "ACK")
+        {
+            if (_servers.TryGetValue(serverKey, out var invite) && invite.State != ServerTransactionState.Accepted)
+            {
+                invite.OnAck(request);
+                return;
+            }
+            if (_awaitingAck.TryGetValue(DialogAckKey(request), out var accepted)) accepted.OnAck(request);
+            await _user!.OnAckAsync(request, source).ConfigureAwait(false);
+            return;
+        }
+        if (_servers.TryGetValue(serverKey, out var existing))
+        {
+            existing.OnRetransmittedRequest();
+            return;
+        }
+        var txn = new ServerTransaction(this, serverKey, request, source);
+        if (!_servers.TryAdd(serverKey, txn))
+        {
+            _servers[serverKey].OnRetransmittedRequest();
+            return;
+        }
+        if (request.Method == "CANCEL")
+        {
+            // RFC 3261 §9.2: the CANCEL matches the INVITE with the same branch; answer it here, tell the TU.
+            if (_servers.TryGetValue(ServerKey(request, "INVITE"), out var target) && target.State == ServerTransactionState.Proceeding)
+            {
+                target.Cancelled = true;
+                await txn.RespondAsync(200).ConfigureAwait(false);
+                await _user!.OnCancelledAsync(target).ConfigureAwait(false);
+            }
+            else
+            {
+                await txn.RespondAsync(481).ConfigureAwait(false);
+            }
+            return;
+        }
+        if (request.Method == "INVITE")
+        {
+            // Stop the peer's INVITE retransmissions at once (RFC 3261 §17.2.1: 100 within 200 ms).
+            await txn.RespondAsync(100).ConfigureAwait(false);
+        }
+        await _user!.OnRequestAsync(txn).ConfigureAwait(false);
+    }
+
+    /// <summary>§17.2.3: branch + sent-by + method (RFC 3261 branches only; older peers fall back to Call-ID/CSeq/From-tag).</summary>
+    private static string ServerKey(SipRequest request, string method)
+    {
+        var via = request.TopVia!;
+        if (via.Branch is { } b && b.StartsWith(BranchCookie, StringComparison.Ordinal))
+            return $"{b}|{via.Host}:{via.Port}|{method}";
+        return $"legacy|{request.CallId}|{request.CSeq.Number}|{request.From.Tag}|{method}";
+    }
+
+    private static string DialogAckKey(SipRequest request) => $"{request.CallId}|{request.CSeq.Number}|{request.From.Tag}";
+
+    private async Task SendQuietly(SipMessage message, SipEndPoint to)
+    {
+        try
+        {
+            await Transport.SendAsync(message, to).ConfigureAwait(false);
+        }
+        catch (SipTransportException ex)
+        {
+            Log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => Transport.DisposeAsync();
+}

@@ -1,0 +1,371 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Sip.Messages;
+
+namespace Switchboard.Sip.Transport;
+
+/// <summary>The transport protocol of a SIP hop.</summary>
+public enum SipProtocol
+{
+    /// <summary>UDP datagrams.</summary>
+    Udp,
+    /// <summary>A TCP stream with Content-Length framing.</summary>
+    Tcp,
+}
+
+/// <summary>A transport address: protocol and IP endpoint.</summary>
+public readonly record struct SipEndPoint(SipProtocol Protocol, IPEndPoint Address)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Protocol.ToString().ToUpperInvariant()}:{Address}";
+}
+
+/// <summary>Settings of the transport layer.</summary>
+public sealed class SipTransportOptions
+{
+    /// <summary>Address to listen on.</summary>
+    public IPAddress Address { get; set; } = IPAddress.Loopback;
+
+    /// <summary>Port for UDP and TCP (0 = any; TCP then binds the port UDP got).</summary>
+    public int Port { get; set; } = 5060;
+
+    /// <summary>Listen on TCP too.</summary>
+    public bool EnableTcp { get; set; } = true;
+
+    /// <summary>Parser limits.</summary>
+    public SipParserLimits Limits { get; set; } = SipParserLimits.Default;
+
+    /// <summary>Most TCP connections at once.</summary>
+    public int MaxTcpConnections { get; set; } = 2048;
+
+    /// <summary>Idle TCP connections are closed after this time.</summary>
+    public TimeSpan TcpIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>
+/// SIP over UDP and TCP (RFC 3261 §18): receives and parses messages, stamps <c>received</c>/<c>rport</c> (RFC 3581)
+/// on requests, sends responses back the way the request came, answers malformed requests with 400 and a reason, and
+/// reuses TCP connections in both directions.
+/// </summary>
+public sealed class SipTransport : IAsyncDisposable
+{
+    private readonly SipTransportOptions _options;
+    private readonly ILogger _log;
+    private readonly ConcurrentDictionary<IPEndPoint, TcpConnection> _tcp = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Socket? _udp;
+    private Socket? _listener;
+    private Func<SipMessage, SipEndPoint, Task>? _handler;
+
+    /// <summary>Creates the transport; call <see cref="Start"/>.</summary>
+    public SipTransport(SipTransportOptions options, ILogger? log = null)
+    {
+        _options = options;
+        _log = log ?? NullLogger.Instance;
+    }
+
+    /// <summary>The bound UDP endpoint.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_udp!.LocalEndPoint!;
+
+    /// <summary>Messages received that were malformed (answered with 400 or dropped).</summary>
+    public long MalformedCount => Interlocked.Read(ref _malformed);
+
+    private long _malformed;
+
+    /// <summary>Binds the sockets and starts receiving; each valid message goes to <paramref name="handler"/>.</summary>
+    public void Start(Func<SipMessage, SipEndPoint, Task> handler)
+    {
+        _handler = handler;
+        for (int attempt = 0; ; attempt++)
+        {
+            var udp = new Socket(_options.Address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            udp.ReceiveBufferSize = 4 * 1024 * 1024;
+            udp.SendBufferSize = 4 * 1024 * 1024;
+            udp.Bind(new IPEndPoint(_options.Address, _options.Port));
+            var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            if (!_options.EnableTcp)
+            {
+                _udp = udp;
+                break;
+            }
+            var tcp = new Socket(_options.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                tcp.Bind(new IPEndPoint(_options.Address, port));
+                tcp.Listen(512);
+                _udp = udp;
+                _listener = tcp;
+                break;
+            }
+            catch (SocketException) when (_options.Port == 0 && attempt < 20)
+            {
+                udp.Dispose();
+                tcp.Dispose();
+            }
+        }
+        _ = ReceiveUdpAsync();
+        if (_listener is not null) _ = AcceptAsync();
+    }
+
+    /// <summary>Sends a message to a transport address (over an existing TCP connection when there is one).</summary>
+    public async Task SendAsync(SipMessage message, SipEndPoint to)
+    {
+        var bytes = message.ToBytes();
+        try
+        {
+            if (to.Protocol == SipProtocol.Udp)
+            {
+                await _udp!.SendToAsync(bytes, SocketFlags.None, to.Address, _stop.Token).ConfigureAwait(false);
+                return;
+            }
+            if (!_tcp.TryGetValue(to.Address, out var conn))
+            {
+                var socket = new Socket(to.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await socket.ConnectAsync(to.Address, timeout.Token).ConfigureAwait(false);
+                conn = AddConnection(socket, to.Address);
+            }
+            await conn.SendAsync(bytes).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            _log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+            throw new SipTransportException($"cannot send to {to}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581): back over the same TCP connection, or for UDP
+    /// to received/rport from the top Via.
+    /// </summary>
+    public static SipEndPoint ResponseTarget(SipResponse response, SipEndPoint requestSource)
+    {
+        if (requestSource.Protocol == SipProtocol.Tcp) return requestSource;
+        var via = response.TopVia;
+        if (via is null) return requestSource;
+        var host = via.Parameters.GetValueOrDefault("received") ?? via.Host;
+        int port = via.Parameters.TryGetValue("rport", out var rp) && int.TryParse(rp, NumberStyles.None, CultureInfo.InvariantCulture, out var rpn)
+            ? rpn
+            : via.Port ?? 5060;
+        return IPAddress.TryParse(host.Trim('[', ']'), out var ip) ? new SipEndPoint(SipProtocol.Udp, new IPEndPoint(ip, port)) : requestSource;
+    }
+
+    private async Task ReceiveUdpAsync()
+    {
+        var buffer = new byte[65_536];
+        EndPoint any = new IPEndPoint(_options.Address.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!_stop.IsCancellationRequested)
+        {
+            SocketReceiveFromResult r;
+            try
+            {
+                r = await _udp!.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // ICMP errors from earlier sends surface here; they concern one peer only
+            }
+            var from = new SipEndPoint(SipProtocol.Udp, (IPEndPoint)r.RemoteEndPoint);
+            if (r.ReceivedBytes > _options.Limits.MaxMessageBytes)
+            {
+                Interlocked.Increment(ref _malformed);
+                _log.LogWarning("SIP datagram of {Bytes} bytes from {From} exceeds the limit; dropped", r.ReceivedBytes, from);
+                continue;
+            }
+            await DeliverAsync(buffer.AsSpan(0, r.ReceivedBytes).ToArray(), from, datagram: true).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeliverAsync(byte[] data, SipEndPoint from, bool datagram)
+    {
+        var status = SipParser.Parse(data, datagram, _options.Limits, out var message, out _, out var error);
+        await DispatchAsync(status, message, error, from).ConfigureAwait(false);
+    }
+
+    private async Task DispatchAsync(SipParseStatus status, SipMessage? message, string? error, SipEndPoint from)
+    {
+        if (status == SipParseStatus.KeepAlive) return;
+        if (status != SipParseStatus.Complete)
+        {
+            Interlocked.Increment(ref _malformed);
+            _log.LogWarning("Malformed SIP message from {From}: {Error}", from, error);
+            if (message is SipRequest bad && bad.Method != "ACK" && bad.TopVia is not null && bad[SipHeaderNames.CallId] is not null
+                && bad[SipHeaderNames.CSeq] is not null && bad[SipHeaderNames.From] is not null && bad[SipHeaderNames.To] is not null)
+            {
+                int code = error is not null && error.Contains("(505)", StringComparison.Ordinal) ? 505 : 400;
+                var reply = SipResponse.For(bad, code, code == 505 ? null : "Bad Request (" + error + ")");
+                try
+                {
+                    await SendAsync(reply, ResponseTarget(reply, from)).ConfigureAwait(false);
+                }
+                catch (SipTransportException)
+                {
+                }
+            }
+            return;
+        }
+        if (message is SipRequest request) StampVia(request, from);
+        try
+        {
+            await _handler!(message!, from).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "SIP handler failed for a message from {From}", from);
+        }
+    }
+
+    /// <summary>RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.</summary>
+    private static void StampVia(SipRequest request, SipEndPoint from)
+    {
+        int index = request.Headers.FindIndex(h => h.Name == SipHeaderNames.Via);
+        var via = ViaHeader.Parse(request.Headers[index].Value)!;
+        var source = from.Address.Address.IsIPv4MappedToIPv6 ? from.Address.Address.MapToIPv4() : from.Address.Address;
+        bool changed = false;
+        if (via.Host.Trim('[', ']') != source.ToString())
+        {
+            via.Parameters["received"] = source.ToString();
+            changed = true;
+        }
+        if (via.Parameters.ContainsKey("rport"))
+        {
+            via.Parameters["received"] = source.ToString();
+            via.Parameters["rport"] = from.Address.Port.ToString(CultureInfo.InvariantCulture);
+            changed = true;
+        }
+        if (changed) request.Headers[index] = new SipHeader(SipHeaderNames.Via, via.ToString());
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket s;
+            try
+            {
+                s = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+            if (_tcp.Count >= _options.MaxTcpConnections)
+            {
+                _log.LogWarning("SIP: refusing TCP connection from {From}: {Max} open", s.RemoteEndPoint, _options.MaxTcpConnections);
+                s.Dispose();
+                continue;
+            }
+            s.NoDelay = true;
+            AddConnection(s, (IPEndPoint)s.RemoteEndPoint!);
+        }
+    }
+
+    private TcpConnection AddConnection(Socket socket, IPEndPoint remote)
+    {
+        var conn = new TcpConnection(socket, remote);
+        _tcp[remote] = conn;
+        _ = ReadTcpAsync(conn);
+        return conn;
+    }
+
+    private async Task ReadTcpAsync(TcpConnection conn)
+    {
+        var buffer = new byte[_options.Limits.MaxMessageBytes * 2];
+        int filled = 0;
+        var from = new SipEndPoint(SipProtocol.Tcp, conn.Remote);
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                idle.CancelAfter(_options.TcpIdleTimeout);
+                int n = await conn.Socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                if (n == 0) return;
+                filled += n;
+                while (filled > 0)
+                {
+                    var status = SipParser.Parse(buffer.AsSpan(0, filled), datagram: false, _options.Limits, out var message, out var consumed, out var error);
+                    if (status == SipParseStatus.Incomplete)
+                    {
+                        if (filled >= buffer.Length)
+                        {
+                            _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
+                            return;
+                        }
+                        break;
+                    }
+                    await DispatchAsync(status, message, error, from).ConfigureAwait(false);
+                    if (status == SipParseStatus.Invalid && consumed == 0)
+                    {
+                        // Framing is lost on a stream: nothing after this point can be trusted.
+                        return;
+                    }
+                    Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
+                    filled -= consumed;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            _tcp.TryRemove(new KeyValuePair<IPEndPoint, TcpConnection>(conn.Remote, conn));
+            conn.Socket.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _udp?.Dispose();
+        _listener?.Dispose();
+        foreach (var c in _tcp.Values) c.Socket.Dispose();
+        _tcp.Clear();
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class TcpConnection(Socket socket, IPEndPoint remote)
+    {
+        private readonly SemaphoreSlim _send = new(1, 1);
+
+        public Socket Socket { get; } = socket;
+
+        public IPEndPoint Remote { get; } = remote;
+
+        public async Task SendAsync(byte[] bytes)
+        {
+            await _send.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                int sent = 0;
+                while (sent < bytes.Length) sent += await Socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                _send.Release();
+            }
+        }
+    }
+}
+
+/// <summary>A message could not be sent.</summary>
+public sealed class SipTransportException(string message, Exception inner) : Exception(message, inner);
