@@ -10,6 +10,7 @@ using Switchboard.Interface.DialFiles;
 using Switchboard.Interface.Extensions;
 using Switchboard.Simulation;
 using Switchboard.Storage;
+using Switchboard.Switch;
 using Switchboard.Telephony;
 
 namespace Switchboard;
@@ -98,8 +99,18 @@ public static class SwitchboardHost
                     sp.GetRequiredService<IOptions<SimulationOptions>>().Value, TimeProvider.System,
                     sp.GetRequiredService<ILogger<SimulatedPhoneSystem>>(), sp.GetRequiredService<OutsideCallPolicy>()));
                 break;
+            case "sip":
+                services.Configure<SwitchOptions>(builder.Configuration.GetSection("Sip"));
+                services.AddSingleton(sp => new CallModel(
+                    sp.GetRequiredService<IOptions<SwitchOptions>>().Value.Devices,
+                    sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));
+                services.AddSingleton(sp => new SipSwitch(sp.GetRequiredService<IOptions<SwitchOptions>>().Value, sp.GetRequiredService<CallModel>(),
+                    sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<SqliteStore>(), TimeProvider.System, sp.GetRequiredService<ILogger<SipSwitch>>()));
+                services.AddSingleton<ICallControl>(sp => sp.GetRequiredService<SipSwitch>());
+                services.AddHostedService<SipSwitchService>();
+                break;
             default:
-                throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'simulated'");
+                throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'simulated' or 'sip'");
         }
 
         services.AddSingleton(sp => new AccessPolicy(sp.GetRequiredService<IOptions<AccessOptions>>().Value));

@@ -156,9 +156,24 @@ internal sealed class Baresip : IAsyncDisposable
             {
                 string seen;
                 lock (_events) seen = string.Join(", ", _events.Select(e => (string?)e["type"]));
-                throw new TimeoutException($"{Name}: no {type} event (pending: {seen}); log: {Path.Combine(Directory, "baresip.log")}");
+                throw new TimeoutException($"{Name}: no {type} event (pending: {seen}); end of baresip log:\n{LogTail()}");
             }
             await _eventSignal.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
+        }
+    }
+
+    /// <summary>The last lines of the phone's log (SIP trace included), for failure messages.</summary>
+    public string LogTail(int lines = 60)
+    {
+        try
+        {
+            using var f = new FileStream(Path.Combine(Directory, "baresip.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var all = new StreamReader(f).ReadToEnd().Split('\n');
+            return string.Join('\n', all.TakeLast(lines));
+        }
+        catch (IOException ex)
+        {
+            return ex.Message;
         }
     }
 

@@ -1,0 +1,40 @@
+using Switchboard.Sip.Transactions;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch.Calls;
+
+/// <summary>States of a back-to-back call.</summary>
+internal enum B2BState
+{
+    /// <summary>The callee's phone is being called (INVITE out, no final response yet).</summary>
+    Calling,
+    /// <summary>Both legs are confirmed dialogs; media flows phone to phone.</summary>
+    Connected,
+    /// <summary>Both legs are (being) released.</summary>
+    Ended,
+}
+
+/// <summary>A call through the B2BUA: the caller's leg A (the switch is UAS) and the callee's leg B (the switch is UAC).</summary>
+internal sealed class B2BCall(Leg a, ServerTransaction inviteA, Connection caller)
+{
+    public object Gate { get; } = new();
+
+    public B2BState State { get; set; } = B2BState.Calling;
+
+    public Leg A { get; } = a;
+
+    public Leg? B { get; set; }
+
+    public ServerTransaction InviteA { get; } = inviteA;
+
+    public ClientTransaction? InviteB { get; set; }
+
+    public Connection Caller { get; } = caller;
+
+    public Connection? Callee { get; set; }
+
+    public ITimer? RingTimer { get; set; }
+
+    /// <summary>The other leg of the call.</summary>
+    public Leg? Other(Leg leg) => leg == A ? B : A;
+}

@@ -1,0 +1,283 @@
+using Microsoft.Extensions.Logging;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Sip.Transport;
+using Switchboard.Switch.Calls;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>The B2BUA part: new calls, responses from the callee, in-dialog requests, and releasing calls.</summary>
+public sealed partial class SipSwitch
+{
+    private async Task OnNewInviteAsync(ServerTransaction txn)
+    {
+        var req = txn.Request;
+        var caller = Authenticate(txn, proxy: true, out var refusal);
+        if (caller is null)
+        {
+            await txn.RespondAsync(refusal!).ConfigureAwait(false);
+            return;
+        }
+        if (req.From.SipUri?.User != caller)
+        {
+            await txn.RespondAsync(403, $"Forbidden ({caller} may call only as itself)").ConfigureAwait(false);
+            return;
+        }
+        var dialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
+        var kind = _dialPlan.Classify(dialled, _model.IsDevice);
+        if (kind != NumberKind.Device)
+        {
+            // Outside numbers need a trunk, which the switch does not have yet.
+            await txn.RespondAsync(404, kind == NumberKind.Outside ? "Not Found (no trunk for outside numbers)" : "Not Found (no such extension)").ConfigureAwait(false);
+            return;
+        }
+        if (dialled == caller)
+        {
+            await txn.RespondAsync(486, "Busy Here (calling yourself)").ConfigureAwait(false);
+            return;
+        }
+
+        var legA = new Leg(req.CallId, SipTransactionLayer.NewToken(), req.To.Uri, req.From.Uri, txn.Source)
+        {
+            Device = caller,
+            RemoteTag = req.From.Tag,
+            RemoteTarget = req[SipHeaderNames.Contact] is { } c ? NameAddress.Parse(c).Uri : req.From.Uri,
+            Sdp = req.Body,
+        };
+        legA.RouteSet.AddRange(req.All(SipHeaderNames.RecordRoute));
+        var callerConn = _model.StartCall(caller, dialled);
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[DialogKey(legA.CallId, legA.LocalTag)] = (call, legA);
+        _pending[txn] = call;
+
+        var route = _model.Resolve(dialled);
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        if (route.DoNotDisturb)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "do not disturb");
+            await EndCallAsync(call, "busy", CallOutcome.Busy, finalToA: 486, reason: "Busy Here (do not disturb)").ConfigureAwait(false);
+            return;
+        }
+        if (!_model.IsDevice(route.Target))
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "no trunk");
+            await EndCallAsync(call, "no route", CallOutcome.Failed, finalToA: 404, reason: "Not Found (forwarded to an outside number; no trunk)").ConfigureAwait(false);
+            return;
+        }
+        var binding = _bindings.Lookup(route.Target).FirstOrDefault();
+        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
+        if (binding is null || peer is null)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "not registered");
+            await EndCallAsync(call, "unreachable", CallOutcome.Failed, finalToA: 480, reason: $"Temporarily Unavailable ({route.Target} is not registered)").ConfigureAwait(false);
+            return;
+        }
+
+        var legB = new Leg(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{caller}@{Domain}", $"sip:{route.Target}@{Domain}", peer.Value)
+        {
+            Device = route.Target,
+            RemoteTarget = binding.Contact,
+            LocalDisplay = req.From.DisplayName ?? caller,
+        };
+        call.B = legB;
+        _dialogs[DialogKey(legB.CallId, legB.LocalTag)] = (call, legB);
+        var invite = legB.NewRequest("INVITE", ContactFor(caller, peer.Value.Protocol), cseq: 1);
+        if (req.Body.Length > 0)
+        {
+            invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
+            invite.Body = req.Body;
+        }
+        _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, caller, route.Target, cause is null ? "" : " (" + cause + ")");
+        var inviteB = _layer.Send(invite, peer.Value);
+        call.InviteB = inviteB;
+        inviteB.Provisional += r => _ = OnCalleeProvisionalAsync(call, r, cause);
+        inviteB.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer.Value);
+        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, t.Result, cause), TaskScheduler.Default).Unwrap();
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private async Task OnCalleeProvisionalAsync(B2BCall call, SipResponse r, string? cause)
+    {
+        if (r.StatusCode == 100) return;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+            call.B!.RemoteTag ??= r.To.Tag;
+            call.Callee ??= _model.AddParty(call.Caller.Call, call.B.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
+        }
+        var toA = SipResponse.For(call.InviteA.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.LocalTag);
+        toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Peer.Protocol));
+        if (r.Body.Length > 0 && r.StatusCode == 183)
+        {
+            toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
+            toA.Body = r.Body;
+        }
+        await call.InviteA.RespondAsync(toA).ConfigureAwait(false);
+    }
+
+    private async Task OnCalleeFinalAsync(B2BCall call, SipResponse r, string? cause)
+    {
+        var b = call.B!;
+        if (r.StatusCode is >= 200 and < 300)
+        {
+            b.RemoteTag = r.To.Tag;
+            if (r[SipHeaderNames.Contact] is { } contact) b.RemoteTarget = NameAddress.Parse(contact).Uri;
+            b.RouteSet.Clear();
+            b.RouteSet.AddRange(r.All(SipHeaderNames.RecordRoute).Reverse());
+            b.Sdp = r.Body;
+            b.Confirmed = true;
+            await _layer.SendAckAsync(b.NewRequest("ACK", ContactFor(call.Caller.Party, b.Peer.Protocol), cseq: 1), b.Peer).ConfigureAwait(false);
+            bool late;
+            lock (call.Gate)
+            {
+                late = call.State != B2BState.Calling;
+                if (!late)
+                {
+                    call.State = B2BState.Connected;
+                    call.RingTimer?.Dispose();
+                    call.Callee ??= _model.AddParty(call.Caller.Call, b.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
+                }
+            }
+            if (late)
+            {
+                // The caller cancelled while the callee answered (CANCEL crossed the 200): release the callee.
+                _ = _layer.Send(b.NewRequest("BYE", ContactFor(call.Caller.Party, b.Peer.Protocol)), b.Peer);
+                _dialogs.TryRemove(DialogKey(b.CallId, b.LocalTag), out _);
+                return;
+            }
+            _pending.TryRemove(call.InviteA, out _);
+            _model.Establish(call.Callee!);
+            var ok = SipResponse.For(call.InviteA.Request, 200, toTag: call.A.LocalTag);
+            ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Peer.Protocol));
+            ok.Add(SipHeaderNames.Allow, AllowedMethods);
+            if (r.Body.Length > 0)
+            {
+                ok.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
+                ok.Body = r.Body;
+            }
+            call.InviteA.AckTimeout += _ => EndCallAsync(call, "no ACK from caller", CallOutcome.Failed).ContinueWith(_ => { }, TaskScheduler.Default);
+            await call.InviteA.RespondAsync(ok).ConfigureAwait(false);
+            _log.LogInformation("Call {Call}: {Callee} answered", call.Caller.Call.Id, b.Device);
+            return;
+        }
+
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+        }
+        var (code, reason, outcome) = r.StatusCode switch
+        {
+            486 or 600 => (486, "Busy Here", CallOutcome.Busy),
+            603 => (603, "Decline", CallOutcome.Rejected),
+            487 => (480, "Temporarily Unavailable (no answer)", CallOutcome.Abandoned),
+            408 => (480, $"Temporarily Unavailable ({b.Device} did not respond)", CallOutcome.Failed),
+            _ => (r.StatusCode >= 500 ? 480 : r.StatusCode, r.StatusCode >= 500 ? "Temporarily Unavailable" : r.Reason, CallOutcome.Failed),
+        };
+        var conn = call.Callee ?? _model.AddParty(call.Caller.Call, b.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
+        call.Callee = conn;
+        _log.LogInformation("Call {Call}: {Callee} answered {Code}", call.Caller.Call.Id, b.Device, r.StatusCode);
+        await EndCallAsync(call, r.StatusCode + " " + r.Reason, outcome, finalToA: code, reason: reason, failed: conn).ConfigureAwait(false);
+    }
+
+    private async Task OnRingTimeoutAsync(B2BCall call)
+    {
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+        }
+        _log.LogInformation("Call {Call}: no answer from {Callee} within {Timeout}", call.Caller.Call.Id, call.B?.Device, _options.RingTimeout);
+        await EndCallAsync(call, "no answer", CallOutcome.Abandoned, finalToA: 480, reason: "Temporarily Unavailable (no answer)").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Releases a call in whatever state it is: CANCEL or BYE towards the callee, the final response or BYE towards
+    /// the caller, and the call model cleared.
+    /// </summary>
+    internal async Task EndCallAsync(B2BCall call, string cause, CallOutcome outcome, int finalToA = 487, string? reason = null,
+        Connection? failed = null, Leg? byeFrom = null)
+    {
+        B2BState was;
+        lock (call.Gate)
+        {
+            was = call.State;
+            if (was == B2BState.Ended) return;
+            call.State = B2BState.Ended;
+            call.RingTimer?.Dispose();
+        }
+        _pending.TryRemove(call.InviteA, out _);
+        if (was == B2BState.Calling)
+        {
+            if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
+            await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.LocalTag)).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var leg in new[] { call.A, call.B })
+            {
+                if (leg is null || leg == byeFrom || leg.Ended) continue;
+                leg.Ended = true;
+                var other = call.Other(leg);
+                _ = _layer.Send(leg.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Peer.Protocol)), leg.Peer);
+            }
+        }
+        _dialogs.TryRemove(DialogKey(call.A.CallId, call.A.LocalTag), out _);
+        if (call.B is { } b) _dialogs.TryRemove(DialogKey(b.CallId, b.LocalTag), out _);
+        if (failed is not null) _model.Fail(failed, cause, outcome);
+        else _model.EndCall(call.Caller.Call, cause, outcome);
+    }
+
+    private async Task OnInDialogRequestAsync(ServerTransaction txn)
+    {
+        var req = txn.Request;
+        if (!_dialogs.TryGetValue(DialogKey(req.CallId, req.To.Tag), out var d))
+        {
+            await txn.RespondAsync(481).ConfigureAwait(false);
+            return;
+        }
+        var (call, leg) = d;
+        var other = call.Other(leg);
+        switch (req.Method)
+        {
+            case "BYE":
+                await txn.RespondAsync(200).ConfigureAwait(false);
+                leg.Ended = true;
+                var byConn = leg == call.A ? call.Caller : call.Callee;
+                _log.LogInformation("Call {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
+                lock (call.Gate)
+                {
+                    if (call.State == B2BState.Calling) call.State = B2BState.Connected; // a BYE before the 200 was ACKed: still release both
+                }
+                if (byConn is not null) _model.Clear(byConn, "hung up");
+                await EndCallAsync(call, "hung up", CallOutcome.Completed, byeFrom: leg).ConfigureAwait(false);
+                return;
+            case "ACK":
+                return;
+        }
+        if (other is null || !other.Confirmed || call.State != B2BState.Connected)
+        {
+            await txn.RespondAsync(req.Method == "INVITE" ? 491 : 481).ConfigureAwait(false);
+            return;
+        }
+        if (req.Method == "INVITE" && req[SipHeaderNames.Contact] is { } contact) leg.RemoteTarget = NameAddress.Parse(contact).Uri;
+        // Relay the request (re-INVITE for hold/resume, INFO for DTMF, UPDATE …) to the other phone and its answer back.
+        var relay = other.NewRequest(req.Method, ContactFor(leg.Device, other.Peer.Protocol));
+        if (req[SipHeaderNames.ContentType] is { } ct) relay.Add(SipHeaderNames.ContentType, ct);
+        foreach (var h in new[] { "Event", "Subscription-State", "Session-Expires" })
+            if (req[h] is { } v) relay.Add(h, v);
+        relay.Body = req.Body;
+        var answer = await _layer.Send(relay, other.Peer).FinalResponse.ConfigureAwait(false);
+        if (req.Method == "INVITE" && answer.StatusCode is >= 200 and < 300)
+        {
+            await _layer.SendAckAsync(other.NewRequest("ACK", ContactFor(leg.Device, other.Peer.Protocol), relay.CSeq.Number), other.Peer).ConfigureAwait(false);
+            if (req.Body.Length > 0) leg.Sdp = req.Body;
+            if (answer.Body.Length > 0) other.Sdp = answer.Body;
+        }
+        var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
+        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Peer.Protocol));
+        if (answer[SipHeaderNames.ContentType] is { } act) back.Add(SipHeaderNames.ContentType, act);
+        back.Body = answer.Body;
+        await txn.RespondAsync(back).ConfigureAwait(false);
+    }
+}

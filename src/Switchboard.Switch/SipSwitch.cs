@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Sip.Auth;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Sip.Transport;
+using Switchboard.Switch.Calls;
+using Switchboard.Switch.Registrar;
+using Switchboard.Switch.Security;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// The built-in phone system: a registrar and back-to-back user agent on the Switchboard SIP stack. Phones register
+/// with digest authentication; a call from one extension to another becomes two legs, with ringing, answer, CANCEL,
+/// rejection, no-answer timeout, BYE, re-INVITE and INFO carried across; SDP passes through, so media flows phone to
+/// phone. Every call is mirrored into the shared <see cref="CallModel"/>, so events, Status and the journal are the
+/// same as for any other phone system.
+/// </summary>
+public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyncDisposable
+{
+    private readonly SwitchOptions _options;
+    private readonly CallModel _model;
+    private readonly BindingTable _bindings;
+    private readonly DeviceSecrets _secrets;
+    private readonly DigestServer _digest;
+    private readonly AuthThrottle _throttle;
+    private readonly ILogger _log;
+    private readonly SipTransactionLayer _layer;
+    private readonly Registrar.Registrar _registrar;
+    private readonly DialPlan _dialPlan = new();
+    private readonly ConcurrentDictionary<string, (B2BCall Call, Leg Leg)> _dialogs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ServerTransaction, B2BCall> _pending = new();
+    private ITimer? _expiry;
+    private int _disposed;
+
+    /// <summary>Creates the switch; <see cref="Start"/> opens the SIP port.</summary>
+    public SipSwitch(SwitchOptions options, CallModel model, IPhoneBindingStore bindingStore, IDeviceSecretStore secretStore,
+        TimeProvider? time = null, ILogger<SipSwitch>? log = null)
+    {
+        _options = options;
+        _model = model;
+        Time = time ?? TimeProvider.System;
+        _log = (ILogger?)log ?? NullLogger.Instance;
+        _bindings = new BindingTable(bindingStore, model, Time);
+        _secrets = new DeviceSecrets(secretStore);
+        _digest = new DigestServer(options.Realm, Time) { Algorithms = options.DigestAlgorithms };
+        _throttle = new AuthThrottle(Time) { FreeFailures = options.AuthFreeFailures };
+        var listen = IPAddress.Parse(options.ListenAddress);
+        var transport = new SipTransport(new SipTransportOptions { Address = listen, Port = options.Port }, _log);
+        _layer = new SipTransactionLayer(transport, new SipTimers { T1 = TimeSpan.FromMilliseconds(options.T1Milliseconds) }, Time, _log);
+        _registrar = new Registrar.Registrar(this, _bindings, options, _log);
+        CreatedPasswords = _secrets.EnsureAll(model.Devices, options.Passwords);
+    }
+
+    /// <summary>Passwords generated at this start (device → password): shown once, then only stored.</summary>
+    public IReadOnlyDictionary<string, string> CreatedPasswords { get; }
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>The bound SIP endpoint (UDP; TCP has the same port).</summary>
+    public IPEndPoint LocalEndPoint => _layer.Transport.LocalEndPoint;
+
+    /// <summary>The call model.</summary>
+    public CallModel Model => _model;
+
+    /// <summary>Live calls through the B2BUA.</summary>
+    public int ActiveCalls => _dialogs.Values.Select(d => d.Call).Distinct().Count();
+
+    /// <inheritdoc />
+    public string Kind => "sip";
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> Devices => _model.Devices;
+
+    /// <summary>Opens the SIP port.</summary>
+    public void Start()
+    {
+        _layer.Start(this);
+        _expiry = Time.CreateTimer(_ => _bindings.Expire(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), realm {Realm}, devices {Devices}", LocalEndPoint, _options.Realm,
+            string.Join(",", _model.Devices.Order()));
+    }
+
+    /// <summary>The password of a device (for tests and the first-start hint).</summary>
+    public string? PasswordOf(string device) => _secrets.Get(device);
+
+    private string Advertised
+    {
+        get
+        {
+            if (_options.AdvertisedAddress.Length > 0) return _options.AdvertisedAddress;
+            var a = LocalEndPoint.Address;
+            return a.Equals(IPAddress.Any) ? "127.0.0.1" : a.Equals(IPAddress.IPv6Any) ? "[::1]" : a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]" : a.ToString();
+        }
+    }
+
+    private string Domain => $"{Advertised}:{LocalEndPoint.Port}";
+
+    private string ContactFor(string user, SipProtocol protocol) =>
+        $"<sip:{user}@{Domain}{(protocol == SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+
+    // ---- transaction user -------------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public async Task OnRequestAsync(ServerTransaction txn)
+    {
+        var req = txn.Request;
+        try
+        {
+            if (req.To.Tag is not null)
+            {
+                await OnInDialogRequestAsync(txn).ConfigureAwait(false);
+                return;
+            }
+            switch (req.Method)
+            {
+                case "REGISTER":
+                    await _registrar.HandleAsync(txn).ConfigureAwait(false);
+                    break;
+                case "OPTIONS":
+                    var ok = SipResponse.For(req, 200, toTag: SipTransactionLayer.NewToken());
+                    ok.Add(SipHeaderNames.Allow, AllowedMethods);
+                    ok.Add("Accept", "application/sdp");
+                    await txn.RespondAsync(ok).ConfigureAwait(false);
+                    break;
+                case "INVITE":
+                    await OnNewInviteAsync(txn).ConfigureAwait(false);
+                    break;
+                case "BYE":
+                case "INFO":
+                case "UPDATE":
+                case "PRACK":
+                    await txn.RespondAsync(481).ConfigureAwait(false);
+                    break;
+                default:
+                    var no = SipResponse.For(req, 405, toTag: SipTransactionLayer.NewToken());
+                    no.Add(SipHeaderNames.Allow, AllowedMethods);
+                    await txn.RespondAsync(no).ConfigureAwait(false);
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            _log.LogError(ex, "SIP {Method} {CallId} from {Source} failed", req.Method, req.CallId, txn.Source);
+            await txn.RespondAsync(500).ConfigureAwait(false);
+        }
+    }
+
+    private const string AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+
+    /// <inheritdoc />
+    public Task OnAckAsync(SipRequest ack, SipEndPoint source)
+    {
+        // The ACK for our 2xx on leg A (or B after a relayed re-INVITE): the ACK towards the other phone was sent
+        // when its 2xx arrived, so nothing is relayed.
+        if (_dialogs.TryGetValue(DialogKey(ack.CallId, ack.To.Tag), out var d)) d.Leg.Confirmed = true;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task OnCancelledAsync(ServerTransaction invite)
+    {
+        if (!_pending.TryGetValue(invite, out var call))
+        {
+            await invite.RespondAsync(487).ConfigureAwait(false);
+            return;
+        }
+        _log.LogInformation("Call {CallId}: caller {Caller} cancelled", call.A.CallId, call.Caller.Party);
+        await EndCallAsync(call, "cancelled", CallOutcome.Abandoned, finalToA: 487).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task OnStrayResponseAsync(SipResponse response, SipEndPoint source)
+    {
+        // A retransmitted 2xx from the callee after its transaction ended: our ACK was lost; send it again.
+        if (_dialogs.TryGetValue(DialogKey(response.CallId, response.From.Tag), out var d) && d.Leg == d.Call.B)
+            await _layer.SendAckAsync(d.Leg.NewRequest("ACK", ContactFor(d.Call.Caller.Party, d.Leg.Peer.Protocol), response.CSeq.Number), d.Leg.Peer).ConfigureAwait(false);
+    }
+
+    // ---- authentication -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Digest-authenticates a request. Returns the device, or null with the response to send (challenge, stale
+    /// challenge, or 403 for a wrong password or a throttled address).
+    /// </summary>
+    internal string? Authenticate(ServerTransaction txn, bool proxy, out SipResponse? refusal)
+    {
+        var req = txn.Request;
+        refusal = null;
+        var address = txn.Source.Address.Address;
+        if (_throttle.IsBlocked(address, out var left))
+        {
+            refusal = SipResponse.For(req, 403, $"Forbidden (too many failed attempts; retry in {Math.Ceiling(left.TotalSeconds)} s)", SipTransactionLayer.NewToken());
+            return null;
+        }
+        var verdict = _digest.Verify(req, PasswordOf, out var user);
+        switch (verdict)
+        {
+            case DigestVerdict.Valid when user is not null && _model.IsDevice(user):
+                _throttle.Success(address);
+                return user;
+            case DigestVerdict.Missing:
+            case DigestVerdict.Stale:
+                refusal = SipResponse.For(req, proxy ? 407 : 401, toTag: SipTransactionLayer.NewToken());
+                _digest.Challenge(refusal, stale: verdict == DigestVerdict.Stale);
+                return null;
+            default:
+                var block = _throttle.Failure(address);
+                _log.LogWarning("SIP {Method}: wrong credentials for user {User} from {Source}{Block}", req.Method, user ?? "(none)", txn.Source,
+                    block > TimeSpan.Zero ? $"; address blocked for {block.TotalSeconds:0} s" : "");
+                refusal = SipResponse.For(req, 403, "Forbidden (wrong credentials)", SipTransactionLayer.NewToken());
+                return null;
+        }
+    }
+
+    internal static string DialogKey(string callId, string? localTag) => callId + "|" + localTag;
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _expiry?.Dispose();
+        foreach (var call in _dialogs.Values.Select(d => d.Call).Distinct().ToList())
+            await EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503).ConfigureAwait(false);
+        await _layer.DisposeAsync().ConfigureAwait(false);
+    }
+}

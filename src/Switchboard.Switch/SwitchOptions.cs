@@ -1,0 +1,41 @@
+namespace Switchboard.Switch;
+
+/// <summary>Settings of the built-in SIP switch (configuration section "Sip").</summary>
+public sealed class SwitchOptions
+{
+    /// <summary>Address the SIP transport listens on.</summary>
+    public string ListenAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>The address put into Via and Contact headers; empty means the listen address (or 127.0.0.1 for 0.0.0.0).</summary>
+    public string AdvertisedAddress { get; set; } = "";
+
+    /// <summary>SIP port for UDP and TCP.</summary>
+    public int Port { get; set; } = 5060;
+
+    /// <summary>The digest realm and SIP domain.</summary>
+    public string Realm { get; set; } = "switchboard";
+
+    /// <summary>The extensions (devices).</summary>
+    public List<string> Devices { get; set; } = ["100", "101", "102", "103", "104", "105"];
+
+    /// <summary>Fixed passwords per device (else a random one is generated on first start and stored).</summary>
+    public Dictionary<string, string> Passwords { get; set; } = [];
+
+    /// <summary>Digest algorithms offered, preferred first ("SHA-256", "MD5").</summary>
+    public List<string> DigestAlgorithms { get; set; } = ["MD5"];
+
+    /// <summary>How long a called phone rings before the caller gets 480 (no answer).</summary>
+    public TimeSpan RingTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Registration expiry bounds (seconds).</summary>
+    public int MinExpires { get; set; } = 60;
+
+    /// <summary>Longest registration accepted (seconds).</summary>
+    public int MaxExpires { get; set; } = 3600;
+
+    /// <summary>Wrong passwords from one address before it is blocked.</summary>
+    public int AuthFreeFailures { get; set; } = 5;
+
+    /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
+    public int T1Milliseconds { get; set; } = 500;
+}

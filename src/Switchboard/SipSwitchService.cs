@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Switchboard.Switch;
+
+namespace Switchboard;
+
+/// <summary>Opens the SIP port of the built-in switch and shows passwords generated at this start, once.</summary>
+internal sealed class SipSwitchService(SipSwitch sw, ILogger<SipSwitchService> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        sw.Start();
+        if (sw.CreatedPasswords.Count > 0)
+        {
+            // Shown once: afterwards they live only in the database (table secrets); see README "SIP phones".
+            var lines = string.Join(Environment.NewLine, sw.CreatedPasswords.OrderBy(p => p.Key, StringComparer.Ordinal)
+                .Select(p => $"    {p.Key}  password {p.Value}"));
+            log.LogWarning("New SIP passwords generated (shown only now). Register phones as <extension>@{Host}:{Port}:{NewLine}{Lines}",
+                sw.LocalEndPoint.Address, sw.LocalEndPoint.Port, Environment.NewLine, lines);
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await sw.DisposeAsync();
+}
