@@ -41,6 +41,8 @@ public static class SipParser
 {
     private static ReadOnlySpan<byte> CrLfCrLf => "\r\n\r\n"u8;
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>Parses one message from the start of <paramref name="data"/>.</summary>
     /// <param name="data">Received bytes.</param>
     /// <param name="datagram">True for UDP: the datagram is the message; false for a stream (Content-Length framing).</param>
@@ -92,7 +94,19 @@ public static class SipParser
             return SipParseStatus.Invalid;
         }
 
-        var head = Encoding.UTF8.GetString(span[..headEnd]);
+        string head;
+        try
+        {
+            head = StrictUtf8.GetString(span[..headEnd]);
+        }
+        catch (DecoderFallbackException)
+        {
+            error = "message head is not valid UTF-8";
+            consumed = datagram ? data.Length : lead + headEnd + sepLen;
+            head = Encoding.Latin1.GetString(span[..headEnd]);
+            ParseHead(head, limits, out message, out _);
+            return SipParseStatus.Invalid;
+        }
         var status = ParseHead(head, limits, out message, out error);
         int bodyStart = headEnd + sepLen;
         int available = span.Length - bodyStart;
@@ -267,6 +281,14 @@ public static class SipParser
 
     private static bool Append(SipMessage message, string name, string value, SipParserLimits limits, ref string? error)
     {
+        foreach (var c in value)
+        {
+            if (c is < ' ' and not '\t' or '\x7f')
+            {
+                error ??= $"control character in header {name}";
+                return false;
+            }
+        }
         if (message.Headers.Count >= limits.MaxHeaders)
         {
             error ??= $"more than {limits.MaxHeaders} header fields";

@@ -74,13 +74,21 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
         await txn.RespondAsync(ok).ConfigureAwait(false);
     }
 
-    /// <summary>The endpoint a binding's phone is reached at: where its REGISTER came from (works behind NAT too).</summary>
+    /// <summary>
+    /// The endpoint a binding's phone is reached at. A Contact with an IP literal on the host the REGISTER came from is
+    /// used as written (a phone, or a registering agent for a phone, on that host); otherwise the REGISTER's source
+    /// address, which is right for phones behind NAT whose Contact names a private address.
+    /// </summary>
     public static SipEndPoint? EndPointOf(PhoneBinding b)
     {
         var s = b.Source;
         int colon = s.IndexOf(':');
         if (colon < 0) return null;
         var protocol = s[..colon] == "tcp" ? SipProtocol.Tcp : SipProtocol.Udp;
-        return System.Net.IPEndPoint.TryParse(s[(colon + 1)..], out var ep) ? new SipEndPoint(protocol, ep) : null;
+        if (!System.Net.IPEndPoint.TryParse(s[(colon + 1)..], out var source)) return null;
+        if (SipUri.Parse(b.Contact) is { } contact && System.Net.IPAddress.TryParse(contact.Host.Trim('[', ']'), out var ip)
+            && ip.Equals(source.Address) && protocol == SipProtocol.Udp)
+            return new SipEndPoint(protocol, new System.Net.IPEndPoint(ip, contact.PortOrDefault));
+        return new SipEndPoint(protocol, source);
     }
 }
