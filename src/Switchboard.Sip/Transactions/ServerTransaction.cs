@@ -95,6 +95,8 @@ public sealed class ServerTransaction
                 else if (IsInvite)
                 {
                     State = ServerTransactionState.Completed;
+                    // Some UAs put a fresh branch on the ACK for a non-2xx; matching by dialog as well stops Timer G for them.
+                    _layer.AwaitAck(this);
                     StartRetransmit(timers.T1); // Timer G
                     _timeout = _layer.Time.CreateTimer(_ => OnAckTimeout(), null, timers.Timeout64, Timeout.InfiniteTimeSpan); // Timer H
                 }

@@ -161,7 +161,12 @@ public sealed class SipTransactionLayer : IAsyncDisposable
                 invite.OnAck(request);
                 return;
             }
-            if (_awaitingAck.TryGetValue(DialogAckKey(request), out var accepted)) accepted.OnAck(request);
+            if (_awaitingAck.TryGetValue(DialogAckKey(request), out var waiting))
+            {
+                bool forNon2xx = waiting.State is ServerTransactionState.Completed or ServerTransactionState.Confirmed;
+                waiting.OnAck(request);
+                if (forNon2xx) return;
+            }
             await _user!.OnAckAsync(request, source).ConfigureAwait(false);
             return;
         }

@@ -1,0 +1,121 @@
+using System.Globalization;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch.Tests;
+
+/// <summary>Conformance of the switch against the real sipp: registration, authentication and the call paths.</summary>
+public sealed class SippConformanceTests
+{
+    private static string P(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static async Task RegisterAsync(SwitchFixture f, string user, string password, int contactPort, string expect = "200")
+    {
+        using var run = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", user, "-au", user, "-ap", password,
+            "-key", "contact_port", P(contactPort), "-key", "expect", expect);
+        var (code, output) = await run.ExitAsync();
+        Assert.True(code == 0, $"sipp register {user} expecting {expect}: exit {code}\n{output}");
+    }
+
+    [Fact]
+    public async Task Register_with_the_right_password_binds_the_contact_and_a_wrong_one_is_refused_after_the_challenge()
+    {
+        await using var f = new SwitchFixture();
+        await RegisterAsync(f, "100", "pw100", 40100);
+        Assert.True(f.Model.IsReachable("100"));
+        await RegisterAsync(f, "101", "wrong", 40101, expect: "403");
+        Assert.False(f.Model.IsReachable("101"));
+    }
+
+    [Fact]
+    public async Task A_password_guesser_is_blocked_after_the_free_failures()
+    {
+        await using var f = new SwitchFixture(authFreeFailures: 2);
+        for (int i = 0; i < 3; i++) await RegisterAsync(f, "101", "guess" + i, 40101, expect: "403");
+        // Blocked now: even the right password is refused without a challenge.
+        using var run = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+            "-key", "contact_port", "40101", "-key", "expect", "200");
+        var (code, output) = await run.ExitAsync();
+        Assert.NotEqual(0, code);
+        Assert.False(f.Model.IsReachable("101"));
+        _ = output;
+    }
+
+    [Fact]
+    public async Task Authenticated_call_from_sipp_to_a_registered_sipp_phone_is_answered_and_released()
+    {
+        await using var f = new SwitchFixture();
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start("builtin:uas", uasPort, null);
+        await RegisterAsync(f, "101", "pw101", uasPort);
+        using var uac = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "talk_ms", "500");
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, "caller: " + output);
+        var (uasCode, uasOut) = await uas.ExitAsync();
+        Assert.True(uasCode == 0, "callee: " + uasOut);
+        Assert.Empty(f.Model.Calls);
+    }
+
+    [Fact]
+    public async Task Busy_callee_gives_486_to_the_caller()
+    {
+        await using var f = new SwitchFixture();
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start("uas_busy.xml", uasPort, null);
+        await RegisterAsync(f, "101", "pw101", uasPort);
+        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "expect", "486");
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, "caller: " + output);
+        Assert.Equal(0, (await uas.ExitAsync()).Code);
+        Assert.Empty(f.Model.Calls);
+    }
+
+    [Fact]
+    public async Task Unregistered_callee_gives_480()
+    {
+        await using var f = new SwitchFixture();
+        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "102", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "expect", "480");
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public async Task Callee_that_never_answers_times_out_with_408_on_its_leg_and_480_to_the_caller()
+    {
+        await using var f = new SwitchFixture();
+        int deadPort = Sipp.FreePort(); // registered, but nothing listens there: Timer B fires after 64*T1
+        await RegisterAsync(f, "101", "pw101", deadPort);
+        using var events = f.Model.Events.Subscribe("100");
+        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "expect", "480");
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, output);
+        var causes = new List<string?>();
+        while (events.Reader.TryRead(out var e)) if (e.Type == CallEventType.Failed) causes.Add(e.Cause);
+        Assert.Contains(causes, c => c is not null && c.StartsWith("408", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Dnd_gives_486_and_forwarding_rings_the_target()
+    {
+        await using var f = new SwitchFixture();
+        await f.Switch.ForwardAsync("101", ForwardingSetting.Dnd);
+        using (var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "expect", "486"))
+        {
+            var (code, output) = await uac.ExitAsync();
+            Assert.True(code == 0, output);
+        }
+        await f.Switch.ForwardAsync("101", ForwardingSetting.To("102"));
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start("builtin:uas", uasPort, null);
+        await RegisterAsync(f, "102", "pw102", uasPort);
+        using var call = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "talk_ms", "200");
+        var (c2, o2) = await call.ExitAsync();
+        Assert.True(c2 == 0, o2);
+        Assert.Equal(0, (await uas.ExitAsync()).Code);
+    }
+}

@@ -1,0 +1,41 @@
+using Switchboard.Storage;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch.Tests;
+
+/// <summary>A real SipSwitch on a loopback port with short SIP timers (T1 = 50 ms) and known passwords.</summary>
+internal sealed class SwitchFixture : IAsyncDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-switch-").FullName;
+    private readonly SqliteStore _store;
+
+    public SwitchFixture(int authFreeFailures = 5)
+    {
+        _store = new SqliteStore(Path.Combine(_dir, "sb.db"));
+        var options = new SwitchOptions
+        {
+            ListenAddress = "127.0.0.1",
+            Port = 0,
+            T1Milliseconds = 50,
+            RingTimeout = TimeSpan.FromSeconds(5),
+            AuthFreeFailures = authFreeFailures,
+            Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
+        };
+        Model = new CallModel(options.Devices, new CallEventHub(), _store, _store);
+        Switch = new SipSwitch(options, Model, _store, _store);
+        Switch.Start();
+    }
+
+    public SipSwitch Switch { get; }
+
+    public CallModel Model { get; }
+
+    public string Remote => $"127.0.0.1:{Switch.LocalEndPoint.Port}";
+
+    public async ValueTask DisposeAsync()
+    {
+        await Switch.DisposeAsync();
+        _store.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
