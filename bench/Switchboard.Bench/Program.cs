@@ -13,7 +13,7 @@ switch (command)
     default:
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
-            switchboard-bench sip-load [--peers kamailio] [--rates 200,400,...] [--step-seconds S]   SIP calls via sipp, step the rate until calls fail
+            switchboard-bench sip-load [--peers switchboard,kamailio] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, then N calls held at once (memory per call)
             """);
         return command == "help" ? 0 : 2;
 }

@@ -63,6 +63,135 @@ internal static class SippTools
         </scenario>
         """;
 
+    /// <summary>An authenticating caller (user 100, password from -ap) for the switch: INVITE, 407, INVITE with credentials, 200, ACK, hold, BYE.</summary>
+    public const string AuthUacScenario = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <!DOCTYPE scenario SYSTEM "sipp.dtd">
+        <scenario name="uac with proxy auth">
+          <send retrans="500"><![CDATA[
+            INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:100@[remote_ip]:[remote_port]>;tag=[pid]uac[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>
+            Call-ID: [call_id]
+            CSeq: 1 INVITE
+            Contact: <sip:100@[local_ip]:[local_port]>
+            Max-Forwards: 70
+            Content-Type: application/sdp
+            Content-Length: [len]
+
+            v=0
+            o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+            s=-
+            c=IN IP[media_ip_type] [media_ip]
+            t=0 0
+            m=audio [media_port] RTP/AVP 0
+            a=rtpmap:0 PCMU/8000
+          ]]></send>
+          <recv response="100" optional="true"/>
+          <recv response="407" auth="true"/>
+          <send><![CDATA[
+            ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+            [last_Via:]
+            From: <sip:100@[remote_ip]:[remote_port]>;tag=[pid]uac[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+            Call-ID: [call_id]
+            CSeq: 1 ACK
+            Max-Forwards: 70
+            Content-Length: 0
+
+          ]]></send>
+          <send retrans="500" start_txn="invite2"><![CDATA[
+            INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:100@[remote_ip]:[remote_port]>;tag=[pid]uac[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>
+            Call-ID: [call_id]
+            CSeq: 2 INVITE
+            Contact: <sip:100@[local_ip]:[local_port]>
+            [authentication]
+            Max-Forwards: 70
+            Content-Type: application/sdp
+            Content-Length: [len]
+
+            v=0
+            o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+            s=-
+            c=IN IP[media_ip_type] [media_ip]
+            t=0 0
+            m=audio [media_port] RTP/AVP 0
+            a=rtpmap:0 PCMU/8000
+          ]]></send>
+          <recv response="100" optional="true" response_txn="invite2"/>
+          <recv response="180" optional="true" response_txn="invite2"/>
+          <recv response="183" optional="true" response_txn="invite2"/>
+          <recv response="200" rtd="true" response_txn="invite2"/>
+          <send ack_txn="invite2"><![CDATA[
+            ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:100@[remote_ip]:[remote_port]>;tag=[pid]uac[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+            Call-ID: [call_id]
+            CSeq: 2 ACK
+            Max-Forwards: 70
+            Content-Length: 0
+
+          ]]></send>
+          <pause/>
+          <send retrans="500"><![CDATA[
+            BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:100@[remote_ip]:[remote_port]>;tag=[pid]uac[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+            Call-ID: [call_id]
+            CSeq: 3 BYE
+            Max-Forwards: 70
+            Content-Length: 0
+
+          ]]></send>
+          <recv response="200"/>
+        </scenario>
+
+        """;
+
+    /// <summary>REGISTER of user [service] with Contact port [contact_port] (answering the challenge with -au/-ap).</summary>
+    public const string RegisterScenario = """
+        <?xml version="1.0" encoding="ISO-8859-1" ?>
+        <!DOCTYPE scenario SYSTEM "sipp.dtd">
+        <scenario name="register">
+          <send retrans="500"><![CDATA[
+            REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]reg[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>
+            Call-ID: [call_id]
+            CSeq: 1 REGISTER
+            Contact: <sip:[service]@[local_ip]:[contact_port]>
+            Expires: 300
+            Max-Forwards: 70
+            Content-Length: 0
+
+          ]]></send>
+          <recv response="401" auth="true"/>
+          <send retrans="500"><![CDATA[
+            REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+            Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+            From: <sip:[service]@[remote_ip]:[remote_port]>;tag=[pid]reg[call_number]
+            To: <sip:[service]@[remote_ip]:[remote_port]>
+            Call-ID: [call_id]
+            CSeq: 2 REGISTER
+            Contact: <sip:[service]@[local_ip]:[contact_port]>
+            Expires: 300
+            [authentication]
+            Max-Forwards: 70
+            Content-Length: 0
+
+          ]]></send>
+          <recv response="200"/>
+        </scenario>
+
+        """;
+
     public static int FreeUdpPort()
     {
         using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
