@@ -13,10 +13,9 @@ internal sealed class SipSwitchService(SipSwitch sw, ILogger<SipSwitchService> l
         if (sw.CreatedPasswords.Count > 0)
         {
             // Shown once: afterwards they live only in the database (table secrets); see README "SIP phones".
-            var lines = string.Join(Environment.NewLine, sw.CreatedPasswords.OrderBy(p => p.Key, StringComparer.Ordinal)
-                .Select(p => $"    {p.Key}  password {p.Value}"));
-            log.LogWarning("New SIP passwords generated (shown only now). Register phones as <extension>@{Host}:{Port}:{NewLine}{Lines}",
-                sw.LocalEndPoint.Address, sw.LocalEndPoint.Port, Environment.NewLine, lines);
+            log.LogWarning("New SIP passwords generated, shown only now. Register phones as <extension>@<this host>:{Port}", sw.LocalEndPoint.Port);
+            foreach (var (device, password) in sw.CreatedPasswords.OrderBy(p => p.Key, StringComparer.Ordinal))
+                log.LogWarning("  extension {Device}: password {Password}", device, password);
         }
         return Task.CompletedTask;
     }

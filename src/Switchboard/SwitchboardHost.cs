@@ -18,8 +18,8 @@ namespace Switchboard;
 /// <summary>Top-level settings that choose and place the parts (configuration root).</summary>
 public sealed class SwitchboardOptions
 {
-    /// <summary>The phone system behind the interface: "simulated" (more kinds follow: "sip", "asterisk").</summary>
-    public string PhoneSystem { get; set; } = "simulated";
+    /// <summary>The phone system behind the interface: "sip" (the built-in switch) or "simulated" (<c>--demo</c>).</summary>
+    public string PhoneSystem { get; set; } = "sip";
 
     /// <summary>The SQLite database for forwarding settings and the call journal.</summary>
     public string Database { get; set; } = "switchboard.db";

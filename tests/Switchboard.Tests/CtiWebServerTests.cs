@@ -20,6 +20,7 @@ public sealed class CtiWebServerTests : IAsyncLifetime
     {
         _host = SwitchboardHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
+            ["PhoneSystem"] = "simulated",
             ["IpInterface:Port"] = "0",
             ["IpInterface:ListenAddress"] = "127.0.0.1",
             ["CtiServer:Port"] = "0",

@@ -43,3 +43,50 @@ public sealed class ProcessTests : IDisposable
         Assert.True(status.Contains("forward 104"), status + "\n" + server.Output);
     }
 }
+
+public sealed class SipProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-sipproc-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_registered_phone_is_still_reachable_after_kill_9_and_restart()
+    {
+        int sipPort;
+        using (var probe = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)))
+            sipPort = ((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        string[] args = ["--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1", "--Sip:Passwords:100=secret100"];
+        await using (var first = await ServerProcess.StartAsync(_dir, args))
+        {
+            Assert.Contains("unreachable", await first.SendAsync("Status 100"));
+            Assert.Equal(200, await SipRegister.RegisterAsync(sipPort, "100", "secret100"));
+            Assert.Contains("100: reachable", await first.SendAsync("Status 100"));
+            await first.KillHardAsync();
+        }
+        await using var second = await ServerProcess.StartAsync(_dir, args);
+        Assert.Contains("100: reachable", await second.SendAsync("Status 100"));
+        Assert.Contains("101: unreachable", await second.SendAsync("Status 101"));
+    }
+
+    [Fact]
+    public async Task First_start_generates_a_password_per_extension_and_shows_it_once()
+    {
+        int sipPort;
+        using (var probe = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)))
+            sipPort = ((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        string[] args = ["--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1"];
+        string password;
+        await using (var first = await ServerProcess.StartAsync(_dir, args))
+        {
+            var line = first.Output.Split('\n').First(l => l.Contains("extension 101: password", StringComparison.Ordinal));
+            password = line[(line.IndexOf("password ", StringComparison.Ordinal) + 9)..].Trim();
+            Assert.Equal(16, password.Length);
+            Assert.Equal(403, await SipRegister.RegisterAsync(sipPort, "101", "wrong"));
+            Assert.Equal(200, await SipRegister.RegisterAsync(sipPort, "101", password));
+        }
+        await using var second = await ServerProcess.StartAsync(_dir, args);
+        Assert.DoesNotContain("password", second.Output, StringComparison.Ordinal);
+        Assert.Equal(200, await SipRegister.RegisterAsync(sipPort, "101", password));
+    }
+}
