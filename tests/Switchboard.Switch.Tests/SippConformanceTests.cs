@@ -119,3 +119,29 @@ public sealed class SippConformanceTests
         Assert.Equal(0, (await uas.ExitAsync()).Code);
     }
 }
+
+public sealed class SippCancelTests
+{
+    private static async Task RunAsync(string uasScenario)
+    {
+        await using var f = new SwitchFixture();
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start(uasScenario, uasPort, null);
+        using (var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+            "-key", "contact_port", uasPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "expect", "200"))
+            Assert.Equal(0, (await reg.ExitAsync()).Code);
+        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100");
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, "caller: " + output);
+        var (uasCode, uasOutput) = await uas.ExitAsync();
+        Assert.True(uasCode == 0, "callee: " + uasOutput);
+        for (int i = 0; i < 50 && f.Model.Calls.Count > 0; i++) await Task.Delay(50);
+        Assert.Empty(f.Model.Calls);
+    }
+
+    [Fact]
+    public Task Cancel_from_the_caller_cancels_the_ringing_callee() => RunAsync("uas_ring_cancel.xml");
+
+    [Fact]
+    public Task A_200_that_crosses_the_cancel_is_acknowledged_and_released_with_bye() => RunAsync("uas_cancel_races_200.xml");
+}
