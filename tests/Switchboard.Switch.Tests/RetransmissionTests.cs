@@ -65,7 +65,7 @@ public sealed class RetransmissionTests
         Assert.Equal(200, ok.StatusCode);
         Assert.Single(f.Model.Calls);
 
-        // No ACK yet: the 200 must keep coming (T1 = 50 ms here, doubling).
+        // No ACK yet: the 200 must keep coming (T1 = 100 ms here, doubling).
         int retransmitted = 0;
         using (var window = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
         {

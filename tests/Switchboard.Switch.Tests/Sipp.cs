@@ -15,6 +15,24 @@ internal static class Sipp
         return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
+    /// <summary>A listening sipp (UAS) is ready once its port can no longer be bound by anyone else.</summary>
+    private static void WaitUntilBound(int port)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                s.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>
     /// sipp substitutes -key values inside messages but not in attributes such as recv response="…"; so the keys are
     /// written into a copy of the scenario instead.
@@ -52,14 +70,18 @@ internal static class Sipp
         else args.AddRange(["-sf", Materialize(scenario, extra)]);
         args.AddRange(["-i", "127.0.0.1", "-p", localPort.ToString(CultureInfo.InvariantCulture), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]);
         args.AddRange(WithoutKeys(extra));
+        var errors = Path.Combine(Path.GetTempPath(), $"sb-sipp-{Guid.NewGuid():N}.err");
+        args.AddRange(["-trace_err", "-error_file", errors]);
         if (remote is not null) args.Add(remote);
         foreach (var a in args) psi.ArgumentList.Add(a);
-        return new SippRun(Process.Start(psi)!);
+        var run = new SippRun(Process.Start(psi)!, errors);
+        if (remote is null) WaitUntilBound(localPort);
+        return run;
     }
 }
 
 /// <summary>A running sipp.</summary>
-internal sealed class SippRun(Process process) : IDisposable
+internal sealed class SippRun(Process process, string errorFile) : IDisposable
 {
     private readonly Task<string> _out = process.StandardOutput.ReadToEndAsync();
     private readonly Task<string> _err = process.StandardError.ReadToEndAsync();
@@ -78,7 +100,13 @@ internal sealed class SippRun(Process process) : IDisposable
             return (-1, "sipp timed out\n" + await _out + await _err);
         }
         var output = await _out + await _err;
-        return (process.ExitCode, output.Length > 4000 ? output[^4000..] : output);
+        if (File.Exists(errorFile))
+        {
+            var errors = await File.ReadAllTextAsync(errorFile);
+            File.Delete(errorFile);
+            if (errors.Length > 0) output = "sipp errors:\n" + (errors.Length > 3000 ? errors[..3000] : errors) + "\n" + output;
+        }
+        return (process.ExitCode, output.Length > 8000 ? output[..8000] : output);
     }
 
     public void Dispose()

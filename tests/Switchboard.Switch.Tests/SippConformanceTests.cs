@@ -92,8 +92,11 @@ public sealed class SippConformanceTests
             "-key", "caller", "100", "-key", "expect", "480");
         var (code, output) = await uac.ExitAsync();
         Assert.True(code == 0, output);
+        // The model is updated right after the caller's 480 goes out; give it a moment.
         var causes = new List<string?>();
-        while (events.Reader.TryRead(out var e)) if (e.Type == CallEventType.Failed) causes.Add(e.Cause);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        while (!causes.Any(c => c is not null && c.StartsWith("408", StringComparison.Ordinal)) && await events.Reader.WaitToReadAsync(wait.Token))
+            while (events.Reader.TryRead(out var e)) if (e.Type == CallEventType.Failed) causes.Add(e.Cause);
         Assert.Contains(causes, c => c is not null && c.StartsWith("408", StringComparison.Ordinal));
     }
 

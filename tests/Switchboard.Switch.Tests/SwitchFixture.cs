@@ -3,7 +3,7 @@ using Switchboard.Telephony;
 
 namespace Switchboard.Switch.Tests;
 
-/// <summary>A real SipSwitch on a loopback port with short SIP timers (T1 = 50 ms) and known passwords.</summary>
+/// <summary>A real SipSwitch on a loopback port with short SIP timers (T1 = 100 ms, so 64*T1 = 6.4 s) and known passwords.</summary>
 internal sealed class SwitchFixture : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-switch-").FullName;
@@ -16,8 +16,8 @@ internal sealed class SwitchFixture : IAsyncDisposable
         {
             ListenAddress = "127.0.0.1",
             Port = 0,
-            T1Milliseconds = 50,
-            RingTimeout = TimeSpan.FromSeconds(5),
+            T1Milliseconds = 100,
+            RingTimeout = TimeSpan.FromSeconds(30),
             AuthFreeFailures = authFreeFailures,
             Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
         };

@@ -148,7 +148,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
                 return;
             }
             if (response.StatusCode is >= 200 and < 300 && response.CSeq.Method == "INVITE")
-                await _user!.OnStrayResponseAsync(response, source).ConfigureAwait(false);
+                Hand(() => _user!.OnStrayResponseAsync(response, source));
             return;
         }
 
@@ -167,7 +167,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
                 waiting.OnAck(request);
                 if (forNon2xx) return;
             }
-            await _user!.OnAckAsync(request, source).ConfigureAwait(false);
+            Hand(() => _user!.OnAckAsync(request, source));
             return;
         }
         if (_servers.TryGetValue(serverKey, out var existing))
@@ -188,7 +188,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             {
                 target.Cancelled = true;
                 await txn.RespondAsync(200).ConfigureAwait(false);
-                await _user!.OnCancelledAsync(target).ConfigureAwait(false);
+                Hand(() => _user!.OnCancelledAsync(target));
             }
             else
             {
@@ -201,7 +201,26 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             // Stop the peer's INVITE retransmissions at once (RFC 3261 §17.2.1: 100 within 200 ms).
             await txn.RespondAsync(100).ConfigureAwait(false);
         }
-        await _user!.OnRequestAsync(txn).ConfigureAwait(false);
+        Hand(() => _user!.OnRequestAsync(txn));
+    }
+
+    /// <summary>
+    /// Runs a transaction-user callback without holding up the receive loop: a TU that waits for another response
+    /// (a B2BUA relaying a re-INVITE) would otherwise wait for a message that this very loop has to read.
+    /// </summary>
+    private void Hand(Func<Task> callback)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await callback().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.LogError(ex, "SIP transaction user failed");
+            }
+        });
     }
 
     /// <summary>§17.2.3: branch + sent-by + method (RFC 3261 branches only; older peers fall back to Call-ID/CSeq/From-tag).</summary>
