@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
@@ -38,17 +39,10 @@ public sealed partial class SipSwitch
             return;
         }
 
-        var legA = new Leg(req.CallId, SipTransactionLayer.NewToken(), req.To.Uri, req.From.Uri, txn.Source)
-        {
-            Device = caller,
-            RemoteTag = req.From.Tag,
-            RemoteTarget = req[SipHeaderNames.Contact] is { } c ? NameAddress.Parse(c).Uri : req.From.Uri,
-            Sdp = req.Body,
-        };
-        legA.RouteSet.AddRange(req.All(SipHeaderNames.RecordRoute));
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };
         var callerConn = _model.StartCall(caller, dialled);
         var call = new B2BCall(legA, txn, callerConn);
-        _dialogs[DialogKey(legA.CallId, legA.LocalTag)] = (call, legA);
+        _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
 
         var route = _model.Resolve(dialled);
@@ -74,16 +68,11 @@ public sealed partial class SipSwitch
             return;
         }
 
-        var legB = new Leg(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{caller}@{Domain}", $"sip:{route.Target}@{Domain}", peer.Value)
-        {
-            Device = route.Target,
-            RemoteTarget = binding.Contact,
-            LocalDisplay = req.From.DisplayName ?? caller,
-        };
+        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{caller}@{Domain}", $"sip:{route.Target}@{Domain}", binding.Contact, peer.Value, req.From.DisplayName ?? caller), route.Target);
         call.B = legB;
-        _dialogs[DialogKey(legB.CallId, legB.LocalTag)] = (call, legB);
-        var invite = legB.NewRequest("INVITE", ContactFor(caller, peer.Value.Protocol), cseq: 1);
+        _dialogs[legB.Dialog.Key] = (call, legB);
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer.Value.Protocol));
         if (req.Body.Length > 0)
         {
             invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
@@ -104,11 +93,11 @@ public sealed partial class SipSwitch
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling) return;
-            call.B!.RemoteTag ??= r.To.Tag;
+            call.B!.Dialog.OnResponse(r);
             call.Callee ??= _model.AddParty(call.Caller.Call, call.B.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
         }
-        var toA = SipResponse.For(call.InviteA.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.LocalTag);
-        toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Peer.Protocol));
+        var toA = SipResponse.For(call.InviteA.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
+        toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer.Protocol));
         if (r.Body.Length > 0 && r.StatusCode == 183)
         {
             toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
@@ -122,13 +111,10 @@ public sealed partial class SipSwitch
         var b = call.B!;
         if (r.StatusCode is >= 200 and < 300)
         {
-            b.RemoteTag = r.To.Tag;
-            if (r[SipHeaderNames.Contact] is { } contact) b.RemoteTarget = NameAddress.Parse(contact).Uri;
-            b.RouteSet.Clear();
-            b.RouteSet.AddRange(r.All(SipHeaderNames.RecordRoute).Reverse());
+            b.Dialog.OnResponse(r);
             b.Sdp = r.Body;
             b.Confirmed = true;
-            await _layer.SendAckAsync(b.NewRequest("ACK", ContactFor(call.Caller.Party, b.Peer.Protocol), cseq: 1), b.Peer).ConfigureAwait(false);
+            await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol), cseq: r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
             bool late;
             lock (call.Gate)
             {
@@ -143,14 +129,14 @@ public sealed partial class SipSwitch
             if (late)
             {
                 // The caller cancelled while the callee answered (CANCEL crossed the 200): release the callee.
-                _ = _layer.Send(b.NewRequest("BYE", ContactFor(call.Caller.Party, b.Peer.Protocol)), b.Peer);
-                _dialogs.TryRemove(DialogKey(b.CallId, b.LocalTag), out _);
+                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
+                _dialogs.TryRemove(b.Dialog.Key, out _);
                 return;
             }
             _pending.TryRemove(call.InviteA, out _);
             _model.Establish(call.Callee!);
-            var ok = SipResponse.For(call.InviteA.Request, 200, toTag: call.A.LocalTag);
-            ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Peer.Protocol));
+            var ok = SipResponse.For(call.InviteA.Request, 200, toTag: call.A.Dialog.LocalTag);
+            ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Dialog.Peer.Protocol));
             ok.Add(SipHeaderNames.Allow, AllowedMethods);
             if (r.Body.Length > 0)
             {
@@ -210,7 +196,7 @@ public sealed partial class SipSwitch
         if (was == B2BState.Calling)
         {
             if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
-            await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.LocalTag)).ConfigureAwait(false);
+            await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);
         }
         else
         {
@@ -219,11 +205,11 @@ public sealed partial class SipSwitch
                 if (leg is null || leg == byeFrom || leg.Ended) continue;
                 leg.Ended = true;
                 var other = call.Other(leg);
-                _ = _layer.Send(leg.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Peer.Protocol)), leg.Peer);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
             }
         }
-        _dialogs.TryRemove(DialogKey(call.A.CallId, call.A.LocalTag), out _);
-        if (call.B is { } b) _dialogs.TryRemove(DialogKey(b.CallId, b.LocalTag), out _);
+        _dialogs.TryRemove(call.A.Dialog.Key, out _);
+        if (call.B is { } b) _dialogs.TryRemove(b.Dialog.Key, out _);
         if (failed is not null) _model.Fail(failed, cause, outcome);
         else _model.EndCall(call.Caller.Call, cause, outcome);
     }
@@ -231,12 +217,17 @@ public sealed partial class SipSwitch
     private async Task OnInDialogRequestAsync(ServerTransaction txn)
     {
         var req = txn.Request;
-        if (!_dialogs.TryGetValue(DialogKey(req.CallId, req.To.Tag), out var d))
+        if (!_dialogs.TryGetValue(SipDialog.KeyOf(req.CallId, req.To.Tag), out var d))
         {
             await txn.RespondAsync(481).ConfigureAwait(false);
             return;
         }
         var (call, leg) = d;
+        if (!leg.Dialog.OnRequest(req))
+        {
+            await txn.RespondAsync(500, "Server Internal Error (CSeq out of order)").ConfigureAwait(false);
+            return;
+        }
         var other = call.Other(leg);
         switch (req.Method)
         {
@@ -260,22 +251,22 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(req.Method == "INVITE" ? 491 : 481).ConfigureAwait(false);
             return;
         }
-        if (req.Method == "INVITE" && req[SipHeaderNames.Contact] is { } contact) leg.RemoteTarget = NameAddress.Parse(contact).Uri;
         // Relay the request (re-INVITE for hold/resume, INFO for DTMF, UPDATE …) to the other phone and its answer back.
-        var relay = other.NewRequest(req.Method, ContactFor(leg.Device, other.Peer.Protocol));
+        var relay = other.Dialog.NewRequest(req.Method, ContactFor(leg.Device, other.Dialog.Peer.Protocol));
         if (req[SipHeaderNames.ContentType] is { } ct) relay.Add(SipHeaderNames.ContentType, ct);
         foreach (var h in new[] { "Event", "Subscription-State", "Session-Expires" })
             if (req[h] is { } v) relay.Add(h, v);
         relay.Body = req.Body;
-        var answer = await _layer.Send(relay, other.Peer).FinalResponse.ConfigureAwait(false);
+        var answer = await _layer.Send(relay, other.Dialog.Peer).FinalResponse.ConfigureAwait(false);
         if (req.Method == "INVITE" && answer.StatusCode is >= 200 and < 300)
         {
-            await _layer.SendAckAsync(other.NewRequest("ACK", ContactFor(leg.Device, other.Peer.Protocol), relay.CSeq.Number), other.Peer).ConfigureAwait(false);
+            other.Dialog.OnResponse(answer);
+            await _layer.SendAckAsync(other.Dialog.NewRequest("ACK", ContactFor(leg.Device, other.Dialog.Peer.Protocol), relay.CSeq.Number), other.Dialog.Peer).ConfigureAwait(false);
             if (req.Body.Length > 0) leg.Sdp = req.Body;
             if (answer.Body.Length > 0) other.Sdp = answer.Body;
         }
         var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
-        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Peer.Protocol));
+        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer.Protocol));
         if (answer[SipHeaderNames.ContentType] is { } act) back.Add(SipHeaderNames.ContentType, act);
         back.Body = answer.Body;
         await txn.RespondAsync(back).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchboard.Sip.Auth;
+using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
@@ -158,7 +159,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         // The ACK for our 2xx on leg A (or B after a relayed re-INVITE): the ACK towards the other phone was sent
         // when its 2xx arrived, so nothing is relayed.
-        if (_dialogs.TryGetValue(DialogKey(ack.CallId, ack.To.Tag), out var d)) d.Leg.Confirmed = true;
+        if (_dialogs.TryGetValue(SipDialog.KeyOf(ack.CallId, ack.To.Tag), out var d)) d.Leg.Confirmed = true;
         return Task.CompletedTask;
     }
 
@@ -170,7 +171,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             await invite.RespondAsync(487).ConfigureAwait(false);
             return;
         }
-        _log.LogInformation("Call {CallId}: caller {Caller} cancelled", call.A.CallId, call.Caller.Party);
+        _log.LogInformation("Call {CallId}: caller {Caller} cancelled", call.A.Dialog.CallId, call.Caller.Party);
         await EndCallAsync(call, "cancelled", CallOutcome.Abandoned, finalToA: 487).ConfigureAwait(false);
     }
 
@@ -178,8 +179,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     public async Task OnStrayResponseAsync(SipResponse response, SipEndPoint source)
     {
         // A retransmitted 2xx from the callee after its transaction ended: our ACK was lost; send it again.
-        if (_dialogs.TryGetValue(DialogKey(response.CallId, response.From.Tag), out var d) && d.Leg == d.Call.B)
-            await _layer.SendAckAsync(d.Leg.NewRequest("ACK", ContactFor(d.Call.Caller.Party, d.Leg.Peer.Protocol), response.CSeq.Number), d.Leg.Peer).ConfigureAwait(false);
+        if (_dialogs.TryGetValue(SipDialog.KeyOf(response.CallId, response.From.Tag), out var d) && d.Leg == d.Call.B)
+            await _layer.SendAckAsync(d.Leg.Dialog.NewRequest("ACK", ContactFor(d.Call.Caller.Party, d.Leg.Dialog.Peer.Protocol), response.CSeq.Number), d.Leg.Dialog.Peer).ConfigureAwait(false);
     }
 
     // ---- authentication -----------------------------------------------------------------------------------------
@@ -217,8 +218,6 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
                 return null;
         }
     }
-
-    internal static string DialogKey(string callId, string? localTag) => callId + "|" + localTag;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -15,20 +15,16 @@ internal static class Sipp
         return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
-    /// <summary>A listening sipp (UAS) is ready once its port can no longer be bound by anyone else.</summary>
+    /// <summary>
+    /// A listening sipp (UAS) is ready once its UDP port shows in /proc/net/udp. (Probing by binding the port
+    /// ourselves would race with sipp's own bind and make it fail.)
+    /// </summary>
     private static void WaitUntilBound(int port)
     {
+        var needle = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
         for (int i = 0; i < 100; i++)
         {
-            try
-            {
-                using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            }
-            catch (SocketException)
-            {
-                return;
-            }
+            if (File.ReadLines("/proc/net/udp").Any(l => l.Contains(needle, StringComparison.Ordinal))) return;
             Thread.Sleep(50);
         }
     }

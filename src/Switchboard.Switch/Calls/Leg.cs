@@ -1,73 +1,22 @@
-using System.Globalization;
-using Switchboard.Sip.Messages;
-using Switchboard.Sip.Transport;
+using Switchboard.Sip.Dialogs;
 
 namespace Switchboard.Switch.Calls;
 
-/// <summary>
-/// One call leg of the B2BUA: the dialog (RFC 3261 §12) between the switch and one phone, with the state needed to
-/// send requests inside it (Call-ID, tags, remote target, CSeq, route set) and where the phone is reached.
-/// </summary>
-internal sealed class Leg
+/// <summary>One call leg of the B2BUA: the SIP dialog with one phone, and what the switch knows about that phone's side.</summary>
+internal sealed class Leg(SipDialog dialog, string device)
 {
-    public Leg(string callId, string localTag, string localUri, string remoteUri, SipEndPoint peer)
-    {
-        CallId = callId;
-        LocalTag = localTag;
-        LocalUri = localUri;
-        RemoteUri = remoteUri;
-        RemoteTarget = remoteUri;
-        Peer = peer;
-    }
-
-    public string CallId { get; }
-
-    public string LocalTag { get; }
-
-    public string? RemoteTag { get; set; }
-
-    /// <summary>Our identity on this leg (From of requests we send).</summary>
-    public string LocalUri { get; }
-
-    /// <summary>The phone's identity (To of requests we send).</summary>
-    public string RemoteUri { get; }
-
-    /// <summary>Display name we present on this leg.</summary>
-    public string? LocalDisplay { get; init; }
-
-    /// <summary>The phone's Contact: the Request-URI of in-dialog requests.</summary>
-    public string RemoteTarget { get; set; }
-
-    public List<string> RouteSet { get; } = [];
-
-    public uint LocalCSeq { get; set; } = 1;
-
-    /// <summary>Where the phone is reached.</summary>
-    public SipEndPoint Peer { get; set; }
+    /// <summary>The dialog with the phone.</summary>
+    public SipDialog Dialog { get; } = dialog;
 
     /// <summary>The device at the phone end.</summary>
-    public required string Device { get; init; }
+    public string Device { get; } = device;
 
     /// <summary>The last SDP the phone offered or answered.</summary>
     public byte[] Sdp { get; set; } = [];
 
+    /// <summary>True once the dialog is confirmed (2xx sent and ACKed, or 2xx received).</summary>
     public bool Confirmed { get; set; }
 
+    /// <summary>True once a BYE was sent or received.</summary>
     public bool Ended { get; set; }
-
-    /// <summary>A request inside this dialog, with the next CSeq (or the given one, for ACK).</summary>
-    public SipRequest NewRequest(string method, string contact, uint? cseq = null)
-    {
-        var r = new SipRequest(method, RemoteTarget);
-        foreach (var route in RouteSet) r.Add(SipHeaderNames.Route, route);
-        var display = LocalDisplay is null ? "" : $"\"{LocalDisplay}\" ";
-        r.Add(SipHeaderNames.From, $"{display}<{LocalUri}>;tag={LocalTag}");
-        r.Add(SipHeaderNames.To, $"<{RemoteUri}>" + (RemoteTag is null ? "" : ";tag=" + RemoteTag));
-        r.Add(SipHeaderNames.CallId, CallId);
-        uint n = cseq ?? ++LocalCSeq;
-        r.Add(SipHeaderNames.CSeq, $"{n.ToString(CultureInfo.InvariantCulture)} {method}");
-        r.Add(SipHeaderNames.MaxForwards, "70");
-        r.Add(SipHeaderNames.Contact, contact);
-        return r;
-    }
 }
