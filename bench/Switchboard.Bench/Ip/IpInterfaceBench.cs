@@ -92,10 +92,14 @@ internal static class IpInterfaceBench
     {
         var line = "Status 100\r\n"u8.ToArray();
         var interval = TimeSpan.FromSeconds((double)clients / totalRate);
+        int started = 0;
         return await RunClientsAsync(clients, seconds, async (latencies, stop) =>
         {
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             await socket.ConnectAsync("127.0.0.1", port);
+            // Spread the clients over one interval, so the load is steady rather than 50 commands at once per tick.
+            int index = Interlocked.Increment(ref started) % clients;
+            Thread.Sleep(TimeSpan.FromTicks(interval.Ticks * index / clients));
             var buffer = new byte[4096];
             using var timer = new PeriodicTimer(interval);
             long count = 0;
