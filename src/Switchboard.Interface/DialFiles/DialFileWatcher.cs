@@ -126,6 +126,20 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
             }
             if (now - seen.FirstSeen < _options.SettleTime) continue;
             if (OpenFileProbe.IsOpenForWriting(path)) continue;
+            if (stamp.Length == 0)
+            {
+                // A writer may create the file first and fill it later (and on a share we cannot see it): an empty
+                // file is only given up on after a much longer wait, and then reported, never silently "executed".
+                var patience = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(10).Ticks, _options.SettleTime.Ticks * 20));
+                if (now - seen.FirstSeen < patience) continue;
+                _seen.Remove(path);
+                System.IO.Directory.CreateDirectory(ProcessingPath);
+                var working = Path.Combine(ProcessingPath, Path.GetFileName(path));
+                File.Move(path, working, overwrite: true);
+                MoveToFailed(working, Path.GetFileName(path), $"400 empty dial file (nothing was written to it within {patience.TotalSeconds:0} s)\n");
+                _log.LogWarning("Dial file {File} stayed empty; moved to {Failed}", Path.GetFileName(path), FailedPath);
+                continue;
+            }
             _seen.Remove(path);
             await ProcessAsync(path, info.Length, ct).ConfigureAwait(false);
         }

@@ -12,7 +12,6 @@ internal static class OpenFileProbe
     {
         if (!OperatingSystem.IsLinux() || !System.IO.Directory.Exists("/proc")) return false;
         var full = Path.GetFullPath(path);
-        int self = Environment.ProcessId;
         IEnumerable<string> procs;
         try
         {
@@ -25,7 +24,9 @@ internal static class OpenFileProbe
         foreach (var proc in procs)
         {
             var name = Path.GetFileName(proc);
-            if (name.Length == 0 || !char.IsAsciiDigit(name[0]) || name == self.ToString(System.Globalization.CultureInfo.InvariantCulture)) continue;
+            // The server's own process is checked too: it never holds a dial file open itself, but a writer hosted in
+            // the same process (an embedding application, a test) must be waited for like any other.
+            if (name.Length == 0 || !char.IsAsciiDigit(name[0])) continue;
             try
             {
                 foreach (var fd in System.IO.Directory.EnumerateFileSystemEntries(Path.Combine(proc, "fd")))
