@@ -94,3 +94,84 @@ public sealed class SipSwitchFeatureTests : IDisposable
         Assert.Equal(1000, alice.ReceivedFrequency());
     }
 }
+
+/// <summary>The IP interface on SIP phones: what works on the switch today, and the clear 501 for what does not yet.</summary>
+public sealed class SipSwitchCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-sipcmd-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Drop_over_the_ip_interface_ends_a_call_between_two_real_phones_and_monitor_saw_it()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("d100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("d101", _dir, server.Account("101", answerMode: "auto"), "tone:1000");
+        await server.WaitRegisteredAsync("100", "101");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 Monitor 101", await client.CommandAsync("Monitor 101"));
+
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        Assert.Contains("=connected:100", await client.CommandAsync("Status 101"));
+        Assert.StartsWith("501 Answer 101", await client.CommandAsync("Answer 101"));
+        Assert.StartsWith("200 Drop 101", await client.CommandAsync("Drop 101"));
+        await alice.WaitEventAsync("CALL_CLOSED");
+        await bob.WaitEventAsync("CALL_CLOSED");
+        var events = await client.ReadEventsAsync(e => e.Contains("ConnectionCleared 101", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Contains("Delivered 101", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Contains("Established 101", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>A TCP client of the IP interface: one command, one reply line; EVENT lines are kept aside.</summary>
+internal sealed class LineClient : IAsyncDisposable
+{
+    private readonly System.Net.Sockets.TcpClient _tcp;
+    private readonly StreamReader _reader;
+    private readonly StreamWriter _writer;
+    private readonly List<string> _events = [];
+
+    private LineClient(System.Net.Sockets.TcpClient tcp)
+    {
+        _tcp = tcp;
+        _reader = new StreamReader(tcp.GetStream());
+        _writer = new StreamWriter(tcp.GetStream()) { AutoFlush = true, NewLine = "\r\n" };
+    }
+
+    public static async Task<LineClient> ConnectAsync(int port)
+    {
+        var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        return new LineClient(tcp);
+    }
+
+    public async Task<string> CommandAsync(string line)
+    {
+        await _writer.WriteLineAsync(line);
+        while (true)
+        {
+            var reply = await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)) ?? throw new IOException("connection closed");
+            if (reply.StartsWith("EVENT ", StringComparison.Ordinal)) _events.Add(reply);
+            else return reply;
+        }
+    }
+
+    /// <summary>All EVENT lines seen, reading on until one satisfies <paramref name="until"/>.</summary>
+    public async Task<List<string>> ReadEventsAsync(Func<string, bool> until)
+    {
+        while (!_events.Any(until))
+        {
+            var line = await _reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)) ?? throw new IOException("connection closed");
+            if (line.StartsWith("EVENT ", StringComparison.Ordinal)) _events.Add(line);
+        }
+        return _events;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tcp.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
