@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transport;
 
 namespace Switchboard.Sip.Auth;
 
@@ -75,6 +76,9 @@ public enum DigestVerdict
     Invalid,
 }
 
+/// <summary>A rejected digest answer: the claimed user (if any), where the request came from (if known), and the request.</summary>
+public readonly record struct DigestFailure(string? User, SipEndPoint? Source, SipRequest Request);
+
 /// <summary>
 /// The server side of SIP digest authentication (RFC 3261 §22, RFC 8760): issues challenges with stateless nonces
 /// (a timestamp signed with a per-process key, so no nonce table can be flooded), checks answers, and reports stale
@@ -103,8 +107,25 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
             response.Add(name, $"Digest realm=\"{Realm}\", nonce=\"{nonce}\", algorithm={alg}, qop=\"auth\"{(stale ? ", stale=true" : "")}");
     }
 
+    /// <summary>
+    /// Raised for every <see cref="DigestVerdict.Invalid"/> answer (wrong password, unknown user, forged nonce), with the
+    /// source when the caller passed it, so a registrar can throttle by address or by user without parsing again.
+    /// </summary>
+    public event Action<DigestFailure>? Failed;
+
     /// <summary>Checks the Authorization (or Proxy-Authorization) of a request against the user's password.</summary>
-    public DigestVerdict Verify(SipRequest request, Func<string, string?> passwordOf, out string? user)
+    public DigestVerdict Verify(SipRequest request, Func<string, string?> passwordOf, out string? user) =>
+        Verify(request, null, passwordOf, out user);
+
+    /// <summary>Checks the credentials of a request that came from <paramref name="source"/>; failures raise <see cref="Failed"/>.</summary>
+    public DigestVerdict Verify(SipRequest request, SipEndPoint? source, Func<string, string?> passwordOf, out string? user)
+    {
+        var verdict = Check(request, passwordOf, out user);
+        if (verdict == DigestVerdict.Invalid) Failed?.Invoke(new DigestFailure(user, source, request));
+        return verdict;
+    }
+
+    private DigestVerdict Check(SipRequest request, Func<string, string?> passwordOf, out string? user)
     {
         user = null;
         DigestHeader? creds = null;

@@ -121,6 +121,7 @@ public sealed class ServerTransaction
 
     internal void OnRetransmittedRequest()
     {
+        _layer.CountAbsorbed();
         SipResponse? last;
         lock (_gate) last = _last;
         if (last is not null) _ = _layer.SendResponseAsync(last, Source);
@@ -162,7 +163,9 @@ public sealed class ServerTransaction
             _interval = _interval * 2 < _layer.Timers.T2 ? _interval * 2 : _layer.Timers.T2;
             _retransmit?.Change(_interval, Timeout.InfiniteTimeSpan);
         }
-        if (last is not null) _ = _layer.SendResponseAsync(last, Source);
+        if (last is null) return;
+        _layer.CountResponseRetransmission();
+        _ = _layer.SendResponseAsync(last, Source);
     }
 
     private void OnAckTimeout()

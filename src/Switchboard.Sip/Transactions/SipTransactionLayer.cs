@@ -37,6 +37,8 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ServerTransaction> _awaitingAck = new(StringComparer.Ordinal);
     private ISipTransactionUser? _user;
     private long _retransmissions;
+    private long _responseRetransmissions;
+    private long _absorbed;
 
     /// <summary>Creates the layer over a transport (not yet started).</summary>
     public SipTransactionLayer(SipTransport transport, SipTimers? timers = null, TimeProvider? time = null, ILogger? log = null)
@@ -66,6 +68,12 @@ public sealed class SipTransactionLayer : IAsyncDisposable
 
     /// <summary>Requests retransmitted by client transactions so far.</summary>
     public long Retransmissions => Interlocked.Read(ref _retransmissions);
+
+    /// <summary>Final responses retransmitted by server transactions over UDP so far (Timer G, and 2xx until the ACK).</summary>
+    public long ResponseRetransmissions => Interlocked.Read(ref _responseRetransmissions);
+
+    /// <summary>Retransmitted requests absorbed by an existing server transaction (not handed to the transaction user).</summary>
+    public long AbsorbedRequests => Interlocked.Read(ref _absorbed);
 
     /// <summary>Starts the transport and delivers to <paramref name="user"/>.</summary>
     public void Start(ISipTransactionUser user)
@@ -135,6 +143,10 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     internal void Remove(ClientTransaction txn) => _clients.TryRemove(new KeyValuePair<string, ClientTransaction>(txn.Key, txn));
 
     internal void CountRetransmission() => Interlocked.Increment(ref _retransmissions);
+
+    internal void CountResponseRetransmission() => Interlocked.Increment(ref _responseRetransmissions);
+
+    internal void CountAbsorbed() => Interlocked.Increment(ref _absorbed);
 
     private async Task OnMessageAsync(SipMessage message, SipEndPoint source)
     {

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Net;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Sip.Transport;
+
+namespace Switchboard.Sip.Tests;
+
+/// <summary>
+/// The real sipp against the stack with a minimal UAS core on top (answers INVITE 180 + 200, BYE 200): retransmitted
+/// INVITEs, a lost ACK, and UDP/TCP calls with sipp's built-in caller.
+/// </summary>
+public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
+{
+    private SipTransactionLayer _layer = null!;
+    private int _invites;
+    private int _byes;
+    private int _acks;
+    private int _acknowledged;
+    private volatile bool _answerAfterRetransmission;
+
+    public Task InitializeAsync()
+    {
+        // A short T1 so the lost-ACK scenario sees several 200 retransmissions within its one-second pause.
+        _layer = new SipTransactionLayer(new SipTransport(new SipTransportOptions { Port = 0 }), new SipTimers { T1 = TimeSpan.FromMilliseconds(100) });
+        _layer.Start(this);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _layer.DisposeAsync();
+
+    private string Target => "127.0.0.1:" + _layer.Transport.LocalEndPoint.Port.ToString(CultureInfo.InvariantCulture);
+
+    async Task ISipTransactionUser.OnRequestAsync(ServerTransaction transaction)
+    {
+        var request = transaction.Request;
+        switch (request.Method)
+        {
+            case "INVITE":
+                Interlocked.Increment(ref _invites);
+                transaction.Acknowledged += (_, _) => Interlocked.Increment(ref _acknowledged);
+                // Holding the answer makes sure the retransmission meets a transaction in Proceeding, not a finished call.
+                for (int i = 0; _answerAfterRetransmission && _layer.AbsorbedRequests == 0 && i < 1000; i++)
+                    await Task.Delay(10);
+                await transaction.RespondAsync(180, toTag: "uas");
+                var ok = SipResponse.For(request, 200, toTag: "uas");
+                ok.Add(SipHeaderNames.Contact, $"<sip:uas@{Target};transport={transaction.Source.Protocol.ToString().ToLowerInvariant()}>");
+                await transaction.RespondAsync(ok);
+                break;
+            case "BYE":
+                Interlocked.Increment(ref _byes);
+                await transaction.RespondAsync(200);
+                break;
+            default:
+                await transaction.RespondAsync(200);
+                break;
+        }
+    }
+
+    Task ISipTransactionUser.OnAckAsync(SipRequest ack, SipEndPoint source)
+    {
+        Interlocked.Increment(ref _acks);
+        return Task.CompletedTask;
+    }
+
+    Task ISipTransactionUser.OnCancelledAsync(ServerTransaction invite) => invite.RespondAsync(487);
+
+    Task ISipTransactionUser.OnStrayResponseAsync(SipResponse response, SipEndPoint source) => Task.CompletedTask;
+
+    private static void AssertPassed((int Code, string Output) result) =>
+        Assert.True(result.Code == 0, $"sipp exit code {result.Code}:\n{result.Output}");
+
+    [Fact]
+    public async Task A_retransmitted_INVITE_is_absorbed_and_the_call_completes()
+    {
+        _answerAfterRetransmission = true;
+        using var sipp = Sipp.Start("uac_retransmitted_invite.xml", Sipp.FreePort(), Target);
+        AssertPassed(await sipp.ExitAsync());
+        Assert.Equal(1, _invites);
+        Assert.True(_layer.AbsorbedRequests >= 1, $"absorbed {_layer.AbsorbedRequests}");
+        Assert.Equal(1, _byes);
+    }
+
+    [Fact]
+    public async Task The_200_is_retransmitted_until_a_late_ACK_arrives()
+    {
+        using var sipp = Sipp.Start("uac_lost_ack.xml", Sipp.FreePort(), Target);
+        AssertPassed(await sipp.ExitAsync());
+        Assert.Equal(1, _invites);
+        Assert.True(_layer.ResponseRetransmissions >= 2, $"200 retransmitted {_layer.ResponseRetransmissions} times");
+        Assert.Equal(1, _acknowledged);
+        Assert.Equal(1, _byes);
+    }
+
+    [Theory]
+    [InlineData("u1")]
+    [InlineData("t1")]
+    public async Task Sipps_built_in_caller_completes_a_call(string transport)
+    {
+        using var sipp = Sipp.Start("builtin:uac", Sipp.FreePort(), Target, "-t", transport);
+        AssertPassed(await sipp.ExitAsync());
+        Assert.Equal(1, _invites);
+        Assert.Equal(1, _byes);
+        Assert.Equal(1, _acknowledged);
+    }
+}
