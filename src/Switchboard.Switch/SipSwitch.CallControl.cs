@@ -4,16 +4,11 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// The call-control services on SIP phones. Drop, Forward and Status work on the switch now; the services that need
-/// third-party call control (MakeCall, Answer, Redirect, Toggle, Transfer, Conference, Pickup) answer 501 until the
-/// switch implements them, never a silent nothing.
+/// The call-control services on SIP phones. MakeCall, Drop, Forward and Status work on the switch now; Answer,
+/// Redirect, Toggle, Transfer, Conference and Pickup answer 501 until the switch implements them, never a silent nothing.
 /// </summary>
 public sealed partial class SipSwitch
 {
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> MakeCallAsync(string device, string destination, CancellationToken cancellationToken = default) =>
-        NotYet($"MakeCall {device} {destination}", device);
-
     /// <inheritdoc />
     public ValueTask<CallControlResult> AnswerAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Answer {device}", device);
 

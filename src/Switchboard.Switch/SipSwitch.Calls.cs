@@ -96,7 +96,7 @@ public sealed partial class SipSwitch
             call.B!.Dialog.OnResponse(r);
             call.Callee ??= _model.AddParty(call.Caller.Call, call.B.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
         }
-        var toA = SipResponse.For(call.InviteA.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
+        var toA = SipResponse.For(call.InviteA!.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
         toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer.Protocol));
         if (r.Body.Length > 0 && r.StatusCode == 183)
         {
@@ -131,6 +131,11 @@ public sealed partial class SipSwitch
                 // The caller cancelled while the callee answered (CANCEL crossed the 200): release the callee.
                 _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
                 _dialogs.TryRemove(b.Dialog.Key, out _);
+                return;
+            }
+            if (call.InviteA is null)
+            {
+                await ConnectThirdPartyAsync(call, r).ConfigureAwait(false);
                 return;
             }
             _pending.TryRemove(call.InviteA, out _);
@@ -192,11 +197,24 @@ public sealed partial class SipSwitch
             call.State = B2BState.Ended;
             call.RingTimer?.Dispose();
         }
-        _pending.TryRemove(call.InviteA, out _);
+        if (call.InviteA is not null) _pending.TryRemove(call.InviteA, out _);
         if (was == B2BState.Calling)
         {
             if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
-            await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);
+            if (call.InviteA is not null)
+            {
+                await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);
+            }
+            else if (call.A.Confirmed && !call.A.Ended)
+            {
+                // MakeCall: the caller's phone already answered; release it.
+                call.A.Ended = true;
+                _ = _layer.Send(call.A.Dialog.NewRequest("BYE", ContactFor(call.B?.Device ?? call.A.Device, call.A.Dialog.Peer.Protocol)), call.A.Dialog.Peer);
+            }
+            else if (call.InviteAOut is { } outA && !outA.FinalResponse.IsCompleted)
+            {
+                _ = outA.CancelAsync();
+            }
         }
         else
         {
@@ -238,7 +256,9 @@ public sealed partial class SipSwitch
                 _log.LogInformation("Call {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
                 lock (call.Gate)
                 {
-                    if (call.State == B2BState.Calling) call.State = B2BState.Connected; // a BYE before the 200 was ACKed: still release both
+                    // A BYE before the 200 was ACKed still releases both legs; for MakeCall, a caller who hangs up
+                    // while the destination rings leaves the call Calling, so the destination is cancelled.
+                    if (call.State == B2BState.Calling && call.InviteA is not null) call.State = B2BState.Connected;
                 }
                 if (byConn is not null) _model.Clear(byConn, "hung up");
                 await EndCallAsync(call, "hung up", CallOutcome.Completed, byeFrom: leg).ConfigureAwait(false);

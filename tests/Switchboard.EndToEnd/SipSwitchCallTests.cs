@@ -175,3 +175,49 @@ internal sealed class LineClient : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>MakeCall on real SIP phones: the caller's phone is rung first, then the destination; both hear each other.</summary>
+public sealed class SipMakeCallTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-mk-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task MakeCall_rings_the_callers_phone_then_the_destination_and_connects_them()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        // baresip 1.0 ignores auto-answer headers: the caller's phone is set to auto-answer as a person would.
+        await using var alice = await Baresip.StartAsync("m100", _dir, server.Account("100", answerMode: "auto"), "tone:440");
+        await using var bob = await Baresip.StartAsync("m101", _dir, server.Account("101"), "tone:1000");
+        await server.WaitRegisteredAsync("100", "101");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
+
+        Assert.StartsWith("200 MakeCall 100 101", await client.CommandAsync("MakeCall 100 101"));
+        var incoming = await bob.WaitEventAsync("CALL_INCOMING");
+        Assert.Contains("100", (string?)incoming["peeruri"]);
+        await bob.CommandAsync("accept");
+        await bob.WaitEventAsync("CALL_ESTABLISHED");
+        await client.ReadEventsAsync(e => e.Contains("Established 100", StringComparison.Ordinal));
+        Assert.Contains("=connected:101", await client.CommandAsync("Status 100"));
+        await Task.Delay(2500);
+        Assert.StartsWith("200 Drop 100", await client.CommandAsync("Drop 100"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await alice.WaitEventAsync("CALL_CLOSED");
+        // bob's call had no re-INVITE, so his recording of what arrived is complete (baresip stops recording the
+        // received side after a re-INVITE, which alice's phone got when bob answered).
+        Assert.Equal(440, bob.ReceivedFrequency());
+        var events = await client.ReadEventsAsync(e => e.Contains("ConnectionCleared 100", StringComparison.Ordinal));
+        Assert.True(events.FindIndex(e => e.Contains("Originated 100", StringComparison.Ordinal)) < events.FindIndex(e => e.Contains("Delivered 100", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task MakeCall_from_or_to_an_unregistered_extension_is_480()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("480 MakeCall 100 101: no phone registered at 100", await client.CommandAsync("MakeCall 100 101"));
+        Assert.StartsWith("404 MakeCall 100 0891234567", await client.CommandAsync("MakeCall 100 0891234567"));
+    }
+}

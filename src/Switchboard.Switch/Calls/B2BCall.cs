@@ -14,8 +14,11 @@ internal enum B2BState
     Ended,
 }
 
-/// <summary>A call through the B2BUA: the caller's leg A (the switch is UAS) and the callee's leg B (the switch is UAC).</summary>
-internal sealed class B2BCall(Leg a, ServerTransaction inviteA, Connection caller)
+/// <summary>
+/// A call through the B2BUA: the caller's leg A and the callee's leg B. For a call dialled on a phone the switch is UAS
+/// on leg A (<see cref="InviteA"/>); for MakeCall (third-party call control) it is UAC on both legs.
+/// </summary>
+internal sealed class B2BCall(Leg a, ServerTransaction? inviteA, Connection caller)
 {
     public object Gate { get; } = new();
 
@@ -25,7 +28,10 @@ internal sealed class B2BCall(Leg a, ServerTransaction inviteA, Connection calle
 
     public Leg? B { get; set; }
 
-    public ServerTransaction InviteA { get; } = inviteA;
+    public ServerTransaction? InviteA { get; } = inviteA;
+
+    /// <summary>MakeCall: the INVITE that rings the caller's own phone first.</summary>
+    public ClientTransaction? InviteAOut { get; set; }
 
     public ClientTransaction? InviteB { get; set; }
 

@@ -1,0 +1,152 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Switchboard.Sip.Dialogs;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Switch.Calls;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// MakeCall by third-party call control (RFC 3725). The caller's phone is rung first with auto-answer hints and an
+/// inactive offer, and its 200 is ACKed at once (no 200 is left waiting while the destination rings); the
+/// destination is then offered the caller's media, and once it answers the caller's phone is re-INVITEd with the
+/// destination's media, so audio flows phone to phone.
+/// </summary>
+public sealed partial class SipSwitch
+{
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> MakeCallAsync(string device, string destination, CancellationToken cancellationToken = default)
+    {
+        var what = $"MakeCall {device} {destination}";
+        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (destination == device) return Done(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
+        var kind = _dialPlan.Classify(destination, _model.IsDevice);
+        if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
+        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
+        var route = _model.Resolve(destination);
+        if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
+        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {destination} is forwarded to an outside number; no trunk");
+        var callerBinding = _bindings.Lookup(device).FirstOrDefault();
+        var callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
+        if (callerBinding is null || callerPeer is null) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
+        if (_bindings.Lookup(route.Target).Count == 0) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
+        if (_model.ActiveOf(device) is not null) return Done(ReplyCode.WrongState, $"{what}: {device} is already in a call (consultation calls on SIP phones are not supported yet)");
+
+        var callerConn = _model.StartCall(device, destination);
+        var legA = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{destination}@{Domain}", $"sip:{device}@{Domain}", callerBinding.Contact, callerPeer.Value, "Call to " + destination), device);
+        var call = new B2BCall(legA, null, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+
+        var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer.Value.Protocol));
+        // Auto-answer hints as phones understand them (Call-Info answer-after, Alert-Info alert-autoanswer).
+        invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
+        invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
+        invite.Add(SipHeaderNames.ContentType, "application/sdp");
+        invite.Body = Encoding.ASCII.GetBytes(InactiveOffer());
+        var txn = _layer.Send(invite, callerPeer.Value);
+        call.InviteAOut = txn;
+        _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        _log.LogInformation("MakeCall {Call}: ringing {Device} first, then {Destination}", callerConn.Call.Id, device, destination);
+        return Done(ReplyCode.Ok, $"{what}: calling {device}, then {destination}");
+    }
+
+    private async Task OnCallerPhoneAnsweredAsync(B2BCall call, SipResponse r, Route route)
+    {
+        var a = call.A;
+        if (r.StatusCode is < 200 or >= 300)
+        {
+            lock (call.Gate)
+            {
+                if (call.State != B2BState.Calling) return;
+            }
+            _log.LogInformation("MakeCall {Call}: {Device} did not answer ({Code})", call.Caller.Call.Id, a.Device, r.StatusCode);
+            await EndCallAsync(call, $"{a.Device} did not answer: {r.StatusCode} {r.Reason}", CallOutcome.Failed).ConfigureAwait(false);
+            return;
+        }
+        a.Dialog.OnResponse(r);
+        a.Sdp = r.Body;
+        a.Confirmed = true;
+        await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.Caller.Call.Called, a.Dialog.Peer.Protocol), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+        }
+
+        var binding = _bindings.Lookup(route.Target).FirstOrDefault();
+        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
+        if (binding is null || peer is null)
+        {
+            call.Callee = _model.AddParty(call.Caller.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "not registered");
+            await EndCallAsync(call, "unreachable", CallOutcome.Failed).ConfigureAwait(false);
+            return;
+        }
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{a.Device}@{Domain}", $"sip:{route.Target}@{Domain}", binding.Contact, peer.Value, a.Device), route.Target);
+        call.B = legB;
+        _dialogs[legB.Dialog.Key] = (call, legB);
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(a.Device, peer.Value.Protocol));
+        invite.Add(SipHeaderNames.ContentType, "application/sdp");
+        invite.Body = Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)));
+        var inviteB = _layer.Send(invite, peer.Value);
+        call.InviteB = inviteB;
+        inviteB.Provisional += p =>
+        {
+            if (p.StatusCode == 100) return;
+            lock (call.Gate)
+            {
+                if (call.State != B2BState.Calling) return;
+                legB.Dialog.OnResponse(p);
+                call.Callee ??= _model.AddParty(call.Caller.Call, legB.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
+            }
+        };
+        inviteB.AdditionalSuccess += x => _ = OnStrayResponseAsync(x, peer.Value);
+        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, t.Result, cause), TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>The destination answered a MakeCall: give the caller's phone the destination's media and connect.</summary>
+    private async Task ConnectThirdPartyAsync(B2BCall call, SipResponse answerFromB)
+    {
+        var a = call.A;
+        _model.Establish(call.Callee!);
+        var reinvite = a.Dialog.NewRequest("INVITE", ContactFor(call.B!.Device, a.Dialog.Peer.Protocol));
+        reinvite.Add(SipHeaderNames.ContentType, "application/sdp");
+        reinvite.Body = answerFromB.Body;
+        var r = await _layer.Send(reinvite, a.Dialog.Peer).FinalResponse.ConfigureAwait(false);
+        if (r.StatusCode is >= 200 and < 300)
+        {
+            a.Dialog.OnResponse(r);
+            a.Sdp = r.Body;
+            await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.B.Device, a.Dialog.Peer.Protocol), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
+            _log.LogInformation("MakeCall {Call}: {Caller} and {Callee} connected", call.Caller.Call.Id, a.Device, call.B.Device);
+            return;
+        }
+        _log.LogWarning("MakeCall {Call}: {Caller} refused the destination's media ({Code})", call.Caller.Call.Id, a.Device, r.StatusCode);
+        await EndCallAsync(call, "media refused", CallOutcome.Failed).ConfigureAwait(false);
+    }
+
+    /// <summary>An offer that sends and receives nothing: the caller's phone is connected to silence until the destination answers.</summary>
+    private string InactiveOffer()
+    {
+        var ip = Advertised.Trim('[', ']');
+        var family = ip.Contains(':') ? "IP6" : "IP4";
+        var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        return $"v=0\r\no=switchboard {id} 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n" +
+               "m=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=inactive\r\n";
+    }
+
+    /// <summary>The caller's answer to the inactive offer, turned into a two-way offer for the destination.</summary>
+    private static string Activate(string sdp)
+    {
+        var lines = sdp.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
+            .Where(l => l is not ("a=inactive" or "a=sendonly" or "a=recvonly" or "a=sendrecv"))
+            .ToList();
+        while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        lines.Add("a=sendrecv");
+        return string.Join("\r\n", lines) + "\r\n";
+    }
+}
