@@ -63,6 +63,31 @@ public class DialogAndDigestTests
         Assert.Equal(DigestVerdict.Invalid, server.Verify(req, _ => "pw", out _));
     }
 
+    [Fact]
+    public void A_wrong_password_raises_Failed_with_the_user_and_source_and_a_right_one_does_not()
+    {
+        var server = new DigestServer("realm");
+        var failures = new List<DigestFailure>();
+        server.Failed += failures.Add;
+        var source = new SipEndPoint(SipProtocol.Udp, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 5070));
+        var req = Invite();
+        var challenge = SipResponse.For(req, 407);
+        server.Challenge(challenge);
+        Assert.NotNull(challenge[SipHeaderNames.ProxyAuthenticate]);
+        Assert.True(DigestClient.Answer(challenge, req, "100", "wrong"));
+        Assert.Equal(DigestVerdict.Invalid, server.Verify(req, source, _ => "pw", out _));
+        var failure = Assert.Single(failures);
+        Assert.Equal("100", failure.User);
+        Assert.Equal(source, failure.Source);
+        Assert.Same(req, failure.Request);
+
+        var good = Invite();
+        Assert.True(DigestClient.Answer(challenge, good, "100", "pw"));
+        Assert.Equal(DigestVerdict.Valid, server.Verify(good, source, _ => "pw", out _));
+        Assert.Equal(DigestVerdict.Missing, server.Verify(Invite(), source, _ => "pw", out _));
+        Assert.Single(failures);
+    }
+
     private sealed class ManualClock : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = DateTimeOffset.UnixEpoch.AddYears(56);
