@@ -1,5 +1,6 @@
 // Runnable benchmarks that print their figures. Usage: switchboard-bench <command> [options]
 using Switchboard.Bench.Ip;
+using Switchboard.Bench.Sip;
 using Switchboard.Bench.SipLoad;
 
 var command = args.Length > 0 ? args[0] : "help";
@@ -10,10 +11,13 @@ switch (command)
         return await IpInterfaceBench.RunAsync(rest);
     case "sip-load":
         return await SipLoadBench.RunAsync(rest);
+    case "sip-parse":
+        return SipParseBench.Run(rest);
     default:
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
             switchboard-bench sip-load [--peers switchboard,kamailio] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, then N calls held at once (memory per call)
+            switchboard-bench sip-parse [--seconds S]   SIP parser and writer: messages/s, ns and bytes allocated per message (INVITE+SDP, REGISTER, 200 OK)
             """);
         return command == "help" ? 0 : 2;
 }

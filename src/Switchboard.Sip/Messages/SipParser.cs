@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Unicode;
 
 namespace Switchboard.Sip.Messages;
 
@@ -40,8 +41,6 @@ public enum SipParseStatus
 public static class SipParser
 {
     private static ReadOnlySpan<byte> CrLfCrLf => "\r\n\r\n"u8;
-
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Parses one message from the start of <paramref name="data"/>.</summary>
     /// <param name="data">Received bytes.</param>
@@ -94,20 +93,16 @@ public static class SipParser
             return SipParseStatus.Invalid;
         }
 
-        string head;
-        try
+        var head = span[..headEnd];
+        if (!Utf8.IsValid(head))
         {
-            head = StrictUtf8.GetString(span[..headEnd]);
-        }
-        catch (DecoderFallbackException)
-        {
-            error = "message head is not valid UTF-8";
+            // Still read what we can (Latin-1 never fails) so the 400 can go back along the request's Via.
             consumed = datagram ? data.Length : lead + headEnd + sepLen;
-            head = Encoding.Latin1.GetString(span[..headEnd]);
-            ParseHead(head, limits, out message, out _);
+            ParseHead(head, Encoding.Latin1, limits, out message, out _);
+            error = "message head is not valid UTF-8";
             return SipParseStatus.Invalid;
         }
-        var status = ParseHead(head, limits, out message, out error);
+        var status = ParseHead(head, Encoding.UTF8, limits, out message, out error);
         int bodyStart = headEnd + sepLen;
         int available = span.Length - bodyStart;
 
@@ -154,12 +149,37 @@ public static class SipParser
         return status;
     }
 
-    private static SipParseStatus ParseHead(string head, SipParserLimits limits, out SipMessage? message, out string? error)
+    /// <summary>Splits off the next line (LF or CRLF ending, RFC 3261 §7.5 tolerance for bare LF).</summary>
+    private static ReadOnlySpan<byte> NextLine(scoped ref ReadOnlySpan<byte> rest)
+    {
+        int nl = rest.IndexOf((byte)'\n');
+        ReadOnlySpan<byte> line;
+        if (nl < 0)
+        {
+            line = rest;
+            rest = default;
+        }
+        else
+        {
+            line = rest[..nl];
+            rest = rest[(nl + 1)..];
+            if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
+        }
+        return line;
+    }
+
+    private static SipParseStatus ParseHead(ReadOnlySpan<byte> head, Encoding encoding, SipParserLimits limits, out SipMessage? message, out string? error)
     {
         message = null;
         error = null;
-        var lines = head.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
-        var start = lines[0];
+        var rest = head;
+        var startBytes = NextLine(ref rest);
+        if (startBytes.Length > limits.MaxLineBytes)
+        {
+            error = $"start line longer than {limits.MaxLineBytes} bytes";
+            return SipParseStatus.Invalid;
+        }
+        var start = encoding.GetString(startBytes);
         if (start.StartsWith("SIP/", StringComparison.Ordinal))
         {
             // SIP/2.0 200 OK
@@ -196,31 +216,39 @@ public static class SipParser
             if (parts[2] != "SIP/2.0")
             {
                 error = $"unsupported version '{Shorten(parts[2])}' (505)";
-                ReadHeaders(lines, limits, message, ref error);
+                ReadHeaders(rest, encoding, limits, message, ref error);
                 return SipParseStatus.Invalid;
             }
             if (!parts[1].Contains(':'))
             {
                 error = $"invalid Request-URI '{Shorten(parts[1])}'";
-                ReadHeaders(lines, limits, message, ref error);
+                ReadHeaders(rest, encoding, limits, message, ref error);
                 return SipParseStatus.Invalid;
             }
         }
 
-        if (!ReadHeaders(lines, limits, message, ref error)) return SipParseStatus.Invalid;
+        if (!ReadHeaders(rest, encoding, limits, message, ref error)) return SipParseStatus.Invalid;
         error = Validate(message);
         return error is null ? SipParseStatus.Complete : SipParseStatus.Invalid;
     }
 
-    private static bool ReadHeaders(string[] lines, SipParserLimits limits, SipMessage message, ref string? error)
+    private static ReadOnlySpan<byte> TrimWhitespace(ReadOnlySpan<byte> s) => s.Trim(" \t\r\v\f"u8);
+
+    /// <summary>
+    /// Reads header fields straight from the bytes: one string per value, the name mapped to an interned canonical
+    /// string when known. Only a folded header (rare) goes through a StringBuilder.
+    /// </summary>
+    private static bool ReadHeaders(ReadOnlySpan<byte> rest, Encoding encoding, SipParserLimits limits, SipMessage message, ref string? error)
     {
         string? name = null;
-        var value = new StringBuilder();
+        ReadOnlySpan<byte> value = default;
+        StringBuilder? folded = null;
         bool ok = true;
-        for (int i = 1; i <= lines.Length; i++)
+        while (true)
         {
-            var line = i < lines.Length ? lines[i] : null;
-            if (line is not null && line.Length > 0 && (line[0] == ' ' || line[0] == '\t'))
+            bool end = rest.IsEmpty;
+            var line = end ? default : NextLine(ref rest);
+            if (!end && line.Length > 0 && (line[0] == ' ' || line[0] == '\t'))
             {
                 if (name is null)
                 {
@@ -228,39 +256,49 @@ public static class SipParser
                     ok = false;
                     continue;
                 }
-                value.Append(' ').Append(line.Trim());
+                folded ??= new StringBuilder().Append(encoding.GetString(value));
+                folded.Append(' ').Append(encoding.GetString(TrimWhitespace(line)));
+                if (folded.Length > limits.MaxLineBytes)
+                {
+                    error ??= $"header {name} longer than {limits.MaxLineBytes} bytes";
+                    return false;
+                }
                 continue;
             }
             if (name is not null)
             {
-                if (value.Length > limits.MaxLineBytes)
+                if (folded is null && value.Length > limits.MaxLineBytes)
                 {
                     error ??= $"header {name} longer than {limits.MaxLineBytes} bytes";
                     ok = false;
                 }
-                else if (!AddHeader(message, name, value.ToString().Trim(), limits, ref error)) ok = false;
+                else
+                {
+                    var text = folded is null ? encoding.GetString(TrimWhitespace(value)) : folded.ToString().Trim();
+                    if (!AddHeader(message, name, text, limits, ref error)) ok = false;
+                }
                 name = null;
-                value.Clear();
+                folded = null;
             }
-            if (line is null || line.Length == 0) continue;
-            int colon = line.IndexOf(':');
+            if (end) return ok;
+            if (line.Length == 0) continue;
+            int colon = line.IndexOf((byte)':');
             if (colon <= 0)
             {
-                error ??= $"malformed header line '{Shorten(line)}'";
+                error ??= $"malformed header line '{Shorten(encoding.GetString(line[..Math.Min(line.Length, 60)]))}'";
                 ok = false;
                 continue;
             }
-            var raw = line[..colon].TrimEnd(' ', '\t');
+            var raw = line[..colon].TrimEnd(" \t"u8);
             if (!IsToken(raw))
             {
-                error ??= $"invalid header name '{Shorten(raw)}'";
+                error ??= $"invalid header name '{Shorten(encoding.GetString(raw[..Math.Min(raw.Length, 60)]))}'";
                 ok = false;
                 continue;
             }
-            name = SipHeaderNames.Expand(raw);
-            value.Append(line.AsSpan(colon + 1));
+            name = NameOf(raw);
+            value = line[(colon + 1)..];
         }
-        return ok;
     }
 
     private static bool AddHeader(SipMessage message, string name, string value, SipParserLimits limits, ref string? error)
@@ -332,11 +370,19 @@ public static class SipParser
         return name;
     }
 
-    private static bool IsToken(string s)
+    /// <summary>The canonical name for a (token) header name: compact forms expanded, known names without allocating.</summary>
+    private static string NameOf(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length == 1) return SipHeaderNames.Expand(((char)raw[0]).ToString());
+        foreach (var k in Known) if (Ascii.EqualsIgnoreCase(raw, k)) return k;
+        return Encoding.ASCII.GetString(raw);
+    }
+
+    private static bool IsToken(ReadOnlySpan<byte> s)
     {
         if (s.Length == 0) return false;
-        foreach (var c in s)
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '!' or '%' or '*' or '_' or '+' or '`' or '\'' or '~')) return false;
+        foreach (var b in s)
+            if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'.' or (byte)'!' or (byte)'%' or (byte)'*' or (byte)'_' or (byte)'+' or (byte)'`' or (byte)'\'' or (byte)'~')) return false;
         return true;
     }
 
