@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
@@ -102,5 +103,50 @@ public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
         Assert.Equal(1, _invites);
         Assert.Equal(1, _byes);
         Assert.Equal(1, _acknowledged);
+    }
+
+    [Fact]
+    public async Task A_retransmitted_200_is_acknowledged_again_end_to_end_and_the_dialog_ends_with_BYE()
+    {
+        int sippPort = Sipp.FreePort();
+        using var sipp = Sipp.Start("uas_200_retransmitted.xml", sippPort, null);
+        var peer = new SipEndPoint(SipProtocol.Udp, new IPEndPoint(IPAddress.Loopback, sippPort));
+        var remote = $"sip:sipp@127.0.0.1:{sippPort.ToString(CultureInfo.InvariantCulture)}";
+        var contact = $"<sip:uac@{Target}>";
+        var dialog = SipDialog.ForOutgoing(SipTransactionLayer.NewToken(), SipTransactionLayer.NewToken(4), $"sip:uac@{Target}", remote, remote, peer);
+        var invite = dialog.NewRequest("INVITE", contact);
+        var gate = new object();
+        SipRequest? ack = null;
+        int acksSent = 0;
+        // The 2xx ACK belongs to the UA core, not the transaction: every copy of the 200 gets the same ACK again.
+        SipRequest AckFor(SipResponse ok)
+        {
+            lock (gate)
+            {
+                if (ack is null)
+                {
+                    dialog.OnResponse(ok);
+                    ack = dialog.NewRequest("ACK", contact, invite.CSeq.Number);
+                }
+                return ack;
+            }
+        }
+        var txn = _layer.Send(invite, peer);
+        txn.AdditionalSuccess += ok =>
+        {
+            Interlocked.Increment(ref acksSent);
+            _ = _layer.SendAckAsync(AckFor(ok), peer);
+        };
+        var final = await txn.FinalResponse.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(200, final.StatusCode);
+        Interlocked.Increment(ref acksSent);
+        await _layer.SendAckAsync(AckFor(final), peer);
+        Assert.Equal(ClientTransactionState.Accepted, txn.State);
+        Assert.Equal("sip:sipp@127.0.0.1:" + sippPort.ToString(CultureInfo.InvariantCulture) + ";transport=UDP", dialog.RemoteTarget); // the Contact of the 200 is the new remote target
+
+        var bye = _layer.Send(dialog.NewRequest("BYE", contact), peer);
+        Assert.Equal(200, (await bye.FinalResponse.WaitAsync(TimeSpan.FromSeconds(20))).StatusCode);
+        AssertPassed(await sipp.ExitAsync());
+        Assert.Equal(2, acksSent);
     }
 }
