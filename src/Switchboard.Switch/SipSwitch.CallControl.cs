@@ -4,17 +4,14 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// The call-control services on SIP phones. MakeCall, Drop, Forward and Status work on the switch now; Answer,
-/// Redirect, Toggle, Transfer, Conference and Pickup answer 501 until the switch implements them, never a silent nothing.
+/// The call-control services on SIP phones. MakeCall, Drop, Redirect (of a ringing call), Pickup, Forward and Status
+/// work on the switch now; Answer, Toggle, Transfer and Conference answer 501 until the switch implements them, never
+/// a silent nothing.
 /// </summary>
 public sealed partial class SipSwitch
 {
     /// <inheritdoc />
     public ValueTask<CallControlResult> AnswerAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Answer {device}", device);
-
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> RedirectAsync(string device, string target, CancellationToken cancellationToken = default) =>
-        NotYet($"Redirect {device} {target}", device);
 
     /// <inheritdoc />
     public ValueTask<CallControlResult> ToggleAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Toggle {device}", device);
@@ -24,10 +21,6 @@ public sealed partial class SipSwitch
 
     /// <inheritdoc />
     public ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Conference {device}", device);
-
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> PickupAsync(string device, string other, CancellationToken cancellationToken = default) =>
-        NotYet($"Pickup {device} {other}", device);
 
     /// <inheritdoc />
     public async ValueTask<CallControlResult> DropAsync(string device, CancellationToken cancellationToken = default)

@@ -68,34 +68,51 @@ public sealed partial class SipSwitch
             return;
         }
 
-        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{caller}@{Domain}", $"sip:{route.Target}@{Domain}", binding.Contact, peer.Value, req.From.DisplayName ?? caller), route.Target);
-        call.B = legB;
-        _dialogs[legB.Dialog.Key] = (call, legB);
-        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer.Value.Protocol));
-        if (req.Body.Length > 0)
-        {
-            invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
-            invite.Body = req.Body;
-        }
         _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, caller, route.Target, cause is null ? "" : " (" + cause + ")");
-        var inviteB = _layer.Send(invite, peer.Value);
-        call.InviteB = inviteB;
-        inviteB.Provisional += r => _ = OnCalleeProvisionalAsync(call, r, cause);
-        inviteB.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer.Value);
-        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, t.Result, cause), TaskScheduler.Default).Unwrap();
+        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, req.Body, req[SipHeaderNames.ContentType], req.From.DisplayName ?? caller, cause, autoAnswer: false);
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
 
-    private async Task OnCalleeProvisionalAsync(B2BCall call, SipResponse r, string? cause)
+    /// <summary>
+    /// Calls the callee's phone on a new leg B with the caller's media (used for calls from phones, MakeCall, Redirect
+    /// and Pickup). Responses of a leg that has since been replaced are ignored, or released if they answer.
+    /// </summary>
+    private void StartCalleeLeg(B2BCall call, string target, string contact, SipEndPoint peer, byte[] sdp, string? contentType, string display,
+        string? cause, bool autoAnswer)
+    {
+        var caller = call.Caller.Party;
+        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{caller}@{Domain}", $"sip:{target}@{Domain}", contact, peer, display), target);
+        call.B = legB;
+        _dialogs[legB.Dialog.Key] = (call, legB);
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer.Protocol));
+        if (autoAnswer)
+        {
+            invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
+            invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
+        }
+        if (sdp.Length > 0)
+        {
+            invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");
+            invite.Body = sdp;
+        }
+        var inviteB = _layer.Send(invite, peer);
+        call.InviteB = inviteB;
+        inviteB.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+        inviteB.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, legB, t.Result, cause), TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task OnCalleeProvisionalAsync(B2BCall call, Leg leg, SipResponse r, string? cause)
     {
         if (r.StatusCode == 100) return;
         lock (call.Gate)
         {
-            if (call.State != B2BState.Calling) return;
-            call.B!.Dialog.OnResponse(r);
-            call.Callee ??= _model.AddParty(call.Caller.Call, call.B.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
+            if (call.State != B2BState.Calling || call.B != leg) return;
+            leg.Dialog.OnResponse(r);
+            call.Callee ??= _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
         }
+        if (call.InviteA is null) return;
         var toA = SipResponse.For(call.InviteA!.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
         toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer.Protocol));
         if (r.Body.Length > 0 && r.StatusCode == 183)
@@ -106,9 +123,20 @@ public sealed partial class SipSwitch
         await call.InviteA.RespondAsync(toA).ConfigureAwait(false);
     }
 
-    private async Task OnCalleeFinalAsync(B2BCall call, SipResponse r, string? cause)
+    private async Task OnCalleeFinalAsync(B2BCall call, Leg b, SipResponse r, string? cause)
     {
-        var b = call.B!;
+        if (call.B != b)
+        {
+            // A leg replaced by Redirect or Pickup: its 487 is expected; a 200 that crossed our CANCEL is released.
+            if (r.StatusCode is >= 200 and < 300)
+            {
+                b.Dialog.OnResponse(r);
+                await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol), r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
+            }
+            _dialogs.TryRemove(b.Dialog.Key, out _);
+            return;
+        }
         if (r.StatusCode is >= 200 and < 300)
         {
             b.Dialog.OnResponse(r);

@@ -85,27 +85,8 @@ public sealed partial class SipSwitch
             return;
         }
         var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
-        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{a.Device}@{Domain}", $"sip:{route.Target}@{Domain}", binding.Contact, peer.Value, a.Device), route.Target);
-        call.B = legB;
-        _dialogs[legB.Dialog.Key] = (call, legB);
-        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(a.Device, peer.Value.Protocol));
-        invite.Add(SipHeaderNames.ContentType, "application/sdp");
-        invite.Body = Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)));
-        var inviteB = _layer.Send(invite, peer.Value);
-        call.InviteB = inviteB;
-        inviteB.Provisional += p =>
-        {
-            if (p.StatusCode == 100) return;
-            lock (call.Gate)
-            {
-                if (call.State != B2BState.Calling) return;
-                legB.Dialog.OnResponse(p);
-                call.Callee ??= _model.AddParty(call.Caller.Call, legB.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
-            }
-        };
-        inviteB.AdditionalSuccess += x => _ = OnStrayResponseAsync(x, peer.Value);
-        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, t.Result, cause), TaskScheduler.Default).Unwrap();
+        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp))),
+            "application/sdp", a.Device, cause, autoAnswer: false);
     }
 
     /// <summary>The destination answered a MakeCall: give the caller's phone the destination's media and connect.</summary>

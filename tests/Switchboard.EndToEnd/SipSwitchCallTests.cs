@@ -221,3 +221,74 @@ public sealed class SipMakeCallTests : IDisposable
         Assert.StartsWith("404 MakeCall 100 0891234567", await client.CommandAsync("MakeCall 100 0891234567"));
     }
 }
+
+/// <summary>Redirect and Pickup of a ringing call between real phones.</summary>
+public sealed class SipRetargetTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-rt-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static async Task WaitStatusAsync(LineClient client, string device, string contains)
+    {
+        string last = "";
+        for (int i = 0; i < 100; i++)
+        {
+            last = await client.CommandAsync("Status " + device);
+            if (last.Contains(contains, StringComparison.Ordinal)) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"Status {device} never contained '{contains}': {last}");
+    }
+
+    [Fact]
+    public async Task Redirect_moves_the_ringing_call_to_another_phone_which_then_talks_to_the_caller()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("r100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("r101", _dir, server.Account("101"), "tone:1000");
+        await using var carol = await Baresip.StartAsync("r102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await WaitStatusAsync(client, "101", "=alerting:100");
+        Assert.StartsWith("200 Redirect 101 102", await client.CommandAsync("Redirect 101 102"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await carol.WaitEventAsync("CALL_INCOMING");
+        await carol.CommandAsync("accept");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await Task.Delay(2500);
+        await alice.CommandAsync("hangup");
+        await carol.WaitEventAsync("CALL_CLOSED");
+        Assert.Equal(1700, alice.ReceivedFrequency());
+        Assert.Equal(440, carol.ReceivedFrequency());
+    }
+
+    [Fact]
+    public async Task Pickup_takes_the_ringing_call_to_the_picking_phone()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("p100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("p101", _dir, server.Account("101"), "tone:1000");
+        // baresip ignores the auto-answer hints of the pickup INVITE, so the picking phone auto-answers.
+        await using var dave = await Baresip.StartAsync("p103", _dir, server.Account("103", answerMode: "auto"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "103");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await WaitStatusAsync(client, "101", "=alerting:100");
+        Assert.StartsWith("409 Pickup 103 102", await client.CommandAsync("Pickup 103 102"));
+        Assert.StartsWith("200 Pickup 103 101", await client.CommandAsync("Pickup 103 101"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await WaitStatusAsync(client, "103", "=connected:100");
+        await Task.Delay(2500);
+        await alice.CommandAsync("hangup");
+        await dave.WaitEventAsync("CALL_CLOSED");
+        Assert.Equal(1700, alice.ReceivedFrequency());
+        Assert.Equal(440, dave.ReceivedFrequency());
+    }
+}

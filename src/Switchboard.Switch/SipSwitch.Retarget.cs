@@ -1,0 +1,70 @@
+using System.Text;
+using Switchboard.Sip.Transport;
+using Switchboard.Switch.Calls;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// Redirect (deflection) and Pickup: a ringing call's leg B is cancelled and the caller's media is offered on a new
+/// leg to another phone; the caller's side of the call is not touched, so it never notices more than a longer ring.
+/// </summary>
+public sealed partial class SipSwitch
+{
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> RedirectAsync(string device, string target, CancellationToken cancellationToken = default)
+    {
+        var what = $"Redirect {device} {target}";
+        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (target == device) return Done(ReplyCode.BadRequest, $"{what}: target is {device} itself");
+        var kind = _dialPlan.Classify(target, _model.IsDevice);
+        if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {target}");
+        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
+        var ringing = _model.FirstInState(device, ConnectionState.Alerting);
+        if (ringing is null)
+        {
+            return _model.FirstInState(device, ConnectionState.Connected) is not null
+                ? Done(ReplyCode.NotImplemented, $"{what}: transferring a connected call is not yet supported by the built-in SIP switch")
+                : Done(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
+        }
+        var route = _model.Resolve(target);
+        if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
+        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
+        return Done(Retarget(what, ringing, route.Target, autoAnswer: false, "deflected by " + device));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> PickupAsync(string device, string other, CancellationToken cancellationToken = default)
+    {
+        var what = $"Pickup {device} {other}";
+        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (!_model.IsDevice(other)) return Done(ReplyCode.NotFound, $"{what}: unknown device {other}");
+        if (other == device) return Done(ReplyCode.BadRequest, $"{what}: a device cannot pick up its own call");
+        var ringing = _model.FirstInState(other, ConnectionState.Alerting);
+        if (ringing is null) return Done(ReplyCode.WrongState, $"{what}: no ringing call at {other}");
+        if (_model.ActiveOf(device) is not null) return Done(ReplyCode.WrongState, $"{what}: {device} is already in a call");
+        return Done(Retarget(what, ringing, device, autoAnswer: true, "picked up by " + device));
+    }
+
+    private CallControlResult Retarget(string what, Connection ringing, string newTarget, bool autoAnswer, string cause)
+    {
+        var binding = _bindings.Lookup(newTarget).FirstOrDefault();
+        SipEndPoint? peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
+        if (binding is null || peer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {newTarget}");
+        var call = Calls.FirstOrDefault(c => c.Callee == ringing);
+        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        Sip.Transactions.ClientTransaction? old;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
+            old = call.InviteB;
+            call.Callee = _model.Divert(ringing, newTarget, ConnectionState.Alerting, cause);
+            var sdp = call.InviteA is null ? Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(call.A.Sdp))) : call.A.Sdp;
+            StartCalleeLeg(call, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, cause, autoAnswer);
+        }
+        if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
+        return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now rings at {newTarget}");
+    }
+
+    private static ValueTask<CallControlResult> Done(CallControlResult result) => ValueTask.FromResult(result);
+}
