@@ -179,4 +179,47 @@ public sealed class TransactionTimerTests : IAsyncLifetime, ISipTransactionUser
         for (int i = 0; i < 500 && !condition(); i++) await Task.Delay(10);
         Assert.True(condition());
     }
+
+    [Fact]
+    public async Task Non_invite_server_answers_retransmissions_from_Completed_until_Timer_J()
+    {
+        var options = $"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{PeerEndPoint.Address.Port.ToString(CultureInfo.InvariantCulture)};branch=z9hG4bKtimerj\r\n" +
+            "From: <sip:a@h>;tag=a\r\nTo: <sip:b@h>\r\nCall-ID: timerj\r\nCSeq: 3 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        await _peer.SendAsync(Encoding.ASCII.GetBytes(options), _layer.Transport.LocalEndPoint);
+        var first = await ReceiveAsync();
+        Assert.StartsWith("SIP/2.0 486 ", first);
+        Assert.Equal(ServerTransactionState.Completed, _server!.State);
+        _time.Advance(T1 * 63);
+        await _peer.SendAsync(Encoding.ASCII.GetBytes(options), _layer.Transport.LocalEndPoint);
+        Assert.Equal(first, await ReceiveAsync());
+        Assert.Equal(1, _layer.AbsorbedRequests);
+        Assert.Equal(0, _layer.ResponseRetransmissions); // a non-INVITE final is only resent when asked
+        _time.Advance(T1); // Timer J = 64*T1
+        Assert.Equal(ServerTransactionState.Terminated, _server.State);
+        Assert.Equal(0, _layer.ServerCount);
+    }
+
+    [Fact]
+    public async Task Invite_client_acks_a_non_2xx_in_the_transaction_again_for_each_copy_until_Timer_D()
+    {
+        var request = Request("INVITE");
+        var txn = _layer.Send(request, PeerEndPoint);
+        var sent = await ReceiveAsync();
+        var via = sent.Split("\r\n").First(l => l.StartsWith("Via:", StringComparison.Ordinal));
+        var busy = Encoding.ASCII.GetBytes($"SIP/2.0 486 Busy Here\r\n{via}\r\nFrom: <sip:me@127.0.0.1>;tag=me\r\nTo: <sip:peer@127.0.0.1>;tag=p\r\n" +
+            $"Call-ID: {request.CallId}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        await _peer.SendAsync(busy, _layer.Transport.LocalEndPoint);
+        Assert.Equal(486, (await txn.FinalResponse).StatusCode);
+        var ack = await ReceiveAsync();
+        Assert.StartsWith("ACK sip:peer@127.0.0.1 SIP/2.0\r\n" + via + "\r\n", ack); // same branch as the INVITE
+        Assert.Contains("To: <sip:peer@127.0.0.1>;tag=p", ack);
+        Assert.Equal(ClientTransactionState.Completed, txn.State);
+        await _peer.SendAsync(busy, _layer.Transport.LocalEndPoint);
+        Assert.Equal(ack, await ReceiveAsync());
+        _time.Advance(_layer.Timers.TimerD - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ClientTransactionState.Completed, txn.State);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(ClientTransactionState.Terminated, txn.State);
+        Assert.Equal(0, _layer.ClientCount);
+    }
 }
