@@ -98,4 +98,47 @@ public class ParserTests
         Assert.Equal(SipParseStatus.Invalid, SipParser.Parse(huge.Select(_ => (byte)'A').ToArray(), true, SipParserLimits.Default, out _, out _, out error));
         Assert.Contains("larger than", error);
     }
+
+    [Fact]
+    public void Fifty_thousand_mutated_messages_never_throw_and_what_parses_is_usable()
+    {
+        var seed = Encoding.UTF8.GetBytes(Invite.Replace("\n", "\r\n", StringComparison.Ordinal));
+        var rng = new Random(3261); // fixed: a failure is reproducible
+        ReadOnlySpan<byte> alphabet = "\r\n:;,\"<>= \t\\@%\0\xff0aZ"u8;
+        int complete = 0, invalid = 0;
+        for (int i = 0; i < 50_000; i++)
+        {
+            var bytes = new List<byte>(seed);
+            for (int k = rng.Next(1, 6); k > 0 && bytes.Count > 0; k--)
+            {
+                int at = rng.Next(bytes.Count);
+                switch (rng.Next(4))
+                {
+                    case 0: bytes[at] = alphabet[rng.Next(alphabet.Length)]; break;
+                    case 1: bytes.Insert(at, alphabet[rng.Next(alphabet.Length)]); break;
+                    case 2: bytes.RemoveRange(at, Math.Min(rng.Next(1, 20), bytes.Count - at)); break;
+                    default: bytes.RemoveRange(at, bytes.Count - at); break;
+                }
+            }
+            var data = bytes.ToArray();
+            var status = SipParser.Parse(data, true, SipParserLimits.Default, out var m, out _, out var error);
+            SipParser.Parse(data, false, SipParserLimits.Default, out _, out var consumed, out _);
+            Assert.InRange(consumed, 0, data.Length);
+            if (status == SipParseStatus.Complete)
+            {
+                complete++;
+                Assert.NotNull(m!.TopVia);
+                Assert.True(m.CSeq.IsValid);
+                Assert.NotEmpty(m.From.Uri);
+                Assert.NotEqual(SipParseStatus.Incomplete, SipParser.Parse(m.ToBytes(), true, SipParserLimits.Default, out _, out _, out _));
+            }
+            else if (status == SipParseStatus.Invalid)
+            {
+                invalid++;
+                Assert.False(string.IsNullOrEmpty(error));
+            }
+        }
+        // Both outcomes must occur, or the mutations are not exercising the parser.
+        Assert.True(complete > 1000 && invalid > 1000, $"complete {complete}, invalid {invalid}");
+    }
 }

@@ -336,9 +336,11 @@ public static class SipParser
         return true;
     }
 
+    private static readonly string[] Required = [SipHeaderNames.Via, SipHeaderNames.From, SipHeaderNames.To, SipHeaderNames.CallId, SipHeaderNames.CSeq];
+
     private static string? Validate(SipMessage m)
     {
-        foreach (var required in new[] { SipHeaderNames.Via, SipHeaderNames.From, SipHeaderNames.To, SipHeaderNames.CallId, SipHeaderNames.CSeq })
+        foreach (var required in Required)
             if (m[required] is null) return $"missing {required} header";
         if (m.TopVia is null) return $"malformed Via header '{Shorten(m[SipHeaderNames.Via]!)}'";
         var cseq = m.CSeq;
