@@ -135,8 +135,8 @@ public sealed class SippCancelTests
             Assert.Equal(0, (await reg.ExitAsync()).Code);
         using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100");
         var (code, output) = await uac.ExitAsync();
-        Assert.True(code == 0, "caller: " + output);
-        var (uasCode, uasOutput) = await uas.ExitAsync();
+        var (uasCode, uasOutput) = await uas.ExitAsync(code == 0 ? null : TimeSpan.FromSeconds(1));
+        Assert.True(code == 0, "caller: " + output + "\ncallee: " + uasOutput);
         Assert.True(uasCode == 0, "callee: " + uasOutput);
         for (int i = 0; i < 50 && f.Model.Calls.Count > 0; i++) await Task.Delay(50);
         Assert.Empty(f.Model.Calls);
