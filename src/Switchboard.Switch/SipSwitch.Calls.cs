@@ -96,10 +96,12 @@ public sealed partial class SipSwitch
             invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");
             invite.Body = sdp;
         }
-        var inviteB = _layer.Send(invite, peer);
-        call.InviteB = inviteB;
-        inviteB.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
-        inviteB.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+        var inviteB = _layer.Send(invite, peer, t =>
+        {
+            call.InviteB = t;
+            t.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+            t.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+        });
         _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, legB, t.Result, cause), TaskScheduler.Default).Unwrap();
     }
 

@@ -46,8 +46,7 @@ public sealed partial class SipSwitch
         invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
         invite.Add(SipHeaderNames.ContentType, "application/sdp");
         invite.Body = Encoding.ASCII.GetBytes(InactiveOffer());
-        var txn = _layer.Send(invite, callerPeer.Value);
-        call.InviteAOut = txn;
+        var txn = _layer.Send(invite, callerPeer.Value, t => call.InviteAOut = t);
         _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
         _log.LogInformation("MakeCall {Call}: ringing {Device} first, then {Destination}", callerConn.Call.Id, device, destination);

@@ -92,9 +92,16 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     /// Sends a request in a new client transaction. A Via with this host's address and a fresh branch is put on top
     /// (unless <paramref name="keepVia"/>, as CANCEL needs the INVITE's Via).
     /// </summary>
-    public ClientTransaction Send(SipRequest request, SipEndPoint destination)
+    /// <param name="request">The request; a Via is added.</param>
+    /// <param name="destination">Where it goes.</param>
+    /// <param name="attach">
+    /// Subscribes to the transaction's events before the request leaves: a fast peer's 180 can otherwise arrive
+    /// before a handler attached after this method returns.
+    /// </param>
+    public ClientTransaction Send(SipRequest request, SipEndPoint destination, Action<ClientTransaction>? attach = null)
     {
         var txn = CreateClient(request, destination, keepVia: false);
+        attach?.Invoke(txn);
         _ = txn.StartAsync();
         return txn;
     }
@@ -102,7 +109,11 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     /// <summary>Sends an ACK for a 2xx (end to end, outside any transaction).</summary>
     public async Task SendAckAsync(SipRequest ack, SipEndPoint destination)
     {
-        if (ack[SipHeaderNames.Via] is null) ack.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+        // The same ACK is sent again for each retransmitted 2xx, possibly from two threads at once: one Via only.
+        lock (ack)
+        {
+            if (ack[SipHeaderNames.Via] is null) ack.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+        }
         try
         {
             await Transport.SendAsync(ack, destination).ConfigureAwait(false);
