@@ -7,8 +7,9 @@ try
     await host.RunAsync();
     return 0;
 }
-catch (StartupException ex)
+catch (Exception ex) when (ex is StartupException || ex.InnerException is StartupException)
 {
+    ex = ex as StartupException ?? ex.InnerException!;
     Console.Error.WriteLine("switchboard: " + ex.Message);
     return 2;
 }

@@ -9,7 +9,14 @@ internal sealed class SipSwitchService(SipSwitch sw, ILogger<SipSwitchService> l
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        sw.Start();
+        try
+        {
+            sw.Start();
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            throw new StartupException($"the SIP switch cannot listen on its port (Sip:Port, Sip:ListenAddress): {ex.Message}");
+        }
         if (sw.CreatedPasswords.Count > 0)
         {
             // Shown once: afterwards they live only in the database (table secrets); see README "SIP phones".
