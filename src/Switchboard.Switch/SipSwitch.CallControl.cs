@@ -4,21 +4,11 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// The call-control services on SIP phones. MakeCall, Drop, Redirect (of a ringing call), Pickup, Forward and Status
-/// work on the switch now; Answer, Toggle, Transfer and Conference answer 501 until the switch implements them, never
-/// a silent nothing.
+/// The call-control services on SIP phones: Drop, Forward and Status here; MakeCall, Answer, Redirect, Pickup, Toggle
+/// and Transfer in their own files. Conference answers 501 until the switch mixes media, never a silent nothing.
 /// </summary>
 public sealed partial class SipSwitch
 {
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> AnswerAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Answer {device}", device);
-
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> ToggleAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Toggle {device}", device);
-
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> TransferAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Transfer {device}", device);
-
     /// <inheritdoc />
     public ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Conference {device}", device);
 

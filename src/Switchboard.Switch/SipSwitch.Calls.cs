@@ -25,6 +25,7 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(403, $"Forbidden ({caller} may call only as itself)").ConfigureAwait(false);
             return;
         }
+        LearnAnswerMethod(caller, req["Allow-Events"]);
         var dialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
         var kind = _dialPlan.Classify(dialled, _model.IsDevice);
         if (kind != NumberKind.Device)
@@ -94,7 +95,7 @@ public sealed partial class SipSwitch
         if (sdp.Length > 0)
         {
             invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");
-            invite.Body = sdp;
+            invite.Body = legB.Outgoing(sdp);
         }
         var inviteB = _layer.Send(invite, peer, t =>
         {
@@ -108,6 +109,7 @@ public sealed partial class SipSwitch
     private async Task OnCalleeProvisionalAsync(B2BCall call, Leg leg, SipResponse r, string? cause)
     {
         if (r.StatusCode == 100) return;
+        LearnAnswerMethod(leg.Device, r["Allow-Events"]);
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling || call.B != leg) return;
@@ -120,7 +122,7 @@ public sealed partial class SipSwitch
         if (r.Body.Length > 0 && r.StatusCode == 183)
         {
             toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
-            toA.Body = r.Body;
+            toA.Body = call.A.Outgoing(r.Body);
         }
         await call.InviteA.RespondAsync(toA).ConfigureAwait(false);
     }
@@ -176,7 +178,7 @@ public sealed partial class SipSwitch
             if (r.Body.Length > 0)
             {
                 ok.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
-                ok.Body = r.Body;
+                ok.Body = call.A.Outgoing(r.Body);
             }
             call.InviteA.AckTimeout += _ => EndCallAsync(call, "no ACK from caller", CallOutcome.Failed).ContinueWith(_ => { }, TaskScheduler.Default);
             await call.InviteA.RespondAsync(ok).ConfigureAwait(false);
@@ -306,7 +308,7 @@ public sealed partial class SipSwitch
         if (req[SipHeaderNames.ContentType] is { } ct) relay.Add(SipHeaderNames.ContentType, ct);
         foreach (var h in new[] { "Event", "Subscription-State", "Session-Expires" })
             if (req[h] is { } v) relay.Add(h, v);
-        relay.Body = req.Body;
+        relay.Body = IsSdp(req[SipHeaderNames.ContentType]) ? other.Outgoing(req.Body) : req.Body;
         var answer = await _layer.Send(relay, other.Dialog.Peer).FinalResponse.ConfigureAwait(false);
         if (req.Method == "INVITE" && answer.StatusCode is >= 200 and < 300)
         {
@@ -318,7 +320,10 @@ public sealed partial class SipSwitch
         var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
         if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer.Protocol));
         if (answer[SipHeaderNames.ContentType] is { } act) back.Add(SipHeaderNames.ContentType, act);
-        back.Body = answer.Body;
+        back.Body = IsSdp(answer[SipHeaderNames.ContentType]) ? leg.Outgoing(answer.Body) : answer.Body;
         await txn.RespondAsync(back).ConfigureAwait(false);
     }
+
+    private static bool IsSdp(string? contentType) =>
+        contentType is not null && contentType.StartsWith("application/sdp", StringComparison.OrdinalIgnoreCase);
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
+using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
 using Switchboard.Telephony;
 
@@ -17,40 +18,59 @@ namespace Switchboard.Switch;
 public sealed partial class SipSwitch
 {
     /// <inheritdoc />
-    public ValueTask<CallControlResult> MakeCallAsync(string device, string destination, CancellationToken cancellationToken = default)
+    public async ValueTask<CallControlResult> MakeCallAsync(string device, string destination, CancellationToken cancellationToken = default)
     {
         var what = $"MakeCall {device} {destination}";
-        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
-        if (destination == device) return Done(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
-        var kind = _dialPlan.Classify(destination, _model.IsDevice);
-        if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
-        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
-        var route = _model.Resolve(destination);
-        if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {destination} is forwarded to an outside number; no trunk");
-        var callerBinding = _bindings.Lookup(device).FirstOrDefault();
-        var callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
-        if (callerBinding is null || callerPeer is null) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
-        if (_bindings.Lookup(route.Target).Count == 0) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
-        if (_model.ActiveOf(device) is not null) return Done(ReplyCode.WrongState, $"{what}: {device} is already in a call (consultation calls on SIP phones are not supported yet)");
+        var refused = CheckMakeCall(what, device, destination, out var route, out var callerBinding, out var callerPeer);
+        if (refused is { } no) return no;
+        if ((_model.FirstInState(device, ConnectionState.Initiated) ?? _model.FirstInState(device, ConnectionState.Alerting)) is { } busy)
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {device} is already placing or being offered call {busy.Call.Id}");
+        // A consultation call: the call in progress is held first, as the hold key of a phone would do.
+        if (_model.FirstInState(device, ConnectionState.Connected) is { } current && !await HoldAsync(current).ConfigureAwait(false))
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: could not put call {current.Call.Id} on hold");
+        return StartMakeCall(what, device, destination, route, callerBinding!, callerPeer!.Value);
+    }
 
+    private CallControlResult? CheckMakeCall(string what, string device, string destination, out Route route, out PhoneBinding? callerBinding,
+        out SipEndPoint? callerPeer)
+    {
+        route = default;
+        callerBinding = null;
+        callerPeer = null;
+        if (!_model.IsDevice(device)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (destination == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
+        var kind = _dialPlan.Classify(destination, _model.IsDevice);
+        if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
+        if (kind == NumberKind.Outside) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
+        route = _model.Resolve(destination);
+        if (route.DoNotDisturb) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
+        if (!_model.IsDevice(route.Target)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {destination} is forwarded to an outside number; no trunk");
+        callerBinding = _bindings.Lookup(device).FirstOrDefault();
+        callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
+        if (callerBinding is null || callerPeer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
+        if (_bindings.Lookup(route.Target).Count == 0) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
+        return null;
+    }
+
+    private CallControlResult StartMakeCall(string what, string device, string destination, Route route, PhoneBinding callerBinding, SipEndPoint callerPeer)
+    {
         var callerConn = _model.StartCall(device, destination);
         var legA = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{destination}@{Domain}", $"sip:{device}@{Domain}", callerBinding.Contact, callerPeer.Value, "Call to " + destination), device);
+            $"sip:{destination}@{Domain}", $"sip:{device}@{Domain}", callerBinding.Contact, callerPeer, "Call to " + destination), device);
         var call = new B2BCall(legA, null, callerConn);
         _dialogs[legA.Dialog.Key] = (call, legA);
 
-        var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer.Value.Protocol));
+        var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer.Protocol));
         // Auto-answer hints as phones understand them (Call-Info answer-after, Alert-Info alert-autoanswer).
         invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
         invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
         invite.Add(SipHeaderNames.ContentType, "application/sdp");
-        invite.Body = Encoding.ASCII.GetBytes(InactiveOffer());
-        var txn = _layer.Send(invite, callerPeer.Value, t => call.InviteAOut = t);
+        invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer()));
+        var txn = _layer.Send(invite, callerPeer, t => call.InviteAOut = t);
         _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
         _log.LogInformation("MakeCall {Call}: ringing {Device} first, then {Destination}", callerConn.Call.Id, device, destination);
-        return Done(ReplyCode.Ok, $"{what}: calling {device}, then {destination}");
+        return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
     }
 
     private async Task OnCallerPhoneAnsweredAsync(B2BCall call, SipResponse r, Route route)
@@ -95,7 +115,7 @@ public sealed partial class SipSwitch
         _model.Establish(call.Callee!);
         var reinvite = a.Dialog.NewRequest("INVITE", ContactFor(call.B!.Device, a.Dialog.Peer.Protocol));
         reinvite.Add(SipHeaderNames.ContentType, "application/sdp");
-        reinvite.Body = answerFromB.Body;
+        reinvite.Body = a.Outgoing(answerFromB.Body);
         var r = await _layer.Send(reinvite, a.Dialog.Peer).FinalResponse.ConfigureAwait(false);
         if (r.StatusCode is >= 200 and < 300)
         {

@@ -8,6 +8,7 @@ namespace Switchboard.Switch;
 /// <summary>
 /// Redirect (deflection) and Pickup: a ringing call's leg B is cancelled and the caller's media is offered on a new
 /// leg to another phone; the caller's side of the call is not touched, so it never notices more than a longer ring.
+/// Redirect of a connected call is a blind transfer (see <c>TransferConnected</c>).
 /// </summary>
 public sealed partial class SipSwitch
 {
@@ -21,16 +22,18 @@ public sealed partial class SipSwitch
         if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {target}");
         if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
         var ringing = _model.FirstInState(device, ConnectionState.Alerting);
-        if (ringing is null)
-        {
-            return _model.FirstInState(device, ConnectionState.Connected) is not null
-                ? Done(ReplyCode.NotImplemented, $"{what}: transferring a connected call is not yet supported by the built-in SIP switch")
-                : Done(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
-        }
+        var connected = ringing is null ? _model.FirstInState(device, ConnectionState.Connected) : null;
+        if (ringing is null && connected is null) return Done(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
         var route = _model.Resolve(target);
         if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
         if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
-        return Done(Retarget(what, ringing, route.Target, autoAnswer: false, "deflected by " + device));
+        if (connected is not null)
+        {
+            if (_model.PartnersOf(connected).Any(p => p.Party == route.Target))
+                return Done(ReplyCode.BadRequest, $"{what}: {route.Target} is already the other party of the call");
+            return Done(TransferConnected(what, connected, route.Target, "transferred by " + device));
+        }
+        return Done(Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device));
     }
 
     /// <inheritdoc />

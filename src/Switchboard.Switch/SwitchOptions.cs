@@ -36,6 +36,12 @@ public sealed class SwitchOptions
     /// <summary>Wrong passwords from one address before it is blocked.</summary>
     public int AuthFreeFailures { get; set; } = 5;
 
+    /// <summary>
+    /// How Answer makes a device's phone go off-hook (device → Talk, AutoAnswer or None). Devices not listed use what
+    /// their phone announced (Allow-Events: talk), else None (Answer replies 501).
+    /// </summary>
+    public Dictionary<string, AnswerMethod> AnswerMethods { get; set; } = [];
+
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
 }

@@ -133,7 +133,8 @@ public sealed class SippCancelTests
         using (var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
             "-key", "contact_port", uasPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "expect", "200"))
             Assert.Equal(0, (await reg.ExitAsync()).Code);
-        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100");
+        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
+            "-key", "ring_ms", "1");
         var (code, output) = await uac.ExitAsync();
         var (uasCode, uasOutput) = await uas.ExitAsync(code == 0 ? null : TimeSpan.FromSeconds(1));
         Assert.True(code == 0, "caller: " + output + "\ncallee: " + uasOutput);
@@ -147,4 +148,62 @@ public sealed class SippCancelTests
 
     [Fact]
     public Task A_200_that_crosses_the_cancel_is_acknowledged_and_released_with_bye() => RunAsync("uas_cancel_races_200.xml");
+}
+
+/// <summary>Answer over the call-control interface: NOTIFY talk to a phone that offers it, 501 to one that does not.</summary>
+public sealed class SippAnswerTests
+{
+    private static async Task RegisterAsync(SwitchFixture f, string user, int contactPort)
+    {
+        using var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", user, "-au", user, "-ap", "pw" + user,
+            "-key", "contact_port", contactPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "expect", "200");
+        Assert.Equal(0, (await reg.ExitAsync()).Code);
+    }
+
+    private static async Task WaitRingingAsync(SwitchFixture f, string device, SippRun callee)
+    {
+        for (int i = 0; i < 200 && f.Model.FirstInState(device, ConnectionState.Alerting) is null; i++) await Task.Delay(25);
+        if (f.Model.FirstInState(device, ConnectionState.Alerting) is null)
+            Assert.Fail($"{device} never rang; callee: {(await callee.ExitAsync(TimeSpan.FromSeconds(1))).Output}");
+    }
+
+    [Fact]
+    public async Task Answer_sends_notify_talk_to_a_phone_that_announced_it_and_the_phone_answers()
+    {
+        await using var f = new SwitchFixture();
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start("uas_talk.xml", uasPort, null);
+        await RegisterAsync(f, "101", uasPort);
+        using var uac = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "talk_ms", "500");
+        await WaitRingingAsync(f, "101", uas);
+        Assert.Equal(AnswerMethod.Talk, f.Switch.AnswerMethodOf("101"));
+
+        var answer = await f.Switch.AnswerAsync("101");
+        Assert.True(answer.Code == ReplyCode.Ok, answer.Message);
+        var (code, output) = await uac.ExitAsync();
+        var (uasCode, uasOut) = await uas.ExitAsync(code == 0 ? null : TimeSpan.FromSeconds(1));
+        Assert.True(code == 0, "caller: " + output + "\ncallee: " + uasOut);
+        Assert.True(uasCode == 0, "callee: " + uasOut);
+    }
+
+    [Fact]
+    public async Task Answer_on_a_phone_without_a_remote_answer_method_is_501_and_the_call_keeps_ringing()
+    {
+        await using var f = new SwitchFixture();
+        int uasPort = Sipp.FreePort();
+        using var uas = Sipp.Start("uas_ring_cancel.xml", uasPort, null);
+        await RegisterAsync(f, "101", uasPort);
+        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
+            "-key", "ring_ms", "3000");
+        await WaitRingingAsync(f, "101", uas);
+
+        var answer = await f.Switch.AnswerAsync("101");
+        Assert.Equal(ReplyCode.NotImplemented, answer.Code);
+        Assert.Contains("neither NOTIFY talk nor auto-answer", answer.Message, StringComparison.Ordinal);
+        Assert.Equal(ReplyCode.Unreachable, (await f.Switch.AnswerAsync("100")).Code);
+        var (code, output) = await uac.ExitAsync();
+        Assert.True(code == 0, "caller: " + output);
+        Assert.Equal(0, (await uas.ExitAsync()).Code);
+    }
 }

@@ -5,6 +5,10 @@ namespace Switchboard.Switch.Calls;
 /// <summary>One call leg of the B2BUA: the SIP dialog with one phone, and what the switch knows about that phone's side.</summary>
 internal sealed class Leg(SipDialog dialog, string device)
 {
+    private string? _origin;
+    private long _originVersion;
+    private string? _lastSent;
+
     /// <summary>The dialog with the phone.</summary>
     public SipDialog Dialog { get; } = dialog;
 
@@ -19,4 +23,13 @@ internal sealed class Leg(SipDialog dialog, string device)
 
     /// <summary>True once a BYE was sent or received.</summary>
     public bool Ended { get; set; }
+
+    /// <summary>
+    /// An SDP about to be sent to this phone, with the origin line this dialog started with: after a transfer the
+    /// media description comes from another phone, but to this phone it must stay one session (RFC 3264 §8).
+    /// </summary>
+    public byte[] Outgoing(byte[] sdp)
+    {
+        lock (this) return SdpText.WithOrigin(sdp, ref _origin, ref _originVersion, ref _lastSent);
+    }
 }

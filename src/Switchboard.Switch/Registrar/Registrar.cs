@@ -30,6 +30,7 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
             await txn.RespondAsync(403, $"Forbidden ({device} may register only itself)").ConfigureAwait(false);
             return;
         }
+        sw.LearnAnswerMethod(device, req["Allow-Events"]);
         int defaultExpires = int.TryParse(req[SipHeaderNames.Expires], NumberStyles.None, CultureInfo.InvariantCulture, out var e) ? e : options.MaxExpires;
         var contacts = req.All(SipHeaderNames.Contact).Select(NameAddress.Parse).ToList();
         if (contacts.Any(c => c.IsWildcard))
