@@ -115,7 +115,7 @@ public sealed class SipSwitchCommandTests : IDisposable
         await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
         await alice.WaitEventAsync("CALL_ESTABLISHED");
         Assert.Contains("=connected:100", await client.CommandAsync("Status 101"));
-        Assert.StartsWith("501 Answer 101", await client.CommandAsync("Answer 101"));
+        Assert.StartsWith("409 Answer 101: no ringing call", await client.CommandAsync("Answer 101"));
         Assert.StartsWith("200 Drop 101", await client.CommandAsync("Drop 101"));
         await alice.WaitEventAsync("CALL_CLOSED");
         await bob.WaitEventAsync("CALL_CLOSED");
@@ -229,7 +229,7 @@ public sealed class SipRetargetTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task WaitStatusAsync(LineClient client, string device, string contains)
+    internal static async Task WaitStatusAsync(LineClient client, string device, string contains)
     {
         string last = "";
         for (int i = 0; i < 100; i++)
@@ -254,6 +254,8 @@ public sealed class SipRetargetTests : IDisposable
         await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
         await bob.WaitEventAsync("CALL_INCOMING");
         await WaitStatusAsync(client, "101", "=alerting:100");
+        // baresip 1.0 takes neither NOTIFY talk nor auto-answer hints: Answer says so instead of doing nothing.
+        Assert.StartsWith("501 Answer 101", await client.CommandAsync("Answer 101"));
         Assert.StartsWith("200 Redirect 101 102", await client.CommandAsync("Redirect 101 102"));
         await bob.WaitEventAsync("CALL_CLOSED");
         await carol.WaitEventAsync("CALL_INCOMING");
@@ -290,5 +292,102 @@ public sealed class SipRetargetTests : IDisposable
         await dave.WaitEventAsync("CALL_CLOSED");
         Assert.Equal(1700, alice.ReceivedFrequency());
         Assert.Equal(440, dave.ReceivedFrequency());
+    }
+}
+
+/// <summary>Consultation, Toggle, Transfer and the blind transfer of a connected call, on real phones.</summary>
+public sealed class SipTransferTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-tx-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Consultation_toggle_and_transfer_leave_the_two_far_parties_talking_to_each_other()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        // The controller's phone answers by itself, as a desk phone with auto-answer for CTI calls would.
+        await using var ctl = await Baresip.StartAsync("x100", _dir, server.Account("100", answerMode: "auto"), "tone:1000");
+        await using var alice = await Baresip.StartAsync("x101", _dir, server.Account("101"), "tone:440");
+        await using var bob = await Baresip.StartAsync("x102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
+
+        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
+
+        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await bob.CommandAsync("accept");
+        await bob.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        Assert.Contains("=held:101", await client.CommandAsync("Status 100"));
+
+        // The held party (alice) hears nothing from the controller: no packets reach her while she is held.
+        var aliceHeld1 = await alice.RtpAsync();
+        await Task.Delay(1000);
+        var aliceHeld2 = await alice.RtpAsync();
+        Assert.Equal(aliceHeld1.Received.Values.Sum(), aliceHeld2.Received.Values.Sum());
+
+        Assert.StartsWith("200 Toggle 100", await client.CommandAsync("Toggle 100"));
+        var status = await client.CommandAsync("Status 100");
+        Assert.Contains("=connected:101", status);
+        Assert.Contains("=held:102", status);
+        // Now bob is held and alice is back: bob receives nothing, alice receives the controller again.
+        var bobHeld1 = await bob.RtpAsync();
+        var aliceBack1 = await alice.RtpAsync();
+        await Task.Delay(1000);
+        var bobHeld2 = await bob.RtpAsync();
+        var aliceBack2 = await alice.RtpAsync();
+        Assert.Equal(bobHeld1.Received.Values.Sum(), bobHeld2.Received.Values.Sum());
+        Assert.True(aliceBack2.Received.Values.Sum() > aliceBack1.Received.Values.Sum() + 20, "alice hears the controller again after Toggle");
+
+        Assert.StartsWith("200 Transfer 100", await client.CommandAsync("Transfer 100"));
+        await ctl.WaitEventAsync("CALL_CLOSED");
+        await SipRetargetTests.WaitStatusAsync(client, "101", "=connected:102");
+        Assert.DoesNotContain("=", await client.CommandAsync("Status 100"));
+        await Task.Delay(2000);
+        // alice and bob now send to each other's RTP ports and each receives the other's stream.
+        var a = await alice.RtpAsync();
+        var b = await bob.RtpAsync();
+        Assert.Equal(b.LocalPort, a.RemotePort);
+        Assert.Equal(a.LocalPort, b.RemotePort);
+        Assert.Equal("sendrecv", a.Direction);
+        Assert.Equal("sendrecv", b.Direction);
+        Assert.True(a.From(b) > 50, $"alice received {a.From(b)} packets from bob");
+        Assert.True(b.From(a) > 50, $"bob received {b.From(a)} packets from alice");
+        await alice.CommandAsync("hangup");
+        await bob.WaitEventAsync("CALL_CLOSED");
+        var events = await client.ReadEventsAsync(e => e.Contains("Transferred", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Contains("Held 100", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Contains("Retrieved 100", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Redirect_of_a_connected_call_transfers_the_partner_to_the_target()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("y100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("y101", _dir, server.Account("101", answerMode: "auto"), "tone:1000");
+        await using var carol = await Baresip.StartAsync("y102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "101", "=connected:100");
+        Assert.StartsWith("200 Redirect 101 102", await client.CommandAsync("Redirect 101 102"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await carol.WaitEventAsync("CALL_INCOMING");
+        await carol.CommandAsync("accept");
+        await carol.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        await Task.Delay(2500);
+        await alice.CommandAsync("hangup");
+        await carol.WaitEventAsync("CALL_CLOSED");
+        // carol's call is fresh, so her recording is whole: she heard alice.
+        Assert.Equal(440, carol.ReceivedFrequency());
     }
 }

@@ -135,6 +135,52 @@ internal sealed class Baresip : IAsyncDisposable
         return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// The RTP view of the phone's current call (ctrl_tcp <c>audio_debug</c>): local and remote RTP ports, its own SSRC,
+    /// and packets received per remote SSRC. After a re-INVITE baresip no longer records what it receives, so calls
+    /// that were re-pointed are checked by who sends to whom and by these counters.
+    /// </summary>
+    public async Task<RtpView> RtpAsync()
+    {
+        var text = (string?)(await CommandAsync("audio_debug"))["data"] ?? "";
+        int local = 0, remote = 0;
+        uint ssrc = 0;
+        string direction = "";
+        var received = new Dictionary<uint, long>();
+        uint? member = null;
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.StartsWith("local:", StringComparison.Ordinal))
+            {
+                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                local = PortOf(parts[1].TrimEnd(','));
+                remote = PortOf(parts[3].Split('/')[0]);
+            }
+            else if (line.StartsWith("Encode:", StringComparison.Ordinal))
+            {
+                ssrc = Hex(line[(line.IndexOf("ssrc=", StringComparison.Ordinal) + 5)..]);
+            }
+            else if (line.StartsWith("audio dir=", StringComparison.Ordinal))
+            {
+                direction = line.Split(' ')[1][4..];
+            }
+            else if (line.StartsWith("member ", StringComparison.Ordinal))
+            {
+                member = Hex(line[7..line.IndexOf(':', StringComparison.Ordinal)]);
+            }
+            else if (member is { } m && line.Contains("rcvd=", StringComparison.Ordinal))
+            {
+                received[m] = long.Parse(line[(line.IndexOf("rcvd=", StringComparison.Ordinal) + 5)..].Split(' ')[0], CultureInfo.InvariantCulture);
+                member = null;
+            }
+        }
+        return new RtpView(local, remote, ssrc, direction, received);
+
+        static int PortOf(string endPoint) => int.Parse(endPoint[(endPoint.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+        static uint Hex(string s) => uint.Parse(s.Trim().Replace("0x", "", StringComparison.Ordinal), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Waits for the next event of the given type (events seen earlier by another wait are not re-delivered).</summary>
     public async Task<JsonObject> WaitEventAsync(string type, TimeSpan? timeout = null)
     {
@@ -238,4 +284,11 @@ internal sealed class Baresip : IAsyncDisposable
         await _reader.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _process.Dispose();
     }
+}
+
+/// <summary>What a phone's RTP stream looks like: its ports, its SSRC, the negotiated direction and packets received per remote SSRC.</summary>
+internal sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received)
+{
+    /// <summary>Packets received from the given sender's SSRC.</summary>
+    public long From(RtpView sender) => Received.GetValueOrDefault(sender.Ssrc);
 }
