@@ -283,7 +283,16 @@ public sealed partial class SipSwitch
         {
             case "BYE":
                 await txn.RespondAsync(200).ConfigureAwait(false);
-                leg.Ended = true;
+                lock (call.Gate)
+                {
+                    leg.Ended = true;
+                    // The phone of a controller that has left (transfer) hangs up its own side: nothing else ends.
+                    if (call.State == B2BState.Ended)
+                    {
+                        _dialogs.TryRemove(leg.Dialog.Key, out _);
+                        return;
+                    }
+                }
                 var byConn = leg == call.A ? call.Caller : call.Callee;
                 _log.LogInformation("Call {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
                 lock (call.Gate)
@@ -296,6 +305,9 @@ public sealed partial class SipSwitch
                 await EndCallAsync(call, "hung up", CallOutcome.Completed, byeFrom: leg).ConfigureAwait(false);
                 return;
             case "ACK":
+                return;
+            case "REFER":
+                await OnReferAsync(txn, call, leg).ConfigureAwait(false);
                 return;
         }
         if (other is null || !other.Confirmed || call.State != B2BState.Connected)
@@ -316,6 +328,7 @@ public sealed partial class SipSwitch
             await _layer.SendAckAsync(other.Dialog.NewRequest("ACK", ContactFor(leg.Device, other.Dialog.Peer.Protocol), relay.CSeq.Number), other.Dialog.Peer).ConfigureAwait(false);
             if (req.Body.Length > 0) leg.Sdp = req.Body;
             if (answer.Body.Length > 0) other.Sdp = answer.Body;
+            NotePhoneHold(call, leg, req.Body);
         }
         var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
         if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer.Protocol));

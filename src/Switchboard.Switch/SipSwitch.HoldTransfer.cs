@@ -42,6 +42,15 @@ public sealed partial class SipSwitch
                 ? CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the consultation call is not answered yet (transfer on ringing is not supported on SIP phones)")
                 : CallControlResult.Fail(ReplyCode.WrongState, $"{what}: needs a connected and a held call at {device}");
         }
+        return await JoinPartnersAsync(what, device, held, active).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Connects the partners of a device's two calls to each other and releases the device's phone from both: the
+    /// CTI Transfer, and an attended transfer (REFER with Replaces) from the phone.
+    /// </summary>
+    private async Task<CallControlResult> JoinPartnersAsync(string what, string device, Connection held, Connection active, bool byeController = true)
+    {
         if (LegsOf(held) is not { } h || LegsOf(active) is not { } a)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the calls are not connected on this switch");
 
@@ -57,8 +66,8 @@ public sealed partial class SipSwitch
         if (heldPartner is null || activePartner is null)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
 
-        ReleaseControllerLeg(h.Call, h.Mine);
-        ReleaseControllerLeg(a.Call, a.Mine);
+        ReleaseControllerLeg(h.Call, h.Mine, byeController);
+        ReleaseControllerLeg(a.Call, a.Mine, byeController);
         var joined = _model.Transfer(active, held);
         var call = new B2BCall(h.Theirs, null, heldPartner) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected };
         _dialogs[h.Theirs.Dialog.Key] = (call, h.Theirs);
@@ -71,7 +80,7 @@ public sealed partial class SipSwitch
     /// Redirect of a connected call (blind transfer): the controller's phone is released at once, the target is
     /// rung with the partner's media, and when it answers the partner is re-INVITEd with the target's.
     /// </summary>
-    private CallControlResult TransferConnected(string what, Connection connected, string target, string cause)
+    private CallControlResult TransferConnected(string what, Connection connected, string target, string cause, bool byeController = true)
     {
         if (LegsOf(connected) is not { } legs) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not connected on this switch");
         var binding = _bindings.Lookup(target).FirstOrDefault();
@@ -80,7 +89,7 @@ public sealed partial class SipSwitch
         var partner = _model.PartnersOf(connected).FirstOrDefault(p => p.Party == legs.Theirs.Device);
         if (partner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the partner left meanwhile");
 
-        ReleaseControllerLeg(legs.Call, legs.Mine);
+        ReleaseControllerLeg(legs.Call, legs.Mine, byeController);
         var moved = _model.Divert(connected, target, ConnectionState.Alerting, cause);
         var call = new B2BCall(legs.Theirs, null, partner) { Callee = moved };
         _dialogs[legs.Theirs.Dialog.Key] = (call, legs.Theirs);
@@ -129,17 +138,30 @@ public sealed partial class SipSwitch
         return true;
     }
 
-    /// <summary>Ends a call object whose controller leaves: its dialog with the controller's phone gets a BYE; the other leg lives on elsewhere.</summary>
-    private void ReleaseControllerLeg(B2BCall call, Leg controller)
+    /// <summary>
+    /// Ends a call object whose controller leaves: its dialog with the controller's phone gets a BYE; the other leg
+    /// lives on elsewhere. Without <paramref name="bye"/> the dialog stays known (a phone that asked for the transfer
+    /// hangs up by itself, and its BYE must find the dialog) until <see cref="ByeIfStillUp"/>.
+    /// </summary>
+    private void ReleaseControllerLeg(B2BCall call, Leg controller, bool bye = true)
     {
         lock (call.Gate)
         {
             call.State = B2BState.Ended;
             call.RingTimer?.Dispose();
         }
+        if (bye) ByeIfStillUp(call, controller);
+    }
+
+    /// <summary>Sends BYE on a leg of an ended call object unless the phone hung up first, and forgets the dialog.</summary>
+    private void ByeIfStillUp(B2BCall call, Leg controller)
+    {
         _dialogs.TryRemove(controller.Dialog.Key, out _);
-        if (controller.Ended) return;
-        controller.Ended = true;
+        lock (call.Gate)
+        {
+            if (controller.Ended) return;
+            controller.Ended = true;
+        }
         _ = _layer.Send(controller.Dialog.NewRequest("BYE", ContactFor(call.Other(controller)?.Device ?? controller.Device, controller.Dialog.Peer.Protocol)), controller.Dialog.Peer);
     }
 

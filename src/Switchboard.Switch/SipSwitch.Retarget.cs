@@ -17,16 +17,10 @@ public sealed partial class SipSwitch
     {
         var what = $"Redirect {device} {target}";
         if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
-        if (target == device) return Done(ReplyCode.BadRequest, $"{what}: target is {device} itself");
-        var kind = _dialPlan.Classify(target, _model.IsDevice);
-        if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {target}");
-        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
+        if (CheckRetarget(what, device, target, out var route) is { } refused) return Done(refused);
         var ringing = _model.FirstInState(device, ConnectionState.Alerting);
         var connected = ringing is null ? _model.FirstInState(device, ConnectionState.Connected) : null;
         if (ringing is null && connected is null) return Done(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
-        var route = _model.Resolve(target);
-        if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
         if (connected is not null)
         {
             if (_model.PartnersOf(connected).Any(p => p.Party == route.Target))
@@ -34,6 +28,20 @@ public sealed partial class SipSwitch
             return Done(TransferConnected(what, connected, route.Target, "transferred by " + device));
         }
         return Done(Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device));
+    }
+
+    /// <summary>Whether a call may be moved from device to target (Redirect, or a REFER from the phone), and where it ends up.</summary>
+    private CallControlResult? CheckRetarget(string what, string device, string target, out Route route)
+    {
+        route = default;
+        if (target == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: target is {device} itself");
+        var kind = _dialPlan.Classify(target, _model.IsDevice);
+        if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {target}");
+        if (kind == NumberKind.Outside) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
+        route = _model.Resolve(target);
+        if (route.DoNotDisturb) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
+        if (!_model.IsDevice(route.Target)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
+        return null;
     }
 
     /// <inheritdoc />

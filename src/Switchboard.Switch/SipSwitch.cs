@@ -152,7 +152,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         }
     }
 
-    private const string AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE";
+    private const string AllowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY";
 
     /// <inheritdoc />
     public Task OnAckAsync(SipRequest ack, SipEndPoint source)

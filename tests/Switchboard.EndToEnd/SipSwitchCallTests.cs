@@ -69,11 +69,50 @@ public sealed class SipSwitchFeatureTests : IDisposable
         // bob's side sees the relayed re-INVITE as a new remote SDP; the call stays up on both legs.
         await bob.WaitEventAsync("CALL_REMOTE_SDP");
         Assert.Equal(ConnectionState.Connected, server.Switch.Model.ConnectionsOf("101").Single().State);
+        // The hold key shows as the same Held state a CTI hold gives.
+        await WaitStateAsync(server, "100", ConnectionState.Held);
         var resume = await alice.CommandAsync("resume");
         Assert.True((bool?)resume["ok"]);
         await bob.WaitEventAsync("CALL_REMOTE_SDP");
+        await WaitStateAsync(server, "100", ConnectionState.Connected);
         await alice.CommandAsync("hangup");
         await bob.WaitEventAsync("CALL_CLOSED");
+    }
+
+    private static async Task WaitStateAsync(SwitchboardServer server, string device, ConnectionState state)
+    {
+        for (int i = 0; i < 100 && server.Switch.Model.ConnectionsOf(device).SingleOrDefault()?.State != state; i++) await Task.Delay(50);
+        Assert.Equal(state, server.Switch.Model.ConnectionsOf(device).Single().State);
+    }
+
+    [Fact]
+    public async Task Blind_transfer_from_the_phone_key_moves_the_partner_to_the_target()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("b100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("b101", _dir, server.Account("101", answerMode: "auto"), "tone:1000");
+        await using var carol = await Baresip.StartAsync("b102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        using var events = server.Switch.Model.Events.Subscribe("100");
+
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await alice.CommandAsync("transfer", $"sip:102@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_CLOSED");
+        try { await carol.WaitEventAsync("CALL_INCOMING"); } catch (TimeoutException) { Assert.Fail(alice.LogTail(150)); }
+        await carol.CommandAsync("accept");
+        await carol.WaitEventAsync("CALL_ESTABLISHED");
+        await WaitStateAsync(server, "102", ConnectionState.Connected);
+        Assert.Equal("101", server.Switch.Model.PartnersOf(server.Switch.Model.ConnectionsOf("102").Single()).Single().Party);
+        Assert.Empty(server.Switch.Model.ConnectionsOf("100"));
+        await Task.Delay(2500);
+        await carol.CommandAsync("hangup");
+        await bob.WaitEventAsync("CALL_CLOSED");
+        // carol's call is fresh: her recording shows she heard bob.
+        Assert.Equal(1000, carol.ReceivedFrequency());
+        var seen = new List<CallEventType>();
+        while (events.Reader.TryRead(out var e)) seen.Add(e.Type);
+        Assert.Contains(CallEventType.Diverted, seen);
     }
 
     [Fact]
