@@ -31,8 +31,8 @@ public sealed class JitterBuffer
     /// <summary>Samples per frame: 20 ms at 8 kHz.</summary>
     public const int FrameSamples = 160;
 
-    /// <summary>Frames the buffer can hold ahead of the playout point (1.28 s); a jump further ahead restarts the stream.</summary>
-    public const int Capacity = 64;
+    /// <summary>Frames the buffer can hold ahead of the playout point (640 ms, 10 KiB); a jump further ahead restarts the stream.</summary>
+    public const int Capacity = 32;
 
     /// <summary>Largest configurable playout delay.</summary>
     public const int MaxPlayoutDelayFrames = 16;
