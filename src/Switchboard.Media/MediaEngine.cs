@@ -1,0 +1,243 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Media.Jitter;
+
+namespace Switchboard.Media;
+
+/// <summary>
+/// The media engine: creates RTP endpoints and conferences, and runs the one 20 ms mixing clock that drives every
+/// conference on a dedicated thread.
+/// </summary>
+public sealed class MediaEngine : IAsyncDisposable
+{
+    /// <summary>The tick: one G.711 frame.</summary>
+    public static readonly TimeSpan FrameDuration = TimeSpan.FromMilliseconds(20);
+
+    // A clock that fell this many ticks behind (machine suspended, debugger) skips ahead instead of bursting packets.
+    private const int MaxCatchUpTicks = 5;
+
+    private readonly MediaEngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IPAddress _bindAddress;
+    private readonly Lock _gate = new();
+    private readonly Thread _clock;
+    private readonly ManualResetEventSlim _stopping = new(false, spinCount: 1);
+
+    private Conference[] _conferences = [];
+    private readonly List<RtpEndpoint> _endpoints = [];
+    private int _nextPort;
+    private bool _disposed;
+    private long _ticks;
+    private long _overruns;
+    private long _skippedTicks;
+    private long _tickFailures;
+
+    /// <summary>Creates the engine and starts its clock.</summary>
+    public MediaEngine(MediaEngineOptions options, ILogger<MediaEngine>? logger = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!IPAddress.TryParse(options.BindAddress, out var bindAddress))
+        {
+            throw new ArgumentException($"Media BindAddress '{options.BindAddress}' is no IP address", nameof(options));
+        }
+
+        var osPicks = options.PortMin == 0 && options.PortMax == 0;
+        if (!osPicks && (options.PortMin is < 1 or > 65535 || options.PortMax is < 1 or > 65535 || options.PortMin > options.PortMax
+            || (options.PortMin + 1) / 2 * 2 > options.PortMax))
+        {
+            throw new ArgumentException($"Media port range {options.PortMin}-{options.PortMax} holds no even port (use 0/0 to let the OS pick)", nameof(options));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PlayoutDelayFrames, nameof(options.PlayoutDelayFrames));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.PlayoutDelayFrames, JitterBuffer.MaxPlayoutDelayFrames, nameof(options.PlayoutDelayFrames));
+        _options = options;
+        _bindAddress = bindAddress;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _nextPort = (options.PortMin + 1) / 2 * 2;
+        _clock = new Thread(RunClock) { IsBackground = true, Name = "media-clock" };
+        _clock.Start();
+    }
+
+    /// <summary>Ticks run so far.</summary>
+    public long Ticks => Interlocked.Read(ref _ticks);
+
+    /// <summary>Ticks that ended more than one frame after their deadline (the clock was overloaded).</summary>
+    public long Overruns => Interlocked.Read(ref _overruns);
+
+    /// <summary>Ticks skipped because the clock fell more than five frames behind.</summary>
+    public long SkippedTicks => Interlocked.Read(ref _skippedTicks);
+
+    /// <summary>Conference ticks that threw (a bug; logged).</summary>
+    public long TickFailures => Interlocked.Read(ref _tickFailures);
+
+    /// <summary>Binds one UDP socket (an even port when a range is configured) and starts receiving on it.</summary>
+    public RtpEndpoint CreateEndpoint()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var endpoint = new RtpEndpoint(this, Bind(), _options.PlayoutDelayFrames, _logger);
+            _endpoints.Add(endpoint);
+            return endpoint;
+        }
+    }
+
+    /// <summary>Creates an empty conference driven by this engine's clock.</summary>
+    public Conference CreateConference()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var conference = new Conference(this);
+            _conferences = [.. _conferences, conference];
+            return conference;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Conference[] conferences;
+        RtpEndpoint[] endpoints;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            conferences = _conferences;
+            endpoints = [.. _endpoints];
+        }
+
+        _stopping.Set();
+        _clock.Join();
+        foreach (var conference in conferences)
+        {
+            await conference.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var endpoint in endpoints)
+        {
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+
+    internal void Unregister(Conference conference)
+    {
+        lock (_gate)
+        {
+            var index = Array.IndexOf(_conferences, conference);
+            if (index >= 0)
+            {
+                _conferences = [.. _conferences.AsSpan(0, index), .. _conferences.AsSpan(index + 1)];
+            }
+        }
+    }
+
+    internal void Unregister(RtpEndpoint endpoint)
+    {
+        lock (_gate)
+        {
+            _endpoints.Remove(endpoint);
+        }
+    }
+
+    private Socket Bind()
+    {
+        var socket = new Socket(_bindAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (_options.PortMin == 0 && _options.PortMax == 0)
+            {
+                socket.Bind(new IPEndPoint(_bindAddress, 0));
+                return socket;
+            }
+
+            // Even ports for RTP (RFC 3550 §11); the cursor rotates so a port just freed is not reused at once.
+            var first = (_options.PortMin + 1) / 2 * 2;
+            var count = ((_options.PortMax - first) / 2) + 1;
+            for (var attempt = 0; attempt < count; attempt++)
+            {
+                var port = _nextPort;
+                _nextPort = port + 2 > _options.PortMax ? first : port + 2;
+                try
+                {
+                    socket.Bind(new IPEndPoint(_bindAddress, port));
+                    return socket;
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+                {
+                    // Taken by another endpoint or process: try the next one.
+                }
+            }
+
+            throw new InvalidOperationException($"no free even RTP port in {_options.PortMin}-{_options.PortMax} on {_bindAddress}");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private void RunClock()
+    {
+        var period = (long)(FrameDuration.TotalSeconds * _time.TimestampFrequency);
+        var start = _time.GetTimestamp();
+        long tick = 0;
+        while (!_stopping.IsSet)
+        {
+            // Deadlines are absolute (start + n × 20 ms), so waking late never accumulates into drift.
+            var deadline = start + (tick * period);
+            var now = _time.GetTimestamp();
+            if (now < deadline)
+            {
+                var wait = (int)Math.Ceiling((deadline - now) * 1000.0 / _time.TimestampFrequency);
+                _stopping.Wait(Math.Max(wait, 1));
+                continue;
+            }
+
+            var behind = (now - deadline) / period;
+            if (behind > MaxCatchUpTicks)
+            {
+                Interlocked.Add(ref _skippedTicks, behind);
+                tick += behind;
+                deadline += behind * period;
+                _logger.LogWarning("Media clock fell {Ticks} ticks behind; skipped ahead", behind);
+            }
+
+            RunTick();
+            tick++;
+            Interlocked.Increment(ref _ticks);
+            if (_time.GetTimestamp() - deadline > period)
+            {
+                Interlocked.Increment(ref _overruns);
+            }
+        }
+    }
+
+    private void RunTick()
+    {
+        foreach (var conference in Volatile.Read(ref _conferences))
+        {
+            try
+            {
+                conference.Tick();
+            }
+            catch (Exception ex)
+            {
+                // One broken conference must not silence all the others.
+                Interlocked.Increment(ref _tickFailures);
+                _logger.LogError(ex, "Media tick failed for a conference");
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Switchboard.Media.Codecs;
+using Switchboard.Media.Dtmf;
+using Switchboard.Media.Rtp;
+
+namespace Switchboard.Media.Tests;
+
+/// <summary>Test helper: a "phone" on a plain UDP socket that sends G.711 tone or DTMF packets and records what it receives.</summary>
+internal sealed class TestPhone : IDisposable
+{
+    private const int FrameSamples = 160;
+    private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private readonly uint _ssrc = (uint)Random.Shared.Next();
+    private ushort _sequence = (ushort)Random.Shared.Next(65536);
+    private uint _timestamp = (uint)Random.Shared.Next();
+    private long _sampleIndex;
+
+    public TestPhone(AudioCodec codec, double frequency)
+    {
+        Codec = codec;
+        Frequency = frequency;
+    }
+
+    public AudioCodec Codec { get; }
+
+    public double Frequency { get; }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_client.Client.LocalEndPoint!;
+
+    public ConcurrentQueue<byte[]> Received { get; } = new();
+
+    public async Task ReceiveAsync(CancellationToken token)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await _client.ReceiveAsync(token);
+                Received.Enqueue(result.Buffer);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public Task SendRawAsync(IPEndPoint target, byte[] datagram) => _client.SendAsync(datagram, target).AsTask();
+
+    /// <summary>Sends <paramref name="packets"/> 20 ms packets of the phone's tone, paced by a timer.</summary>
+    public async Task SendToneAsync(IPEndPoint target, int packets, CancellationToken token)
+    {
+        var samples = new short[FrameSamples];
+        var encoded = new byte[FrameSamples];
+        var datagram = new byte[RtpPacket.FixedHeaderSize + FrameSamples];
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        for (var i = 0; i < packets && await timer.WaitForNextTickAsync(token); i++)
+        {
+            Goertzel.Tone(samples, Frequency, _sampleIndex);
+            _sampleIndex += FrameSamples;
+            G711.Encode(Codec, samples, encoded);
+            Assert.True(new RtpPacket(G711.PayloadType(Codec), _sequence++, _timestamp, _ssrc, encoded, marker: i == 0).TryWrite(datagram, out var length));
+            _timestamp += FrameSamples;
+            await _client.SendAsync(datagram.AsMemory(0, length), target, token);
+        }
+    }
+
+    /// <summary>Sends one RFC 4733 digit: five packets with growing duration, then the end packet three times.</summary>
+    public async Task SendDigitAsync(IPEndPoint target, char digit, CancellationToken token, byte payloadType = 101)
+    {
+        Assert.True(TelephoneEvent.TryGetEvent(digit, out var code));
+        var payload = new byte[TelephoneEvent.Size];
+        var datagram = new byte[RtpPacket.FixedHeaderSize + TelephoneEvent.Size];
+        var eventTimestamp = _timestamp;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
+        for (var i = 1; i <= 8; i++)
+        {
+            await timer.WaitForNextTickAsync(token);
+            var end = i > 5;
+            Assert.True(new TelephoneEvent(code, end, 10, (ushort)(Math.Min(i, 5) * FrameSamples)).TryWrite(payload));
+            Assert.True(new RtpPacket(payloadType, _sequence++, eventTimestamp, _ssrc, payload, marker: i == 1).TryWrite(datagram, out var length));
+            await _client.SendAsync(datagram.AsMemory(0, length), target, token);
+        }
+
+        _timestamp += 8 * FrameSamples;
+    }
+
+    /// <summary>The decoded audio received, in arrival order, without the first and last <paramref name="trim"/> packets.</summary>
+    public short[] ReceivedAudio(int trim, out int packets)
+    {
+        var frames = new List<short[]>();
+        foreach (var datagram in Received)
+        {
+            if (RtpPacket.TryParse(datagram, out var packet) && packet.PayloadType == G711.PayloadType(Codec))
+            {
+                var frame = new short[packet.Payload.Length];
+                G711.Decode(Codec, packet.Payload, frame);
+                frames.Add(frame);
+            }
+        }
+
+        var kept = frames.Skip(trim).SkipLast(trim).ToList();
+        packets = kept.Count;
+        return kept.SelectMany(f => f).ToArray();
+    }
+
+    /// <summary>The telephone-events received: (RTP timestamp, marker, event).</summary>
+    public List<(uint Timestamp, bool Marker, TelephoneEvent Event)> ReceivedEvents(byte payloadType = 101)
+    {
+        var events = new List<(uint, bool, TelephoneEvent)>();
+        foreach (var datagram in Received)
+        {
+            if (RtpPacket.TryParse(datagram, out var packet) && packet.PayloadType == payloadType
+                && TelephoneEvent.TryParse(packet.Payload, out var tone))
+            {
+                events.Add((packet.Timestamp, packet.Marker, tone));
+            }
+        }
+
+        return events;
+    }
+
+    public void Dispose() => _client.Dispose();
+}
