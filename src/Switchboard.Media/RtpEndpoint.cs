@@ -17,6 +17,9 @@ public sealed class RtpEndpoint : IAsyncDisposable
     /// <summary>Largest datagram read; anything longer is no G.711 packet of 20 ms and is counted as bad.</summary>
     public const int MaxDatagramSize = 1500;
 
+    /// <summary>Audio packets that open a stream with sequence numbers a quarter of the space apart (see NextAudioSequence).</summary>
+    public const int SequenceProbes = 4;
+
     /// <summary>At most this many relayed digits wait to be sent; more are dropped (a flood, not a person dialling).</summary>
     public const int MaxQueuedDigits = 32;
 
@@ -49,6 +52,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private ushort _sequence;
     private uint _timestamp;
     private bool _sentFirst;
+    private int _probesSent;
     private bool _dtmfActive;
     private byte _dtmfEvent;
     private uint _dtmfTimestamp;
@@ -214,6 +218,22 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The sequence number of the next audio packet. The first <see cref="SequenceProbes"/> packets step through the
+    /// sequence space a quarter at a time before counting on by one: a phone re-pointed at the switch may keep the
+    /// jitter buffer of the stream it heard before and drop a new SSRC's packets as "too late" while their numbers
+    /// lie behind the old ones (baresip 1.0 does, for minutes). One of four probes always lies ahead, is accepted,
+    /// and every later packet is ahead of it; a receiver that validates a new source (RFC 3550 A.1) loses only the
+    /// probes, 80 ms.
+    /// </summary>
+    private ushort NextAudioSequence()
+    {
+        if (_probesSent >= SequenceProbes) return _sequence++;
+        var seq = (ushort)(_sequence + (_probesSent * 16384));
+        if (++_probesSent == SequenceProbes) _sequence = (ushort)(seq + 1);
+        return seq;
+    }
+
     /// <summary>Clock thread: sends one tick's worth, a G.711 frame of <paramref name="samples"/> or a relayed DTMF packet.</summary>
     internal void SendFrame(ReadOnlySpan<short> samples)
     {
@@ -236,7 +256,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         else
         {
             G711.Encode(remote.Codec, samples, _encoded);
-            Send(remote, new RtpPacket(remote.AudioPayloadType, _sequence++, _timestamp, _ssrc, _encoded, marker: !_sentFirst));
+            Send(remote, new RtpPacket(remote.AudioPayloadType, NextAudioSequence(), _timestamp, _ssrc, _encoded, marker: !_sentFirst));
             _sentFirst = true;
         }
 

@@ -4,14 +4,11 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// The call-control services on SIP phones: Drop, Forward and Status here; MakeCall, Answer, Redirect, Pickup, Toggle
-/// and Transfer in their own files. Conference answers 501 until the switch mixes media, never a silent nothing.
+/// The call-control services on SIP phones: Drop, Forward and Status here; MakeCall, Answer, Redirect, Pickup, Toggle,
+/// Transfer and Conference in their own files.
 /// </summary>
 public sealed partial class SipSwitch
 {
-    /// <inheritdoc />
-    public ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default) => NotYet($"Conference {device}", device);
-
     /// <inheritdoc />
     public async ValueTask<CallControlResult> DropAsync(string device, CancellationToken cancellationToken = default)
     {
@@ -22,6 +19,12 @@ public sealed partial class SipSwitch
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
         var call = _dialogs.Values.Select(d => d.Call).FirstOrDefault(c => c.Caller.Call == conn.Call);
         if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
+        if (call.Room is { } room && room.Members.FirstOrDefault(m => m.Connection == conn).Leg is { } member)
+        {
+            // In a conference, Drop takes this party out; the others stay connected.
+            await LeaveRoomAsync(call, room, member, "dropped").ConfigureAwait(false);
+            return CallControlResult.Ok($"{what}: {device} left conference call {conn.Call.Id}");
+        }
         bool ringingHere = conn.State == ConnectionState.Alerting;
         await EndCallAsync(call, ringingHere ? "rejected" : "hung up", ringingHere ? CallOutcome.Rejected : CallOutcome.Completed,
             finalToA: ringingHere ? 603 : 487, reason: ringingHere ? "Decline" : null).ConfigureAwait(false);
@@ -57,13 +60,6 @@ public sealed partial class SipSwitch
     /// <inheritdoc />
     public ValueTask<DeviceStatus?> GetStatusAsync(string device, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(_model.Status(device));
-
-    private ValueTask<CallControlResult> NotYet(string what, string device)
-    {
-        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
-        if (!_model.IsReachable(device)) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
-        return Done(ReplyCode.NotImplemented, $"{what}: not yet supported by the built-in SIP switch (third-party call control is on the way)");
-    }
 
     private static ValueTask<CallControlResult> Done(ReplyCode code, string message) => ValueTask.FromResult(new CallControlResult(code, message));
 

@@ -248,6 +248,10 @@ public sealed partial class SipSwitch
                 _ = outA.CancelAsync();
             }
         }
+        else if (call.Room is { } room)
+        {
+            await CloseRoomAsync(call, room).ConfigureAwait(false);
+        }
         else
         {
             foreach (var leg in new[] { call.A, call.B })
@@ -276,6 +280,11 @@ public sealed partial class SipSwitch
         if (!leg.Dialog.OnRequest(req))
         {
             await txn.RespondAsync(500, "Server Internal Error (CSeq out of order)").ConfigureAwait(false);
+            return;
+        }
+        if (call.Room is { } room)
+        {
+            await OnRoomRequestAsync(txn, call, room, leg).ConfigureAwait(false);
             return;
         }
         var other = call.Other(leg);

@@ -170,7 +170,7 @@ public sealed partial class SipSwitch
     {
         foreach (var c in Calls)
         {
-            if (c.Caller.Call != connection.Call || c.B is null || c.State != B2BState.Connected) continue;
+            if (c.Caller.Call != connection.Call || c.B is null || c.State != B2BState.Connected || c.Room is not null) continue;
             if (c.A.Device == connection.Party && c.A.Confirmed && c.B.Confirmed) return (c, c.A, c.B);
             if (c.B.Device == connection.Party && c.A.Confirmed && c.B.Confirmed) return (c, c.B, c.A);
         }

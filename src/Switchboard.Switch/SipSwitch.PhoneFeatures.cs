@@ -18,9 +18,12 @@ public sealed partial class SipSwitch
     /// <summary>After a relayed re-INVITE: a phone that offered sendonly or inactive holds, one that offers sending again resumes.</summary>
     private void NotePhoneHold(B2BCall call, Leg leg, byte[] offer)
     {
+        if ((leg == call.A ? call.Caller : call.Callee) is { } conn) NotePhoneHold(conn, offer);
+    }
+
+    private void NotePhoneHold(Connection conn, byte[] offer)
+    {
         if (offer.Length == 0) return;
-        var conn = leg == call.A ? call.Caller : call.Callee;
-        if (conn is null) return;
         var direction = SdpText.DirectionOf(offer);
         if (direction is "sendonly" or "inactive" && conn.State == ConnectionState.Connected)
             _model.ChangeState(conn, ConnectionState.Held, CallEventType.Held, "hold key");

@@ -227,5 +227,6 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         foreach (var call in _dialogs.Values.Select(d => d.Call).Distinct().ToList())
             await EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503).ConfigureAwait(false);
         await _layer.DisposeAsync().ConfigureAwait(false);
+        if (_media is not null) await _media.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -42,6 +42,15 @@ public sealed class SwitchOptions
     /// </summary>
     public Dictionary<string, AnswerMethod> AnswerMethods { get; set; } = [];
 
+    /// <summary>Address the conference media (RTP) sockets bind to; empty means the SIP listen address.</summary>
+    public string RtpAddress { get; set; } = "";
+
+    /// <summary>Lowest RTP port for conference media (0 with <see cref="RtpPortMax"/> 0: the system picks).</summary>
+    public int RtpPortMin { get; set; }
+
+    /// <summary>Highest RTP port for conference media.</summary>
+    public int RtpPortMax { get; set; }
+
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
 }

@@ -430,3 +430,70 @@ public sealed class SipTransferTests : IDisposable
         Assert.Equal(440, carol.ReceivedFrequency());
     }
 }
+
+/// <summary>A three-party conference mixed by the switch, on real phones.</summary>
+public sealed class SipConferenceTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-conf-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Conference_mixes_three_phones_and_two_stay_connected_when_one_leaves()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var ctl = await Baresip.StartAsync("c100", _dir, server.Account("100", answerMode: "auto"), "tone:1000");
+        await using var alice = await Baresip.StartAsync("c101", _dir, server.Account("101"), "tone:440");
+        await using var bob = await Baresip.StartAsync("c102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
+
+        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
+        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await bob.CommandAsync("accept");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+
+        var reply = await client.CommandAsync("Conference 100");
+        Assert.StartsWith("200 Conference 100", reply);
+        await ctl.WaitEventAsync("CALL_CLOSED"); // the controller's held call is released: one call left on its phone
+        var status = await client.CommandAsync("Status 100");
+        Assert.Contains("101", status);
+        Assert.Contains("102", status);
+        // Every phone now sends to the switch's mixer and receives the mix from it. (baresip stops recording what it
+        // receives after a re-INVITE, so the tones of the mix are checked by the media engine's own tests over real
+        // UDP; here the phones show the wiring, the packet flow and DTMF crossing the mixer.)
+        var a1 = await alice.RtpAsync();
+        var b1 = await bob.RtpAsync();
+        await Task.Delay(1500);
+        var a2 = await alice.RtpAsync();
+        var b2 = await bob.RtpAsync();
+        Assert.NotEqual(b2.LocalPort, a2.RemotePort);
+        Assert.NotEqual(a2.LocalPort, b2.RemotePort);
+        Assert.NotEqual(a2.RemotePort, b2.RemotePort);
+        Assert.True(a2.Received.Values.Sum() > a1.Received.Values.Sum() + 40, "alice receives the mix");
+        Assert.True(b2.Received.Values.Sum() > b1.Received.Values.Sum() + 40, "bob receives the mix");
+        // ... and plays it: their jitter buffers take the mixer's packets (they would stay put if dropped as late).
+        Assert.NotEqual(a1.JitterSeqPut, a2.JitterSeqPut);
+        Assert.NotEqual(b1.JitterSeqPut, b2.JitterSeqPut);
+        Assert.Equal(1, server.Switch.Conferences);
+        await ctl.CommandAsync("sndcode", "5");
+        Assert.Equal("5", (string?)(await alice.WaitEventAsync("CALL_DTMF_START"))["param"]);
+        Assert.Equal("5", (string?)(await bob.WaitEventAsync("CALL_DTMF_START"))["param"]);
+
+        // alice leaves: ctl and bob stay connected through the mixer.
+        await alice.CommandAsync("hangup");
+        await SipRetargetTests.WaitStatusAsync(client, "102", "=connected:100");
+        var b3 = await bob.RtpAsync();
+        await Task.Delay(1000);
+        var b4 = await bob.RtpAsync();
+        Assert.True(b4.Received.Values.Sum() > b3.Received.Values.Sum() + 20, "bob still receives the mix after alice left");
+        Assert.StartsWith("200 Drop 102", await client.CommandAsync("Drop 102"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await ctl.WaitEventAsync("CALL_CLOSED");
+        Assert.Equal(0, server.Switch.Conferences);
+    }
+}

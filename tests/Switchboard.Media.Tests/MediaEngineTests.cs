@@ -19,6 +19,31 @@ public class MediaEngineTests
     }
 
     [Fact]
+    public async Task A_new_stream_opens_with_four_sequence_probes_a_quarter_apart_then_counts_by_one()
+    {
+        await using var engine = new MediaEngine(new MediaEngineOptions());
+        using var phone = new TestPhone(AudioCodec.Pcmu, 440);
+        using var other = new TestPhone(AudioCodec.Pcmu, 1000);
+        await using var a = engine.CreateEndpoint();
+        await using var b = engine.CreateEndpoint();
+        a.SetRemote(phone.LocalEndPoint, AudioCodec.Pcmu);
+        b.SetRemote(other.LocalEndPoint, AudioCodec.Pcmu);
+        await using var conference = engine.CreateConference();
+        conference.Add(a);
+        conference.Add(b);
+        using var guard = new CancellationTokenSource(Guard);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var receiving = phone.ReceiveAsync(stop.Token);
+        await WaitUntilAsync(() => phone.Received.Count >= 8, guard.Token);
+        await stop.CancelAsync();
+        await receiving;
+
+        var seqs = phone.Received.Take(8).Select(d => (ushort)((d[2] << 8) | d[3])).ToArray();
+        var steps = seqs.Zip(seqs.Skip(1), (x, y) => (ushort)(y - x)).ToArray();
+        Assert.Equal([16384, 16384, 16384, 1, 1, 1, 1], steps.Select(s => (int)s));
+    }
+
+    [Fact]
     public async Task Three_phones_in_a_conference_each_hear_the_other_two_tones_and_not_their_own()
     {
         await using var engine = new MediaEngine(new MediaEngineOptions());

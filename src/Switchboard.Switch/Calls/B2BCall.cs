@@ -41,6 +41,9 @@ internal sealed class B2BCall(Leg a, ServerTransaction? inviteA, Connection call
 
     public ITimer? RingTimer { get; set; }
 
+    /// <summary>Set when the call became a conference: its media then runs through the switch's mixer.</summary>
+    public ConferenceRoom? Room { get; set; }
+
     /// <summary>The other leg of the call.</summary>
     public Leg? Other(Leg leg) => leg == A ? B : A;
 }

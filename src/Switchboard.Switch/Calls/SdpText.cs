@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Net;
 using System.Text;
+using Switchboard.Media.Codecs;
 
 namespace Switchboard.Switch.Calls;
 
@@ -53,6 +56,62 @@ internal static class SdpText
         lastRest = rest;
         lines[at] = "o=" + string.Format(System.Globalization.CultureInfo.InvariantCulture, origin, version);
         return Join(lines);
+    }
+
+    /// <summary>
+    /// Where a phone wants its audio and in which codec: the connection address (media level before session level),
+    /// the audio port, the first of PCMU/PCMA in its m= line, and the telephone-event payload type. Null when the
+    /// description has no usable G.711 audio stream.
+    /// </summary>
+    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType)? AudioOf(byte[] sdp)
+    {
+        IPAddress? session = null, media = null;
+        int port = -1, dtmf = 101;
+        AudioCodec? codec = null;
+        bool inAudio = false;
+        foreach (var l in Lines(sdp))
+        {
+            if (l.StartsWith("m=", StringComparison.Ordinal))
+            {
+                if (port >= 0) break; // only the first audio stream
+                var f = l[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                inAudio = f.Length >= 4 && f[0] == "audio" && int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out port);
+                if (!inAudio) { port = -1; continue; }
+                foreach (var pt in f.Skip(3))
+                {
+                    if (pt == "0") { codec = AudioCodec.Pcmu; break; }
+                    if (pt == "8") { codec = AudioCodec.Pcma; break; }
+                }
+            }
+            else if (l.StartsWith("c=", StringComparison.Ordinal))
+            {
+                var f = l[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length >= 3 && IPAddress.TryParse(f[2].Split('/')[0], out var ip))
+                {
+                    if (inAudio) media = ip;
+                    else session ??= ip;
+                }
+            }
+            else if (inAudio && l.StartsWith("a=rtpmap:", StringComparison.Ordinal) && l.Contains("telephone-event", StringComparison.OrdinalIgnoreCase))
+            {
+                var pt = l[9..].Split(' ')[0];
+                if (int.TryParse(pt, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p <= 127) dtmf = p;
+            }
+        }
+        var address = media ?? session;
+        if (address is null || port <= 0 || port > 65535 || codec is null) return null;
+        return (address, port, codec.Value, dtmf);
+    }
+
+    /// <summary>An offer of the switch's own media endpoint: G.711 both laws and telephone-event, 20 ms packets.</summary>
+    public static byte[] Offer(string address, int port)
+    {
+        var family = address.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4";
+        var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        return Encoding.ASCII.GetBytes($"v=0\r\no=switchboard {id} 1 IN {family} {address}\r\ns=switchboard\r\nc=IN {family} {address}\r\nt=0 0\r\n" +
+            $"m=audio {p} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n" +
+            "a=ptime:20\r\na=sendrecv\r\n");
     }
 
     private static List<string> Lines(byte[] sdp)

@@ -148,6 +148,7 @@ internal sealed class Baresip : IAsyncDisposable
         string direction = "";
         var received = new Dictionary<uint, long>();
         uint? member = null;
+        int seqPut = -1;
         foreach (var raw in text.Split('\n'))
         {
             var line = raw.Trim();
@@ -169,13 +170,17 @@ internal sealed class Baresip : IAsyncDisposable
             {
                 member = Hex(line[7..line.IndexOf(':', StringComparison.Ordinal)]);
             }
+            else if (line.StartsWith("seq_put=", StringComparison.Ordinal))
+            {
+                seqPut = int.Parse(line[8..], CultureInfo.InvariantCulture);
+            }
             else if (member is { } m && line.Contains("rcvd=", StringComparison.Ordinal))
             {
                 received[m] = long.Parse(line[(line.IndexOf("rcvd=", StringComparison.Ordinal) + 5)..].Split(' ')[0], CultureInfo.InvariantCulture);
                 member = null;
             }
         }
-        return new RtpView(local, remote, ssrc, direction, received);
+        return new RtpView(local, remote, ssrc, direction, received, seqPut);
 
         static int PortOf(string endPoint) => int.Parse(endPoint[(endPoint.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
         static uint Hex(string s) => uint.Parse(s.Trim().Replace("0x", "", StringComparison.Ordinal), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
@@ -286,8 +291,11 @@ internal sealed class Baresip : IAsyncDisposable
     }
 }
 
-/// <summary>What a phone's RTP stream looks like: its ports, its SSRC, the negotiated direction and packets received per remote SSRC.</summary>
-internal sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received)
+/// <summary>
+/// What a phone's RTP stream looks like: its ports, its SSRC, the negotiated direction, packets received per remote
+/// SSRC, and the sequence number its jitter buffer last accepted (it moves only while received audio is played).
+/// </summary>
+internal sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received, int JitterSeqPut)
 {
     /// <summary>Packets received from the given sender's SSRC.</summary>
     public long From(RtpView sender) => Received.GetValueOrDefault(sender.Ssrc);

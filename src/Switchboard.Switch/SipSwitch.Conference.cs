@@ -1,0 +1,179 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Switchboard.Media;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Switch.Calls;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// Three-party conference: the switch anchors the media. Each of the three phones is re-INVITEd to send its audio
+/// to an RTP endpoint of the switch's media engine, whose mixer gives each party the sum of the other two (and
+/// relays RFC 4733 digits). The controller's held call is released; when a party leaves, the other two stay
+/// connected through the mixer, and when one is left alone the conference ends.
+/// </summary>
+public sealed partial class SipSwitch
+{
+    private readonly Lock _mediaGate = new();
+    private MediaEngine? _media;
+
+    /// <summary>The media engine, started with the first conference (a switch without conferences runs no media thread).</summary>
+    private MediaEngine Media
+    {
+        get
+        {
+            lock (_mediaGate)
+            {
+                return _media ??= new MediaEngine(new MediaEngineOptions
+                {
+                    BindAddress = _options.RtpAddress.Length > 0 ? _options.RtpAddress : _options.ListenAddress,
+                    PortMin = _options.RtpPortMin,
+                    PortMax = _options.RtpPortMax,
+                });
+            }
+        }
+    }
+
+    /// <summary>Live conferences (for tests and status).</summary>
+    public int Conferences => Calls.Count(c => c.Room is not null && c.State == B2BState.Connected);
+
+    /// <inheritdoc />
+    public async ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default)
+    {
+        var what = $"Conference {device}";
+        if (Precheck(what, device) is { } refused) return refused;
+        var held = _model.FirstInState(device, ConnectionState.Held);
+        var active = _model.FirstInState(device, ConnectionState.Connected);
+        if (held is null || active is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: needs a connected and a held call at {device}");
+        if (LegsOf(held) is not { } h || LegsOf(active) is not { } a)
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the calls are not two-party calls on this switch (a conference takes three parties)");
+        var heldPartner = _model.PartnersOf(held).FirstOrDefault(p => p.Party == h.Theirs.Device);
+        var activePartner = _model.PartnersOf(active).FirstOrDefault(p => p.Party == a.Theirs.Device);
+        if (heldPartner is null || activePartner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
+
+        var engine = Media;
+        var parties = new (Leg Leg, Connection Connection)[] { (a.Mine, active), (a.Theirs, activePartner), (h.Theirs, heldPartner) };
+        var endpoints = new List<RtpEndpoint>();
+        foreach (var (leg, _) in parties)
+        {
+            var endpoint = engine.CreateEndpoint();
+            endpoints.Add(endpoint);
+            if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port), "conference").ConfigureAwait(false)
+                || !PointAt(endpoint, leg.Sdp))
+            {
+                foreach (var e in endpoints) await e.DisposeAsync().ConfigureAwait(false);
+                return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the phone at {leg.Device} did not accept the conference media (G.711 needed)");
+            }
+        }
+
+        var room = new ConferenceRoom(engine.CreateConference());
+        ReleaseControllerLeg(h.Call, h.Mine);
+        lock (a.Call.Gate) a.Call.State = B2BState.Ended;
+        var joined = _model.Conference(active, held);
+        var call = new B2BCall(a.Mine, null, active) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected, Room = room };
+        for (int i = 0; i < parties.Length; i++)
+        {
+            room.Add(parties[i].Leg, endpoints[i], parties[i].Connection);
+            _dialogs[parties[i].Leg.Dialog.Key] = (call, parties[i].Leg);
+        }
+        _log.LogInformation("Conference {Call}: {A}, {B} and {C} mixed by the switch", joined.Id, device, a.Theirs.Device, h.Theirs.Device);
+        return CallControlResult.Ok($"{what}: conference call {joined.Id} with {device}, {a.Theirs.Device} and {h.Theirs.Device}");
+    }
+
+    /// <summary>The address put into the switch's own SDP.</summary>
+    private string MediaAddress => Advertised.Trim('[', ']');
+
+    /// <summary>Points an endpoint at the audio a phone described; false if it described none the mixer can take.</summary>
+    private static bool PointAt(RtpEndpoint endpoint, byte[] sdp)
+    {
+        if (SdpText.AudioOf(sdp) is not { } media || media.Address.AddressFamily != endpoint.LocalEndPoint.AddressFamily) return false;
+        endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.DtmfPayloadType);
+        return true;
+    }
+
+    /// <summary>In-dialog requests on a conference leg: the switch itself is the peer of every phone.</summary>
+    private async Task OnRoomRequestAsync(ServerTransaction txn, B2BCall call, ConferenceRoom room, Leg leg)
+    {
+        var req = txn.Request;
+        switch (req.Method)
+        {
+            case "ACK":
+                return;
+            case "BYE":
+                await txn.RespondAsync(200).ConfigureAwait(false);
+                lock (call.Gate) leg.Ended = true;
+                _log.LogInformation("Conference {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
+                await LeaveRoomAsync(call, room, leg, "hung up").ConfigureAwait(false);
+                return;
+            case "INVITE":
+                if (room.Find(leg) is not { } member)
+                {
+                    await txn.RespondAsync(481).ConfigureAwait(false);
+                    return;
+                }
+                if (req.Body.Length > 0)
+                {
+                    if (!PointAt(member.Endpoint, req.Body))
+                    {
+                        await txn.RespondAsync(488, "Not Acceptable Here (the conference mixes G.711 only)").ConfigureAwait(false);
+                        return;
+                    }
+                    leg.Sdp = req.Body;
+                    NotePhoneHold(member.Connection, req.Body);
+                }
+                // The answer mirrors the phone's direction (RFC 3264 §6.1): a phone that holds gets recvonly.
+                var direction = SdpText.DirectionOf(req.Body) switch { "sendonly" => "recvonly", "recvonly" => "sendonly", "inactive" => "inactive", _ => "sendrecv" };
+                var ok = SipResponse.For(req, 200);
+                ok.Add(SipHeaderNames.Contact, ContactFor("conference", leg.Dialog.Peer.Protocol));
+                ok.Add(SipHeaderNames.ContentType, "application/sdp");
+                ok.Body = leg.Outgoing(SdpText.WithDirection(SdpText.Offer(MediaAddress, member.Endpoint.LocalEndPoint.Port), direction));
+                await txn.RespondAsync(ok).ConfigureAwait(false);
+                return;
+            case "REFER":
+                await txn.RespondAsync(403, "Forbidden (no transfer out of a conference; hang up to leave)").ConfigureAwait(false);
+                return;
+            default:
+                // INFO (SIP INFO digits), UPDATE without SDP, NOTIFY: nothing to carry across a mixer.
+                await txn.RespondAsync(200).ConfigureAwait(false);
+                return;
+        }
+    }
+
+    /// <summary>
+    /// A party leaves: out of the mix, its dialog released, its connection cleared. Two left stay connected through
+    /// the mixer; one left alone is released and the conference ends.
+    /// </summary>
+    private async Task LeaveRoomAsync(B2BCall call, ConferenceRoom room, Leg leg, string cause)
+    {
+        if (room.Remove(leg) is not { } gone) return;
+        ByeIfStillUp(call, leg);
+        await gone.Endpoint.DisposeAsync().ConfigureAwait(false);
+        _model.Clear(gone.Connection, cause);
+        var rest = room.Members;
+        if (rest.Count > 1) return;
+        lock (call.Gate) call.State = B2BState.Ended;
+        foreach (var m in rest)
+        {
+            room.Remove(m.Leg);
+            ByeIfStillUp(call, m.Leg);
+            await m.Endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+        await room.Mixer.DisposeAsync().ConfigureAwait(false);
+        _model.EndCall(call.Caller.Call, "conference ended");
+        _log.LogInformation("Conference {Call} ended", call.Caller.Call.Id);
+    }
+
+    /// <summary>Ends a conference as a whole (switch stopping): every phone gets a BYE.</summary>
+    private async Task CloseRoomAsync(B2BCall call, ConferenceRoom room)
+    {
+        foreach (var m in room.Members)
+        {
+            room.Remove(m.Leg);
+            ByeIfStillUp(call, m.Leg);
+            await m.Endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+        await room.Mixer.DisposeAsync().ConfigureAwait(false);
+    }
+}
