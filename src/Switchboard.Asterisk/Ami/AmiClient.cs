@@ -167,8 +167,10 @@ public sealed class AmiClient : IAsyncDisposable
                 throw new AmiLoginException("connection closed during login: " + ex.Message);
             }
             if (!r.IsSuccess) throw new AmiLoginException(r.Message.Length > 0 ? r.Message : r.Packet.Kind);
+            session.LoginDone = true;
             _log.LogInformation("AMI logged in to {Host}:{Port} as {User} ({Banner})", _options.Host, _options.Port, _options.Username, Banner);
             if (LoggedIn is { } onLogin) await onLogin(cancellationToken).ConfigureAwait(false);
+            if (Volatile.Read(ref session.Closed) != 0) throw new AmiConnectionException("connection lost right after login");
             _loggedIn = true;
             return session;
         }
@@ -367,7 +369,7 @@ public sealed class AmiClient : IAsyncDisposable
     private void CloseSession(Session session, Exception? error)
     {
         if (Interlocked.Exchange(ref session.Closed, 1) != 0) return;
-        bool wasUp = _loggedIn && ReferenceEquals(_session, session);
+        bool wasUp = session.LoginDone && ReferenceEquals(_session, session);
         if (ReferenceEquals(_session, session))
         {
             _loggedIn = false;
@@ -392,6 +394,7 @@ public sealed class AmiClient : IAsyncDisposable
         public NetworkStream Stream { get; } = stream;
         public Task Reader { get; set; } = Task.CompletedTask;
         public int Closed;
+        public volatile bool LoginDone;
     }
 
     private sealed class Pending(Action<AmiResponse>? onCompleted)
