@@ -140,10 +140,12 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             ?? _model.FirstInState(device, ConnectionState.Held);
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
         if (conn.Tag is not Chan chan) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not set up at Asterisk yet");
+        // Read before sending: the Hangup event can clear the connection before the response is handled here.
+        var verb = conn.State == ConnectionState.Alerting ? "rejected" : "hung up";
         var r = await SendAsync(what, new AmiAction("Hangup").Add("Channel", chan.Name), cancellationToken).ConfigureAwait(false);
         if (r.Failure is { } f) return f;
         if (!r.Response!.IsSuccess) return MapError(what, r.Response, null);
-        return CallControlResult.Ok($"{what}: {(conn.State == ConnectionState.Alerting ? "rejected" : "hung up")} call {conn.Call.Id}");
+        return CallControlResult.Ok($"{what}: {verb} call {conn.Call.Id}");
     }
 
     /// <inheritdoc />
