@@ -49,6 +49,13 @@ internal sealed record ReplayConnection(string Label, List<ReplayStep> Steps)
         throw new InvalidOperationException($"no {action} #{occurrence} in {Label}");
     }
 
+    /// <summary>The steps before the Nth (0-based) client action named <paramref name="action"/>, followed by <paramref name="then"/>.</summary>
+    public ReplayConnection Before(string action, params ReplayStep[] then)
+    {
+        var cut = CutBefore(action);
+        return new ReplayConnection(Label + " (edited)", [.. cut.Steps.Take(cut.Steps.Count - 1), .. then]);
+    }
+
     /// <summary>The server packets that answered the Nth client action named <paramref name="action"/>, up to its list's *Complete.</summary>
     public List<List<string>> AnswerTo(string action, int occurrence = 0)
     {

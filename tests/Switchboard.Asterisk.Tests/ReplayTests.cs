@@ -306,3 +306,58 @@ public sealed class ReplayTests
         new SendStep(["Response: Success", "ActionID: login-x", "Message: Authentication accepted"]),
     ]);
 }
+
+/// <summary>Commands without a recording of their own, on recorded call states with the answers Asterisk gives.</summary>
+public sealed class EditedReplayTests
+{
+    private static ReplayConnection Script(string prefix) => Transcript.Load(prefix)[0];
+
+    [Fact]
+    public async Task Answer_asks_the_ringing_phone_with_a_talk_notify_and_maps_an_error_to_501()
+    {
+        // No recording has a PJSIPNotify: the call rings as recorded, the answers to the NOTIFY are written here.
+        var script = Script("04").Before("Hangup", new ExpectStep(["Action: Logoff"]));
+        var server = new ReplayAmiServer(script);
+        await using var h = await Harness.StartAsync(server);
+        Assert.Equal(ReplyCode.WrongState, (await h.System.AnswerAsync("102")).Code);
+        await h.UntilAsync(() => h.StateOf("100") == ConnectionState.Alerting, "100 ringing");
+        server.Answer("PJSIPNotify", [["Response: Success", "ActionID: x", "Message: NOTIFY sent"]]);
+        var ok = await h.System.AnswerAsync("100");
+        Assert.Equal(ReplyCode.Ok, ok.Code);
+        var notify = h.Server.Received.Last(p => p["Action"] == "PJSIPNotify");
+        Assert.Equal("100", notify["Endpoint"]);
+        Assert.Equal("Event=talk", notify["Variable"]);
+        server.Answer("PJSIPNotify", [["Response: Error", "ActionID: x", "Message: Unable to send NOTIFY"]]);
+        var fail = await h.System.AnswerAsync("100");
+        Assert.Equal(ReplyCode.NotImplemented, fail.Code);
+        Assert.Contains("Unable to send NOTIFY", fail.Message);
+    }
+
+    [Fact]
+    public async Task Drop_of_a_channel_Asterisk_no_longer_has_is_409_and_Transfer_without_a_held_call_is_409()
+    {
+        var script = Script("06").Before("BlindTransfer", new ExpectStep(["Action: Logoff"]));
+        var server = new ReplayAmiServer(script);
+        server.Answer("Hangup", [["Response: Error", "ActionID: x", "Message: No such channel"]]); // as recorded in 14
+        await using var h = await Harness.StartAsync(server);
+        await h.UntilAsync(() => h.StateOf("101") == ConnectionState.Connected && h.StateOf("100") == ConnectionState.Connected, "connected");
+        var drop = await h.System.DropAsync("101");
+        Assert.Equal(ReplyCode.WrongState, drop.Code);
+        Assert.Contains("already ended", drop.Message);
+        Assert.Equal(ReplyCode.WrongState, (await h.System.TransferAsync("101")).Code);
+        Assert.Equal(ReplyCode.NotFound, (await h.System.DropAsync("555")).Code);
+        Assert.Equal(ReplyCode.BadRequest, (await h.System.RedirectAsync("101", "101")).Code);
+    }
+
+    [Theory]
+    [InlineData("07")]
+    [InlineData("08")]
+    public async Task Recorded_sessions_with_local_channels_and_bridges_leave_no_stale_call(string prefix)
+    {
+        var server = new ReplayAmiServer(Script(prefix)) { Optional = e => e.Action != "Login" && e.Action != "Logoff" };
+        await using var h = await Harness.StartAsync(server);
+        await h.UntilAsync(() => server.Received.Count > 0 && h.Events.Count > 0 && h.System.Model.Calls.Count == 0
+            && h.Events.Count(e => e.Type == CallEventType.ConnectionCleared) >= 2, "all calls cleared");
+        Assert.DoesNotContain(h.Logs.Lines, l => l.Contains("failed", StringComparison.OrdinalIgnoreCase) && l.Contains("handler", StringComparison.OrdinalIgnoreCase));
+    }
+}
