@@ -92,8 +92,10 @@ public sealed partial class AsteriskPhoneSystem
                 return;
             }
         }
-        var called = e.Exten is "s" or "" ? (e.ConnectedLineNum is { Length: > 0 } n && n != "<unknown>" ? n : "unknown") : e.Exten;
-        var conn = _model.StartCall(device, called);
+        // Someone else's originate rings the phone in extension "s": the destination is not known yet, so the call
+        // starts when the far leg appears (CallFor).
+        if (e.Exten is "s" or "") return;
+        var conn = _model.StartCall(device, e.Exten);
         Bind(chan, conn);
         _callsByLinkedid[chan.Linkedid] = conn.Call;
     }
@@ -119,6 +121,13 @@ public sealed partial class AsteriskPhoneSystem
     private Call? CallFor(Chan chan, ChannelEvent e)
     {
         if (_callsByLinkedid.TryGetValue(chan.Linkedid, out var call) && !call.Ended) return call;
+        if (_channels.TryGetValue(chan.Linkedid, out var originated) && originated.Conn is null && originated.Device is { } from && !originated.PickupLeg)
+        {
+            var placed = _model.StartCall(from, chan.Device!);
+            Bind(originated, placed);
+            _callsByLinkedid[chan.Linkedid] = placed.Call;
+            return placed.Call;
+        }
         // The caller is no device of ours (a trunk, or a phone outside the device list): the call starts here.
         var caller = e.ConnectedLineNum is { Length: > 0 } n && n != "<unknown>" ? n : "unknown";
         var start = _model.StartCall(caller, chan.Device!);

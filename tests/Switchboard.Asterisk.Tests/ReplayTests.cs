@@ -359,5 +359,13 @@ public sealed class EditedReplayTests
         await h.UntilAsync(() => server.Received.Count > 0 && h.Events.Count > 0 && h.System.Model.Calls.Count == 0
             && h.Events.Count(e => e.Type == CallEventType.ConnectionCleared) >= 2, "all calls cleared");
         Assert.DoesNotContain(h.Logs.Lines, l => l.Contains("failed", StringComparison.OrdinalIgnoreCase) && l.Contains("handler", StringComparison.OrdinalIgnoreCase));
+        if (prefix == "07")
+        {
+            // Part B is an originate by someone else (extension "s"): the call is named after the leg it dials.
+            Assert.Contains(h.Events, e => e.Type == CallEventType.Originated && e.Device == "100" && e.Called == "101");
+            // The phone's hold for the consultation shows, and 102 ends up talking to 101.
+            Assert.Contains(h.Events, e => e.Type == CallEventType.Held && e.Device == "100" && e.State == ConnectionState.Held);
+            Assert.Contains(h.Events, e => e.Type == CallEventType.Established && e.Device == "101" && e.Subject == "102");
+        }
     }
 }
