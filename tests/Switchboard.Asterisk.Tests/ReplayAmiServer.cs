@@ -156,6 +156,15 @@ internal sealed class ReplayAmiServer : IAsyncDisposable
     /// <summary>Further recorded actions to play without the client (e.g. originates to devices the test does not have).</summary>
     public Func<ExpectStep, bool> Optional { get; set; } = _ => false;
 
+    /// <summary>The replay stops before the first recorded action this matches until <see cref="Resume"/>, so a test can look at a moment in between.</summary>
+    public Func<ExpectStep, bool> PauseAt { get; set; } = _ => false;
+
+    private readonly SemaphoreSlim _resume = new(0);
+    private int _paused;
+
+    /// <summary>Lets a paused replay go on.</summary>
+    public void Resume() => _resume.Release();
+
     /// <summary>Answers to actions the recording lacks, by action name; the ActionID is set to the client's.</summary>
     public Dictionary<string, List<List<string>>> ExtraAnswers { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -219,6 +228,7 @@ internal sealed class ReplayAmiServer : IAsyncDisposable
                         client.Dispose();
                         return;
                     case ExpectStep e:
+                        if (PauseAt(e) && Interlocked.Exchange(ref _paused, 1) == 0) await _resume.WaitAsync(_cts.Token);
                         bool optional = OptionalActions.Contains(e.Action) || Optional(e);
                         while (true)
                         {

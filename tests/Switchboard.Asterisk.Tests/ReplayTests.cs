@@ -241,11 +241,14 @@ public sealed class ReplayTests
         var server = new ReplayAmiServer(Script("12"));
         server.OptionalActions.UnionWith(["CoreShowChannels", "Status", "PJSIPShowEndpoints", "PJSIPShowContacts", "ExtensionStateList",
             "ExtensionState", "DeviceStateList", "Ping", "CoreSettings", "CoreStatus", "Command", "Getvar"]);
+        server.PauseAt = e => e.Action == "CoreShowChannels"; // the recorder's snapshot moment: the call is up
         await using var h = await Harness.StartAsync(server);
         await h.UntilAsync(() => h.StateOf("101") == ConnectionState.Connected, "101 connected");
         var status = h.System.Model.Status("100")!;
         Assert.Equal(ConnectionState.Connected, status.Connections.Single().State);
         Assert.Equal(["101"], status.Connections.Single().Partners);
+        Assert.True(h.System.Model.IsReachable("102")); // registered at the start of the recording
+        server.Resume();
         await h.UntilAsync(() => !h.System.Model.IsReachable("102"), "102 unregistered");
         Assert.False(h.System.Model.Status("102")!.Reachable);
         var r = await h.System.MakeCallAsync("102", "100");
