@@ -241,6 +241,44 @@ public sealed partial class AsteriskPhoneSystem
                     if (item["Device"] is { } d && item["State"] is { } s) OnDeviceState(d, s);
         }).ConfigureAwait(false);
         await _ami.SendAsync(new AmiAction("CoreShowChannels"), ct, r => ApplyChannelSnapshot(r.Items)).ConfigureAwait(false);
+        await ReadForwardingAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>AstDB is where the dialplan looks, so its CF/DND keys win over what the model remembered.</summary>
+    private async Task ReadForwardingAsync(CancellationToken ct)
+    {
+        var cf = await _ami.SendAsync(new AmiAction("DBGetTree").Add("Family", _options.ForwardFamily), ct).ConfigureAwait(false);
+        var dnd = await _ami.SendAsync(new AmiAction("DBGetTree").Add("Family", _options.DndFamily), ct).ConfigureAwait(false);
+        if (!cf.IsSuccess || !dnd.IsSuccess)
+        {
+            _log.LogWarning("Could not read forwarding from AstDB ({Message}); keeping the stored settings", cf.IsSuccess ? dnd.Message : cf.Message);
+            return;
+        }
+        var forwards = TreeValues(cf, _options.ForwardFamily);
+        var dnds = TreeValues(dnd, _options.DndFamily);
+        lock (_model.SyncRoot)
+        {
+            foreach (var device in _model.Devices)
+            {
+                var setting = dnds.ContainsKey(device) ? ForwardingSetting.Dnd
+                    : forwards.TryGetValue(device, out var target) && target.Length > 0 ? ForwardingSetting.To(target) : ForwardingSetting.Off;
+                if (_model.GetForwarding(device) != setting) _model.SetForwarding(device, setting);
+            }
+        }
+    }
+
+    /// <summary>DBGetTree items carry the full path ("/CF/100"); only keys directly under the family count.</summary>
+    private static Dictionary<string, string> TreeValues(AmiResponse r, string family)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var prefix = "/" + family + "/";
+        foreach (var item in r.Items)
+        {
+            if (item["Key"] is not { } key || !key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var name = key[prefix.Length..];
+            if (name.Length > 0 && !name.Contains('/', StringComparison.Ordinal)) result[name] = item["Val"] ?? "";
+        }
+        return result;
     }
 
     internal void ApplyChannelSnapshot(IReadOnlyList<AmiPacket> items)

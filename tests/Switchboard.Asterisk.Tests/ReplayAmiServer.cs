@@ -169,7 +169,7 @@ internal sealed class ReplayAmiServer : IAsyncDisposable
     public Dictionary<string, List<List<string>>> ExtraAnswers { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>After a successful login the replay waits for these actions (the client's state re-read) before going on.</summary>
-    public string[] ReadAfterLogin { get; set; } = ["DeviceStateList", "CoreShowChannels"];
+    public string[] ReadAfterLogin { get; set; } = ["DeviceStateList", "CoreShowChannels", "DBGetTree", "DBGetTree"];
 
     /// <summary>Every action the client sent, as received.</summary>
     public List<AmiPacket> Received { get; } = [];
@@ -304,8 +304,13 @@ internal sealed class ReplayAmiServer : IAsyncDisposable
             case "logoff":
                 await WriteAsync(stream, $"Response: Goodbye\r\nActionID: {id}\r\nMessage: Thanks for all the fish.\r\n\r\n");
                 throw new IOException("logged off");
-            case "corechowchannels" or "coreshowchannels" or "devicestatelist":
-                var complete = name.Equals("DeviceStateList", StringComparison.OrdinalIgnoreCase) ? "DeviceStateListComplete" : "CoreShowChannelsComplete";
+            case "coreshowchannels" or "devicestatelist" or "dbgettree":
+                var complete = name.ToLowerInvariant() switch
+                {
+                    "devicestatelist" => "DeviceStateListComplete",
+                    "dbgettree" => "DBGetTreeComplete",
+                    _ => "CoreShowChannelsComplete",
+                };
                 await WriteAsync(stream, $"Response: Success\r\nActionID: {id}\r\nEventList: start\r\nMessage: list follows\r\n\r\n" +
                     $"Event: {complete}\r\nActionID: {id}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n");
                 return;

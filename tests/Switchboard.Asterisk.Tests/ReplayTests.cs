@@ -302,6 +302,18 @@ public sealed class ReplayTests
         Assert.Single(h.System.Model.Calls);
     }
 
+    [Fact]
+    public async Task Forwarding_is_read_from_astdb_at_login()
+    {
+        var server = new ReplayAmiServer(LoginOnly());
+        server.Answer("DBGetTree", Script("11").AnswerTo("DBGetTree", 0)); // CF/100 = 101 (also given for DND: only /DND/ keys count there)
+        await using var h = await Harness.StartAsync(server);
+        Assert.Equal(ForwardingSetting.To("101"), h.System.Model.GetForwarding("100"));
+        Assert.Equal(ForwardingSetting.Off, h.System.Model.GetForwarding("101"));
+        await h.EventAsync(CallEventType.Forwarding, "100", e => e.Called == "101");
+        Assert.Contains(server.Received, p => p["Action"] == "DBGetTree" && p["Family"] == "DND");
+    }
+
     private static ReplayConnection LoginOnly() => new("login only",
     [
         new BannerStep("Asterisk Call Manager/11.0.0"),
