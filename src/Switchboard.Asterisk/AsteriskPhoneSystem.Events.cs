@@ -236,11 +236,17 @@ public sealed partial class AsteriskPhoneSystem
     {
         await _ami.SendAsync(new AmiAction("DeviceStateList"), ct, r =>
         {
+            if (!r.IsSuccess) _log.LogWarning("Could not read device states ({Message})", r.Message);
             lock (_model.SyncRoot)
                 foreach (var item in r.Items)
                     if (item["Device"] is { } d && item["State"] is { } s) OnDeviceState(d, s);
         }).ConfigureAwait(false);
-        await _ami.SendAsync(new AmiAction("CoreShowChannels"), ct, r => ApplyChannelSnapshot(r.Items)).ConfigureAwait(false);
+        var channels = await _ami.SendAsync(new AmiAction("CoreShowChannels"), ct, r =>
+        {
+            if (r.IsSuccess) ApplyChannelSnapshot(r.Items);
+        }).ConfigureAwait(false);
+        // Without a snapshot nothing can be told stale, so the calls stay as they were rather than all being cleared.
+        if (!channels.IsSuccess) _log.LogWarning("Could not re-read the channels ({Message}); the AMI user needs write=system", channels.Message);
         await ReadForwardingAsync(ct).ConfigureAwait(false);
     }
 

@@ -303,6 +303,20 @@ public sealed class ReplayTests
     }
 
     [Fact]
+    public async Task A_refused_channel_re_read_keeps_the_calls_instead_of_clearing_them()
+    {
+        var script = Script("12");
+        var server = new ReplayAmiServer(script.CutBefore("CoreShowChannels"), LoginOnly());
+        // Every CoreShowChannels is refused, as for an AMI user without write=system.
+        server.Answer("CoreShowChannels", [["Response: Error", "ActionID: x", "Message: Permission denied"]]);
+        await using var h = await Harness.StartAsync(server);
+        await h.EventAsync(CallEventType.Established, "101");
+        await h.UntilAsync(() => server.Received.Count(p => p["Action"] == "Login") == 2 && h.System.IsConnected, "reconnected");
+        Assert.Equal(ConnectionState.Connected, h.StateOf("100"));
+        Assert.Contains(h.Logs.Lines, l => l.Contains("Could not re-read the channels (Permission denied)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Forwarding_is_read_from_astdb_at_login()
     {
         var server = new ReplayAmiServer(LoginOnly());

@@ -327,8 +327,10 @@ public sealed class AmiClient : IAsyncDisposable
         {
             if (string.Equals(packet["EventList"], "Complete", StringComparison.OrdinalIgnoreCase) || packet.Kind.EndsWith("Complete", StringComparison.Ordinal))
                 owner.Complete(new AmiResponse(start, owner.Items), _log);
-            else if (owner.Items.Count < _options.Limits.MaxHeaders * 10)
+            else if (owner.Items.Count < _options.Limits.MaxListItems)
                 owner.Items.Add(packet);
+            else if (owner.Items.Count == _options.Limits.MaxListItems)
+                _log.LogWarning("AMI list {ActionId} has more than {Max} items; the rest is dropped", id, _options.Limits.MaxListItems);
             return;
         }
         try

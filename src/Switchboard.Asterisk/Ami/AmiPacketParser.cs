@@ -14,6 +14,9 @@ public sealed class AmiLimits
 
     /// <summary>Largest packet in bytes.</summary>
     public int MaxPacketBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Most items collected for one event-list answer; later items are dropped (and logged).</summary>
+    public int MaxListItems { get; set; } = 50_000;
 }
 
 /// <summary>The peer broke the AMI framing or a limit; the connection cannot be trusted any more and is closed.</summary>
