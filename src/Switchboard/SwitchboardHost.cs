@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Switchboard.Asterisk;
 using Switchboard.Interface;
 using Switchboard.Interface.Access;
 using Switchboard.Interface.Commands;
@@ -18,7 +19,7 @@ namespace Switchboard;
 /// <summary>Top-level settings that choose and place the parts (configuration root).</summary>
 public sealed class SwitchboardOptions
 {
-    /// <summary>The phone system behind the interface: "sip" (the built-in switch) or "simulated" (<c>--demo</c>).</summary>
+    /// <summary>The phone system behind the interface: "sip" (the built-in switch), "asterisk" (AMI connector) or "simulated" (<c>--demo</c>).</summary>
     public string PhoneSystem { get; set; } = "sip";
 
     /// <summary>The SQLite database for forwarding settings and the call journal.</summary>
@@ -109,8 +110,20 @@ public static class SwitchboardHost
                 services.AddSingleton<ICallControl>(sp => sp.GetRequiredService<SipSwitch>());
                 services.AddHostedService<SipSwitchService>();
                 break;
+            case "asterisk":
+                var asterisk = builder.Configuration.GetSection("Asterisk");
+                var asteriskOptions = AsteriskOptions.FromConfiguration(asterisk);
+                // No default credentials and no guessed extension list: both must come from the operator.
+                if (asteriskOptions.Username.Length == 0 || asteriskOptions.Secret.Length == 0)
+                    throw new StartupException("PhoneSystem 'asterisk' needs Asterisk:Username and Asterisk:Secret (the manager.conf user)");
+                if (asteriskOptions.Devices.Count == 0)
+                    throw new StartupException("PhoneSystem 'asterisk' needs Asterisk:Devices (the extensions to control, e.g. [\"100\",\"101\"])");
+                services.AddSingleton(sp => new CallModel(asteriskOptions.Devices,
+                    sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));
+                services.AddAsteriskPhoneSystem(asterisk);
+                break;
             default:
-                throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'simulated' or 'sip'");
+                throw new StartupException($"PhoneSystem '{options.PhoneSystem}' is not known; use 'sip', 'asterisk' or 'simulated'");
         }
 
         services.AddSingleton(sp => new AccessPolicy(sp.GetRequiredService<IOptions<AccessOptions>>().Value));

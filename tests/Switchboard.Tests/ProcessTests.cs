@@ -32,6 +32,31 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Asterisk_without_credentials_is_refused_at_start_up()
+    {
+        await using var server = await ServerProcess.StartAsync(_dir, "--PhoneSystem=asterisk", "--Asterisk:Devices:0=100");
+        await server.WaitForExitAsync();
+        Assert.Equal(2, server.ExitCode);
+        Assert.Contains("needs Asterisk:Username and Asterisk:Secret", server.Output);
+    }
+
+    [Fact]
+    public async Task Asterisk_that_cannot_be_reached_gives_503_and_the_interface_keeps_serving()
+    {
+        // A port with nothing listening: the connector keeps retrying in the background.
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int amiPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await using var server = await ServerProcess.StartAsync(_dir, "--PhoneSystem=asterisk", "--Asterisk:Host=127.0.0.1",
+            $"--Asterisk:Port={amiPort}", "--Asterisk:Username=cti", "--Asterisk:Secret=not-logged-7f3a", "--Asterisk:Devices:0=100", "--Asterisk:Devices:1=101");
+        Assert.StartsWith("503 MakeCall 100 101: not connected to Asterisk", await server.SendAsync("MakeCall 100 101"));
+        Assert.StartsWith("404 ", await server.SendAsync("Status 999"));
+        Assert.StartsWith("200 ", await server.SendAsync("Status 100"));
+        Assert.DoesNotContain("not-logged-7f3a", server.Output);
+    }
+
+    [Fact]
     public async Task Dial_file_present_at_start_up_is_executed_and_removed()
     {
         var dial = Directory.CreateDirectory(Path.Combine(_dir, "dial")).FullName;
