@@ -497,3 +497,42 @@ public sealed class SipConferenceTests : IDisposable
         Assert.Equal(0, server.Switch.Conferences);
     }
 }
+
+/// <summary>Forward and do-not-disturb set over the IP interface, on real phones.</summary>
+public sealed class SipForwardTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-fw-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Forward_sends_calls_to_the_target_phone_and_dnd_gives_the_caller_busy()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("f100", _dir, server.Account("100"), "tone:440");
+        await using var bob = await Baresip.StartAsync("f101", _dir, server.Account("101"), "tone:1000");
+        await using var carol = await Baresip.StartAsync("f102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        Assert.StartsWith("200 Forward 101 102", await client.CommandAsync("Forward 101 102"));
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        await carol.WaitEventAsync("CALL_INCOMING");
+        await carol.CommandAsync("accept");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        Assert.Empty(server.Switch.Model.ConnectionsOf("101"));
+        await Task.Delay(2500);
+        await alice.CommandAsync("hangup");
+        await carol.WaitEventAsync("CALL_CLOSED");
+        await alice.WaitEventAsync("CALL_CLOSED");
+        Assert.Equal(1700, alice.ReceivedFrequency());
+        Assert.Equal(440, carol.ReceivedFrequency());
+
+        Assert.StartsWith("200 Forward 101 *", await client.CommandAsync("Forward 101 *"));
+        await alice.CommandAsync("dial", $"sip:101@127.0.0.1:{server.SipPort}");
+        var closed = await alice.WaitEventAsync("CALL_CLOSED");
+        Assert.Contains("486", (string?)closed["param"]);
+        Assert.StartsWith("200 Forward 101", await client.CommandAsync("Forward 101"));
+        Assert.DoesNotContain("dnd", await client.CommandAsync("Status 101"));
+    }
+}
