@@ -345,23 +345,8 @@ public sealed class SipTransferTests : IDisposable
     public async Task Consultation_toggle_and_transfer_leave_the_two_far_parties_talking_to_each_other()
     {
         await using var server = await SwitchboardServer.StartAsync(_dir);
-        // The controller's phone answers by itself, as a desk phone with auto-answer for CTI calls would.
-        await using var ctl = await Baresip.StartAsync("x100", _dir, server.Account("100", answerMode: "auto"), "tone:1000");
-        await using var alice = await Baresip.StartAsync("x101", _dir, server.Account("101"), "tone:440");
-        await using var bob = await Baresip.StartAsync("x102", _dir, server.Account("102"), "tone:1700");
-        await server.WaitRegisteredAsync("100", "101", "102");
-        await using var client = await LineClient.ConnectAsync(server.CommandPort);
-        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
-
-        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
-        await alice.WaitEventAsync("CALL_ESTABLISHED");
-        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
-
-        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
-        await bob.WaitEventAsync("CALL_INCOMING");
-        await bob.CommandAsync("accept");
-        await bob.WaitEventAsync("CALL_ESTABLISHED");
-        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        await using var phones = await ConsultationSetup.StartAsync(server, _dir, "x");
+        var (ctl, alice, bob, client) = (phones.Controller, phones.Alice, phones.Bob, phones.Client);
         Assert.Contains("=held:101", await client.CommandAsync("Status 100"));
 
         // The held party (alice) hears nothing from the controller: no packets reach her while she is held.
@@ -442,20 +427,8 @@ public sealed class SipConferenceTests : IDisposable
     public async Task Conference_mixes_three_phones_and_two_stay_connected_when_one_leaves()
     {
         await using var server = await SwitchboardServer.StartAsync(_dir);
-        await using var ctl = await Baresip.StartAsync("c100", _dir, server.Account("100", answerMode: "auto"), "tone:1000");
-        await using var alice = await Baresip.StartAsync("c101", _dir, server.Account("101"), "tone:440");
-        await using var bob = await Baresip.StartAsync("c102", _dir, server.Account("102"), "tone:1700");
-        await server.WaitRegisteredAsync("100", "101", "102");
-        await using var client = await LineClient.ConnectAsync(server.CommandPort);
-        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
-
-        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
-        await alice.WaitEventAsync("CALL_ESTABLISHED");
-        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
-        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
-        await bob.WaitEventAsync("CALL_INCOMING");
-        await bob.CommandAsync("accept");
-        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        await using var phones = await ConsultationSetup.StartAsync(server, _dir, "c");
+        var (ctl, alice, bob, client) = (phones.Controller, phones.Alice, phones.Bob, phones.Client);
 
         var reply = await client.CommandAsync("Conference 100");
         Assert.StartsWith("200 Conference 100", reply);
@@ -534,5 +507,53 @@ public sealed class SipForwardTests : IDisposable
         Assert.Contains("486", (string?)closed["param"]);
         Assert.StartsWith("200 Forward 101", await client.CommandAsync("Forward 101"));
         Assert.DoesNotContain("dnd", await client.CommandAsync("Status 101"));
+    }
+}
+
+/// <summary>
+/// Three phones and a Monitor client, brought to the state Toggle, Transfer and Conference start from: 101 (alice,
+/// 440 Hz) called 100 (the controller, auto-answer, 1000 Hz), then MakeCall 100 102 held that call and connected 100
+/// with 102 (bob, 1700 Hz).
+/// </summary>
+internal sealed class ConsultationSetup : IAsyncDisposable
+{
+    private ConsultationSetup(Baresip controller, Baresip alice, Baresip bob, LineClient client) =>
+        (Controller, Alice, Bob, Client) = (controller, alice, bob, client);
+
+    public Baresip Controller { get; }
+
+    public Baresip Alice { get; }
+
+    public Baresip Bob { get; }
+
+    public LineClient Client { get; }
+
+    public static async Task<ConsultationSetup> StartAsync(SwitchboardServer server, string dir, string prefix)
+    {
+        // The controller's phone answers by itself, as a desk phone with auto-answer for CTI calls would.
+        var ctl = await Baresip.StartAsync(prefix + "100", dir, server.Account("100", answerMode: "auto"), "tone:1000");
+        var alice = await Baresip.StartAsync(prefix + "101", dir, server.Account("101"), "tone:440");
+        var bob = await Baresip.StartAsync(prefix + "102", dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
+
+        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
+        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await bob.CommandAsync("accept");
+        await bob.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        return new ConsultationSetup(ctl, alice, bob, client);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await Bob.DisposeAsync();
+        await Alice.DisposeAsync();
+        await Controller.DisposeAsync();
     }
 }
