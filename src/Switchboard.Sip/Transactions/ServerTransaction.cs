@@ -133,9 +133,15 @@ public sealed class ServerTransaction
         {
             if (State == ServerTransactionState.Completed)
             {
-                State = ServerTransactionState.Confirmed;
                 StopTimers();
-                ScheduleTerminate(Reliable ? TimeSpan.Zero : _layer.Timers.T4); // Timer I
+                if (Reliable)
+                {
+                    Terminate(); // Timer I is zero on a reliable transport
+                    return;
+                }
+                // Timer I starts before the state shows Confirmed, so whoever sees Confirmed also sees the timer running.
+                ScheduleTerminate(_layer.Timers.T4);
+                State = ServerTransactionState.Confirmed;
                 return;
             }
             if (State != ServerTransactionState.Accepted) return;
