@@ -24,15 +24,15 @@ public sealed partial class SipSwitch
         if (destination == device) return Done(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
         var kind = _dialPlan.Classify(destination, _model.IsDevice);
         if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
-        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
         var route = _model.Resolve(destination);
         if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {destination} is forwarded to an outside number; no trunk");
+        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what, count: false) is { } refused) return Done(refused);
         var callerBinding = _bindings.Lookup(device).FirstOrDefault();
         var callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
         if (callerBinding is null || callerPeer is null) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
-        if (_bindings.Lookup(route.Target).Count == 0) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
+        if (_model.IsDevice(route.Target) && _bindings.Lookup(route.Target).Count == 0) return Done(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
         if (_model.ActiveOf(device) is not null) return Done(ReplyCode.WrongState, $"{what}: {device} is already in a call (consultation calls on SIP phones are not supported yet)");
+        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what) is { } limited) return Done(limited);
 
         var callerConn = _model.StartCall(device, destination);
         var legA = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
@@ -73,6 +73,11 @@ public sealed partial class SipSwitch
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling) return;
+        }
+        if (!_model.IsDevice(route.Target))
+        {
+            await CallOutAfterAnswerAsync(call, route, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)))).ConfigureAwait(false);
+            return;
         }
 
         var binding = _bindings.Lookup(route.Target).FirstOrDefault();

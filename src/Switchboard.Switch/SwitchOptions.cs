@@ -36,6 +36,12 @@ public sealed class SwitchOptions
     /// <summary>Wrong passwords from one address before it is blocked.</summary>
     public int AuthFreeFailures { get; set; } = 5;
 
+    /// <summary>SIP trunks for outside calls (none: outside numbers get 404).</summary>
+    public List<Trunks.TrunkOptions> Trunks { get; set; } = [];
+
+    /// <summary>Digits phones dial before an outside number written without '+' (e.g. "0"); empty: none.</summary>
+    public string OutsideLinePrefix { get; set; } = "";
+
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
 }

@@ -1,0 +1,281 @@
+using Microsoft.Extensions.Logging;
+using Switchboard.Sip.Auth;
+using Switchboard.Sip.Dialogs;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Switch.Calls;
+using Switchboard.Switch.Trunks;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// SIP trunks: outside calls leave through the trunk their number routes to (after the toll-fraud policy allowed
+/// them), with the caller ID the trunk presents and digest answers to its 401/407 challenges; calls from a trunk,
+/// recognised by source address, ring the extension of the DID they were made to.
+/// </summary>
+public sealed partial class SipSwitch
+{
+    private TrunkRouter? _router;
+    private readonly List<TrunkRegistration> _trunkRegistrations = [];
+    private OutsideCallPolicy? _outsidePolicy;
+
+    /// <summary>
+    /// The toll-fraud rules for every call that leaves through a trunk; by default those of a fresh
+    /// <see cref="OutsideCallOptions"/> (international and premium-rate numbers refused).
+    /// </summary>
+    public OutsideCallPolicy OutsidePolicy
+    {
+        get => LazyInitializer.EnsureInitialized(ref _outsidePolicy, () => new OutsideCallPolicy(new OutsideCallOptions(), Time));
+        init => _outsidePolicy = value;
+    }
+
+    /// <summary>The trunks and their routing.</summary>
+    public TrunkRouter Trunks => LazyInitializer.EnsureInitialized(ref _router, () => new TrunkRouter(_options.Trunks, _options.OutsideLinePrefix));
+
+    /// <summary>The registrations of trunks that register (in configuration order).</summary>
+    public IReadOnlyList<TrunkRegistration> TrunkRegistrations => _trunkRegistrations;
+
+    private void StartTrunks()
+    {
+        foreach (var trunk in Trunks.Trunks)
+        {
+            _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
+                string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
+            if (!trunk.Options.Register) continue;
+            var contact = $"<sip:{trunk.Options.Username}@{Domain}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+            var upstream = trunk.Upstream;
+            var registration = new TrunkRegistration(trunk, contact, req => _layer.Send(req, upstream).FinalResponse, Time, _log);
+            _trunkRegistrations.Add(registration);
+            registration.Start();
+        }
+    }
+
+    private async Task StopTrunksAsync()
+    {
+        foreach (var r in _trunkRegistrations) await r.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The way out for an outside number, or null with the SIP code and text of the refusal: 404 when no trunk takes
+    /// it, 403 naming the policy rule that refused it. An allowed call counts against the device's rate limit.
+    /// </summary>
+    private TrunkRoute? OutsideRoute(string device, string number, out int code, out string refusal)
+    {
+        var route = Trunks.Route(number, out var reason);
+        if (route is not { } r)
+        {
+            (code, refusal) = (404, reason);
+            return null;
+        }
+        if (OutsidePolicy.Check(device, r.E164) is { } rule)
+        {
+            _log.LogWarning("Outside call {Device} -> {Number} refused: {Rule}", device, number, rule);
+            (code, refusal) = (403, rule);
+            return null;
+        }
+        (code, refusal) = (200, "");
+        return r;
+    }
+
+    /// <summary>For MakeCall and Forward: null when the call may go out, else the reply (404 no trunk, 403 with the rule).</summary>
+    private CallControlResult? RefuseOutside(string device, string number, string what, bool count = true)
+    {
+        var route = Trunks.Route(number, out var reason);
+        if (route is not { } r) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        if (OutsidePolicy.Check(device, r.E164, count) is { } rule) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {rule}");
+        return null;
+    }
+
+    /// <summary>The device whose forwarding sends a call out (the last hop), or the caller when there was none.</summary>
+    private static string ForwardingDevice(Route route, string caller) => route.ForwardedFrom.Count > 0 ? route.ForwardedFrom[^1] : caller;
+
+    /// <summary>A phone dialled an outside number: policy, then a leg to the trunk.</summary>
+    private async Task OnOutsideInviteAsync(ServerTransaction txn, string caller, string dialled)
+    {
+        var req = txn.Request;
+        if (OutsideRoute(caller, dialled, out var code, out var refusal) is not { } route)
+        {
+            await txn.RespondAsync(code, code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
+            return;
+        }
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };
+        var callerConn = _model.StartCall(caller, route.E164);
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} as {Dialled}", callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
+        lock (call.Gate) StartTrunkLeg(call, route, req.Body, req[SipHeaderNames.ContentType], caller, cause: null);
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>A call to an extension forwarded to an outside number: policy for the forwarding device, then the trunk.</summary>
+    private async Task ForwardOutAsync(B2BCall call, Route route, byte[] sdp, string? contentType, string? cause)
+    {
+        var device = ForwardingDevice(route, call.Caller.Party);
+        if (OutsideRoute(device, route.Target, out var code, out var refusal) is not { } tr)
+        {
+            _model.AddParty(call.Caller.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, refusal);
+            await EndCallAsync(call, refusal, CallOutcome.Failed, finalToA: code,
+                reason: code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
+            return;
+        }
+        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} ({Cause})", call.Caller.Call.Id, call.Caller.Party, tr.E164, tr.Trunk.Name, cause);
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+            StartTrunkLeg(call, tr, sdp, contentType, device, cause);
+        }
+        call.RingTimer ??= Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>MakeCall to an outside number: the caller's phone answered; now the trunk (policy was checked by MakeCall).</summary>
+    private async Task CallOutAfterAnswerAsync(B2BCall call, Route route, byte[] sdp)
+    {
+        var device = ForwardingDevice(route, call.A.Device);
+        if (Trunks.Route(route.Target, out var reason) is not { } tr)
+        {
+            call.Callee = _model.AddParty(call.Caller.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, reason);
+            await EndCallAsync(call, reason, CallOutcome.Failed).ConfigureAwait(false);
+            return;
+        }
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+            StartTrunkLeg(call, tr, sdp, "application/sdp", device, cause);
+        }
+    }
+
+    /// <summary>
+    /// Leg B to a trunk: Request-URI and To in the trunk's number format, From and P-Asserted-Identity with the caller
+    /// ID the trunk presents for <paramref name="presenting"/>. Call with <c>call.Gate</c> held.
+    /// </summary>
+    private void StartTrunkLeg(B2BCall call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause)
+    {
+        var t = route.Trunk;
+        var callerId = TrunkRouter.CallerIdOf(t, presenting);
+        var fromUser = t.Options.FromUser.Length > 0 ? t.Options.FromUser : callerId;
+        var target = t.UriFor(route.Dialled);
+        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164);
+        call.B = legB;
+        _dialogs[legB.Dialog.Key] = (call, legB);
+        SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, challenges: []);
+    }
+
+    private void SendTrunkInvite(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+        IReadOnlyList<SipResponse> challenges)
+    {
+        var t = route.Trunk;
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream.Protocol));
+        if (t.Options.PAssertedIdentity) invite.Add("P-Asserted-Identity", $"<sip:{callerId}@{t.Domain}>");
+        if (sdp.Length > 0)
+        {
+            invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");
+            invite.Body = sdp;
+        }
+        foreach (var challenge in challenges)
+        {
+            if (!DigestClient.Answer(challenge, invite, t.AuthUser, t.Options.Password))
+                _log.LogWarning("Call {Call}: trunk {Trunk} challenged with no usable digest algorithm", call.Caller.Call.Id, t.Name);
+        }
+        var peer = t.Upstream;
+        var txn = _layer.Send(invite, peer, tx =>
+        {
+            call.InviteB = tx;
+            tx.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+            tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+        });
+        _ = txn.FinalResponse.ContinueWith(
+            tk => OnTrunkFinalAsync(call, legB, route, sdp, contentType, callerId, cause, tk.Result, challenges), TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>
+    /// A final response from the trunk: a 401/407 is answered with the trunk's credentials in a new INVITE with the
+    /// next CSeq, keeping the answers to earlier challenges (a proxy's 407 and then its UAS's 401 both need theirs).
+    /// The same challenge again (same code and realm, not stale) means wrong credentials, which the caller sees as 403:
+    /// a challenge passed on would make the phone ask its user for a password.
+    /// </summary>
+    private async Task OnTrunkFinalAsync(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+        SipResponse r, IReadOnlyList<SipResponse> challenges)
+    {
+        if (r.StatusCode is 401 or 407)
+        {
+            var (realm, stale) = ChallengeOf(r);
+            bool repeated = challenges.Any(c => c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm);
+            if ((!repeated || stale) && challenges.Count < 4)
+            {
+                var next = challenges.Where(c => !(c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm)).Append(r).ToList();
+                lock (call.Gate)
+                {
+                    if (call.State != B2BState.Calling || call.B != legB) return;
+                    SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
+                }
+                return;
+            }
+            _log.LogWarning("Call {Call}: trunk {Trunk} refused the credentials of {User} ({Code})", call.Caller.Call.Id, route.Trunk.Name,
+                route.Trunk.AuthUser, r.StatusCode);
+            r = new SipResponse(403, $"Forbidden (trunk {route.Trunk.Name} refused our credentials)");
+        }
+        await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
+    }
+
+    /// <summary>An INVITE from a trunk's address: trusted by source (no digest), routed by DID to an extension.</summary>
+    private async Task OnTrunkInviteAsync(ServerTransaction txn, Trunk trunk)
+    {
+        var req = txn.Request;
+        var ruriUser = SipUri.Parse(req.Uri)?.User ?? "";
+        var toUser = req.To.SipUri?.User ?? "";
+        var extension = TrunkRouter.Did(trunk, ruriUser) ?? TrunkRouter.Did(trunk, toUser);
+        if (extension is null || !_model.IsDevice(extension))
+        {
+            _log.LogInformation("Trunk {Trunk}: call to {Number} from {Source}: no such DID", trunk.Name, ruriUser, txn.Source);
+            await txn.RespondAsync(404, "Not Found (no such number)").ConfigureAwait(false);
+            return;
+        }
+        var callerUri = req["P-Asserted-Identity"] is { } pai ? NameAddress.Parse(pai).SipUri : null;
+        var callerNumber = TrunkRouter.CallerNumber(trunk, callerUri?.User ?? req.From.SipUri?.User);
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var callerConn = _model.StartCall(callerNumber, extension);
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+
+        var route = _model.Resolve(extension);
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> {Extension}{Forward}", callerConn.Call.Id, callerNumber, trunk.Name, route.Target,
+            cause is null ? "" : " (" + cause + ")");
+        if (route.DoNotDisturb)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "do not disturb");
+            await EndCallAsync(call, "busy", CallOutcome.Busy, finalToA: 486, reason: "Busy Here (do not disturb)").ConfigureAwait(false);
+            return;
+        }
+        if (!_model.IsDevice(route.Target))
+        {
+            await ForwardOutAsync(call, route, req.Body, req[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
+            return;
+        }
+        var binding = _bindings.Lookup(route.Target).FirstOrDefault();
+        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
+        if (binding is null || peer is null)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "not registered");
+            await EndCallAsync(call, "unreachable", CallOutcome.Failed, finalToA: 480, reason: $"Temporarily Unavailable ({route.Target} is not registered)").ConfigureAwait(false);
+            return;
+        }
+        lock (call.Gate)
+        {
+            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, req.Body, req[SipHeaderNames.ContentType],
+                req.From.DisplayName ?? callerNumber, cause, autoAnswer: false);
+        }
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private static (string? Realm, bool Stale) ChallengeOf(SipResponse r)
+    {
+        var h = r.All(r.StatusCode == 407 ? SipHeaderNames.ProxyAuthenticate : SipHeaderNames.WwwAuthenticate).Select(DigestHeader.Parse).FirstOrDefault(x => x is not null);
+        return (h?["realm"], h?["stale"]?.Equals("true", StringComparison.OrdinalIgnoreCase) == true);
+    }
+}
