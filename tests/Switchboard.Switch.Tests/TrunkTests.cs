@@ -221,7 +221,7 @@ public sealed class TrunkCallTests
         await f.RegisterPhoneAsync("100", phonePort);
         using var events = f.Model.Events.Subscribe("100");
         using var provider = Sipp.Start("provider_call_in.xml", f.UpstreamPort, f.Remote, "-s", "+4989555100",
-            "-key", "caller", "030123456", "-key", "talk_ms", "300");
+            "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "talk_ms", "300");
         var (code, output) = await provider.ExitAsync();
         Assert.True(code == 0, "provider: " + output);
         Assert.Equal(0, (await phone.ExitAsync()).Code);
@@ -236,12 +236,12 @@ public sealed class TrunkCallTests
         await using var f = new TrunkFixture();
         var messages = Path.Combine(f.Dir, "provider.log");
         using (var provider = Sipp.Start("provider_call_in.xml", f.UpstreamPort, f.Remote, "-s", "+4989555199",
-            "-key", "caller", "030123456", "-key", "talk_ms", "100", "-trace_msg", "-message_file", messages, "-timeout", "3s"))
+            "-key", "to", "+4989555199", "-key", "caller", "030123456", "-key", "talk_ms", "100", "-trace_msg", "-message_file", messages, "-timeout", "3s"))
             Assert.NotEqual(0, (await provider.ExitAsync()).Code);
         Assert.Contains("SIP/2.0 404", File.ReadAllText(messages), StringComparison.Ordinal);
         var stranger = Path.Combine(f.Dir, "stranger.log");
         using (var other = Sipp.Start("provider_call_in.xml", Sipp.FreePort(), f.Remote, "-s", "+4989555100",
-            "-key", "caller", "030123456", "-key", "talk_ms", "100", "-trace_msg", "-message_file", stranger, "-timeout", "3s"))
+            "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "talk_ms", "100", "-trace_msg", "-message_file", stranger, "-timeout", "3s"))
             Assert.NotEqual(0, (await other.ExitAsync()).Code);
         Assert.Contains("SIP/2.0 407", File.ReadAllText(stranger), StringComparison.Ordinal);
     }
