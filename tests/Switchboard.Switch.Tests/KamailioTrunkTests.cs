@@ -10,6 +10,7 @@ internal sealed class Kamailio : IDisposable
     private readonly string _dir;
     private readonly int _port;
     private Process? _process;
+    private StreamWriter? _log;
 
     public Kamailio(string dir, int port)
     {
@@ -73,14 +74,23 @@ internal sealed class Kamailio : IDisposable
         foreach (var a in new[] { "-f", Path.Combine(_dir, "kamailio.cfg"), "-DD", "-E", "-n", "1", "-Y", _dir, "-P", Path.Combine(_dir, "kamailio.pid") })
             psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
-        var log = File.AppendText(Log);
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _process.Exited += (_, _) => { lock (log) log.Flush(); };
+        var log = _log = new StreamWriter(new FileStream(Log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        _process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        _process.OutputDataReceived += (_, e) => Write(log, e.Data);
         _process.BeginErrorReadLine();
         _process.BeginOutputReadLine();
         var needle = ":" + _port.ToString("X4", CultureInfo.InvariantCulture) + " ";
         for (int i = 0; i < 100 && !File.ReadLines("/proc/net/udp").Any(l => l.Contains(needle, StringComparison.Ordinal)); i++) Thread.Sleep(50);
+    }
+
+    private static void Write(StreamWriter log, string? line)
+    {
+        if (line is null) return;
+        lock (log)
+        {
+            // A last line can arrive after Stop closed the log.
+            if (log.BaseStream is { CanWrite: true }) log.WriteLine(line);
+        }
     }
 
     public void Stop()
@@ -90,9 +100,11 @@ internal sealed class Kamailio : IDisposable
         {
             _process.Kill(entireProcessTree: true);
             _process.WaitForExit(5000);
+            _process.WaitForExit();
         }
         _process.Dispose();
         _process = null;
+        lock (_log!) _log.Dispose();
     }
 
     public void Dispose() => Stop();
@@ -140,9 +152,10 @@ public sealed class KamailioTrunkTests
             using var caller = Sipp.Start("provider_call_in.xml", Sipp.FreePort(), $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
                 "-s", "trunkuser", "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "talk_ms", "200");
             var (code, output) = await caller.ExitAsync();
-            Assert.True(code == 0, "caller through Kamailio: " + output + "\n" + File.ReadAllText(kamailio.Log));
+            Assert.True(code == 0, "caller through Kamailio: " + output);
             Assert.Equal(0, (await phone.ExitAsync()).Code);
-            var log = File.ReadAllText(kamailio.Log);
+            using var reader = new StreamReader(new FileStream(kamailio.Log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            var log = await reader.ReadToEndAsync();
             Assert.Contains("REQ REGISTER sip:127.0.0.1:" + port.ToString(CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
         }
         finally
