@@ -19,7 +19,6 @@ public sealed partial class SipSwitch
         if (target == device) return Done(ReplyCode.BadRequest, $"{what}: target is {device} itself");
         var kind = _dialPlan.Classify(target, _model.IsDevice);
         if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {target}");
-        if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
         var ringing = _model.FirstInState(device, ConnectionState.Alerting);
         if (ringing is null)
         {
@@ -29,7 +28,7 @@ public sealed partial class SipSwitch
         }
         var route = _model.Resolve(target);
         if (route.DoNotDisturb) return Done(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return Done(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
+        if (!_model.IsDevice(route.Target)) return Done(RetargetOut(what, ringing, route, device));
         return Done(Retarget(what, ringing, route.Target, autoAnswer: false, "deflected by " + device));
     }
 

@@ -209,9 +209,14 @@ public sealed partial class SipSwitch
                 var next = challenges.Where(c => !(c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm)).Append(r).ToList();
                 lock (call.Gate)
                 {
-                    if (call.State != B2BState.Calling || call.B != legB) return;
-                    SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
+                    if (call.State == B2BState.Calling && call.B == legB)
+                    {
+                        SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
+                        return;
+                    }
                 }
+                // A leg replaced or a call ended meanwhile: the usual handling forgets the leg.
+                await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
                 return;
             }
             _log.LogWarning("Call {Call}: trunk {Trunk} refused the credentials of {User} ({Code})", call.Caller.Call.Id, route.Trunk.Name,
@@ -277,5 +282,27 @@ public sealed partial class SipSwitch
     {
         var h = r.All(r.StatusCode == 407 ? SipHeaderNames.ProxyAuthenticate : SipHeaderNames.WwwAuthenticate).Select(DigestHeader.Parse).FirstOrDefault(x => x is not null);
         return (h?["realm"], h?["stale"]?.Equals("true", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    /// <summary>Redirect of a ringing call to an outside number (directly or by the target's forwarding): policy, then the trunk.</summary>
+    private CallControlResult RetargetOut(string what, Connection ringing, Route route, string device)
+    {
+        var presenting = ForwardingDevice(route, device);
+        if (RefuseOutside(presenting, route.Target, what) is { } refused) return refused;
+        var tr = Trunks.Route(route.Target, out _)!.Value;
+        var call = Calls.FirstOrDefault(c => c.Callee == ringing);
+        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        ClientTransaction? old;
+        var cause = "deflected by " + device;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
+            old = call.InviteB;
+            call.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
+            var sdp = call.InviteA is null ? System.Text.Encoding.ASCII.GetBytes(Activate(System.Text.Encoding.ASCII.GetString(call.A.Sdp))) : call.A.Sdp;
+            StartTrunkLeg(call, tr, sdp, "application/sdp", presenting, cause);
+        }
+        if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
+        return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now goes out to {tr.E164} via trunk {tr.Trunk.Name}");
     }
 }

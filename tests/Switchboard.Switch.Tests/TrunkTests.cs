@@ -246,3 +246,86 @@ public sealed class TrunkCallTests
         Assert.Contains("SIP/2.0 407", File.ReadAllText(stranger), StringComparison.Ordinal);
     }
 }
+
+/// <summary>Forwarding, DND and Redirect with trunks: inbound calls honour them; forwarding out is governed by the policy.</summary>
+public sealed class TrunkForwardingTests
+{
+    [Fact]
+    public async Task An_inbound_call_to_a_did_honours_dnd_and_forwarding()
+    {
+        await using var f = new TrunkFixture();
+        await f.Switch.ForwardAsync("100", ForwardingSetting.Dnd);
+        using (var busy = Sipp.Start("provider_call_in_fail.xml", f.UpstreamPort, f.Remote, "-s", "+4989555100",
+            "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "expect", "486"))
+        {
+            var (code, output) = await busy.ExitAsync();
+            Assert.True(code == 0, output);
+        }
+        await f.Switch.ForwardAsync("100", ForwardingSetting.To("102"));
+        int phonePort = Sipp.FreePort();
+        using var phone = Sipp.Start("builtin:uas", phonePort, null);
+        await f.RegisterPhoneAsync("102", phonePort);
+        using var events = f.Model.Events.Subscribe("102");
+        using var provider = Sipp.Start("provider_call_in.xml", f.UpstreamPort, f.Remote, "-s", "+4989555100",
+            "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "talk_ms", "200");
+        var (c2, o2) = await provider.ExitAsync();
+        Assert.True(c2 == 0, o2);
+        Assert.Equal(0, (await phone.ExitAsync()).Code);
+        var seen = new List<CallEvent>();
+        while (events.Reader.TryRead(out var e)) seen.Add(e);
+        Assert.Contains(seen, e => e.Type == CallEventType.Delivered && e.Calling == "+4930123456" && e.Cause == "forwarded from 100");
+    }
+
+    [Fact]
+    public async Task A_phone_forwarded_to_an_outside_number_sends_its_calls_out_through_the_trunk_presenting_its_own_did()
+    {
+        await using var f = new TrunkFixture();
+        var messages = Path.Combine(f.Dir, "provider.log");
+        using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
+        var set = await f.Switch.ForwardAsync("101", ForwardingSetting.To("+49891234567"));
+        Assert.True(set.IsSuccess, set.Message);
+        using var caller = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "talk_ms", "200");
+        var (code, output) = await caller.ExitAsync();
+        Assert.True(code == 0, "phone: " + output);
+        Assert.Equal(0, (await provider.ExitAsync()).Code);
+        var text = File.ReadAllText(messages);
+        Assert.Contains("INVITE sip:+49891234567@127.0.0.1:", text, StringComparison.Ordinal);
+        Assert.Contains("P-Asserted-Identity: <sip:+4989555101@127.0.0.1>", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Forwarding_to_a_blocked_number_is_refused_when_the_call_comes()
+    {
+        // Forwarding set while the number was allowed (or before the rules changed) is checked again at call time.
+        var options = new OutsideCallOptions();
+        await using var f = new TrunkFixture(policy: options);
+        Assert.True((await f.Switch.ForwardAsync("101", ForwardingSetting.To("+49891234567"))).IsSuccess);
+        options.DeniedPrefixes.Add("089");
+        using var caller = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "expect", "403");
+        var (code, output) = await caller.ExitAsync();
+        Assert.True(code == 0, output);
+    }
+
+    [Fact]
+    public async Task Redirect_of_a_ringing_call_to_an_outside_number_goes_out_through_the_trunk()
+    {
+        await using var f = new TrunkFixture();
+        var messages = Path.Combine(f.Dir, "provider.log");
+        using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
+        int ringPort = Sipp.FreePort();
+        using var ringing = Sipp.Start("uas_ring_cancel.xml", ringPort, null);
+        await f.RegisterPhoneAsync("101", ringPort);
+        using var caller = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+            "-key", "caller", "100", "-key", "talk_ms", "200");
+        await f.WaitForAsync(() => f.Model.FirstInState("101", ConnectionState.Alerting) is not null, "101 to ring");
+        var r = await f.Switch.RedirectAsync("101", "+49891234567");
+        Assert.True(r.IsSuccess, r.Message);
+        var (code, output) = await caller.ExitAsync();
+        Assert.True(code == 0, "phone: " + output);
+        Assert.Equal(0, (await ringing.ExitAsync()).Code);
+        Assert.Equal(0, (await provider.ExitAsync()).Code);
+        Assert.Contains("INVITE sip:+49891234567@127.0.0.1:", File.ReadAllText(messages), StringComparison.Ordinal);
+    }
+}
