@@ -52,9 +52,10 @@ public sealed class TrunkOptions
 
     /// <summary>
     /// Numbers routed to this trunk, as +E.164 prefixes ("+49", "+4989", "+" for all); the longest match over all trunks
-    /// wins, ties go to the trunk listed first.
+    /// wins, ties go to the trunk listed first. Empty means all numbers (as "+"): a default list would be appended to,
+    /// not replaced, by the configuration binder.
     /// </summary>
-    public List<string> Prefixes { get; set; } = ["+"];
+    public List<string> Prefixes { get; set; } = [];
 
     /// <summary>The format the upstream expects for called and calling numbers.</summary>
     public TrunkNumberFormat NumberFormat { get; set; } = TrunkNumberFormat.E164;

@@ -52,6 +52,8 @@ public sealed class TrunkRouter
     /// <summary>Digits a phone dials before an outside number without '+' (empty: none).</summary>
     public string OutsideLinePrefix { get; }
 
+    private static readonly List<string> AllNumbers = ["+"];
+
     private static SipEndPoint Resolve(TrunkOptions t)
     {
         if (t.Host.Length == 0) throw new InvalidOperationException($"Trunk '{t.Name}': Host is empty");
@@ -97,7 +99,7 @@ public sealed class TrunkRouter
         foreach (var t in _trunks)
         {
             var e164 = ToE164(number, t.Options.CountryCode, t.Options.AreaCode);
-            foreach (var p in t.Options.Prefixes)
+            foreach (var p in t.Options.Prefixes.Count > 0 ? t.Options.Prefixes : AllNumbers)
             {
                 if (p.Length > bestLength && e164.StartsWith(p, StringComparison.Ordinal))
                 {
