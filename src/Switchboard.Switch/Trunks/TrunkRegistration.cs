@@ -128,7 +128,8 @@ public sealed class TrunkRegistration : IAsyncDisposable
         _failures++;
         LastError = why;
         var o = _trunk.Options;
-        var wait = TimeSpan.FromSeconds(Math.Min(o.RegisterRetryMaxSeconds, o.RegisterRetrySeconds * Math.Pow(2, Math.Min(_failures - 1, 20))));
+        // At least 100 ms: a timer firing while this attempt is still finishing would be dropped by the guard in RunAsync.
+        var wait = TimeSpan.FromSeconds(Math.Max(0.1, Math.Min(o.RegisterRetryMaxSeconds, o.RegisterRetrySeconds * Math.Pow(2, Math.Min(_failures - 1, 20)))));
         Set(TrunkRegistrationState.Failed);
         _log.LogWarning("Trunk {Trunk}: registration failed ({Why}); retry {Count} in {Wait}", _trunk.Name, why, _failures, wait);
         Schedule(wait);
