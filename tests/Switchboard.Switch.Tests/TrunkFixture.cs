@@ -50,6 +50,8 @@ internal sealed class TrunkFixture : IAsyncDisposable
 
     public CallModel Model { get; }
 
+    public ICallJournal Journal => _store;
+
     public string Remote => $"127.0.0.1:{Switch.LocalEndPoint.Port}";
 
     public string Dir => _dir;

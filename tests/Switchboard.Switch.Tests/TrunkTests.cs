@@ -228,6 +228,9 @@ public sealed class TrunkCallTests
         var seen = new List<CallEvent>();
         while (events.Reader.TryRead(out var e)) seen.Add(e);
         Assert.Contains(seen, e => e.Type == CallEventType.Delivered && e.Calling == "+4930123456" && e.Called == "100");
+        await f.WaitForAsync(() => f.Journal.Recent(5).Any(j => j.Ended is not null), "the journal row to be closed");
+        var row = Assert.Single(f.Journal.Recent(5));
+        Assert.Equal(("+4930123456", "100", "100", CallOutcome.Completed), (row.Calling, row.Called, row.AnsweredBy, row.Outcome));
     }
 
     [Fact]
