@@ -239,6 +239,7 @@ public sealed partial class SipSwitch
         if (was == B2BState.Calling)
         {
             if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
+            foreach (var g in call.GroupInvites) if (!g.FinalResponse.IsCompleted) _ = g.CancelAsync();
             if (call.InviteA is not null)
             {
                 await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);

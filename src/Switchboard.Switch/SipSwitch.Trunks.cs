@@ -233,14 +233,19 @@ public sealed partial class SipSwitch
         var ruriUser = SipUri.Parse(req.Uri)?.User ?? "";
         var toUser = req.To.SipUri?.User ?? "";
         var extension = TrunkRouter.Did(trunk, ruriUser) ?? TrunkRouter.Did(trunk, toUser);
+        var members = extension?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (members.Length > 1 && members.All(_model.IsDevice))
+        {
+            await RingGroupAsync(txn, trunk, members).ConfigureAwait(false);
+            return;
+        }
         if (extension is null || !_model.IsDevice(extension))
         {
             _log.LogInformation("Trunk {Trunk}: call to {Number} from {Source}: no such DID", trunk.Name, ruriUser, txn.Source);
             await txn.RespondAsync(404, "Not Found (no such number)").ConfigureAwait(false);
             return;
         }
-        var callerUri = req["P-Asserted-Identity"] is { } pai ? NameAddress.Parse(pai).SipUri : null;
-        var callerNumber = TrunkRouter.CallerNumber(trunk, callerUri?.User ?? req.From.SipUri?.User);
+        var callerNumber = TrunkCaller(req, trunk);
         var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
         var callerConn = _model.StartCall(callerNumber, extension);
         var call = new B2BCall(legA, txn, callerConn);
@@ -304,5 +309,133 @@ public sealed partial class SipSwitch
         }
         if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
         return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now goes out to {tr.E164} via trunk {tr.Trunk.Name}");
+    }
+
+    /// <summary>The caller of an INVITE from a trunk, as +E.164 (P-Asserted-Identity first, else From).</summary>
+    private static string TrunkCaller(SipRequest req, Trunk trunk)
+    {
+        var callerUri = req["P-Asserted-Identity"] is { } pai ? NameAddress.Parse(pai).SipUri : null;
+        return TrunkRouter.CallerNumber(trunk, callerUri?.User ?? req.From.SipUri?.User);
+    }
+
+    /// <summary>
+    /// A DID mapped to a group ("100,101"): every member's phone rings at once (each member's do-not-disturb and
+    /// forwarding to another extension apply); the first to answer gets the call and the others are cancelled; when
+    /// all refuse, the caller gets the last refusal.
+    /// </summary>
+    private async Task RingGroupAsync(ServerTransaction txn, Trunk trunk, string[] members)
+    {
+        var req = txn.Request;
+        var callerNumber = TrunkCaller(req, trunk);
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var callerConn = _model.StartCall(callerNumber, string.Join(",", members));
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+        var targets = new List<(string Device, PhoneBinding Binding, Sip.Transport.SipEndPoint Peer)>();
+        foreach (var target in members.Select(m => _model.Resolve(m)).Where(r => !r.DoNotDisturb && _model.IsDevice(r.Target)).Select(r => r.Target).Distinct())
+        {
+            var binding = _bindings.Lookup(target).FirstOrDefault();
+            if (binding is not null && Registrar.Registrar.EndPointOf(binding) is { } peer) targets.Add((target, binding, peer));
+        }
+        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> group {Members}, ringing {Targets}", callerConn.Call.Id, callerNumber, trunk.Name,
+            string.Join(",", members), string.Join(",", targets.Select(t => t.Device)));
+        if (targets.Count == 0)
+        {
+            await EndCallAsync(call, "no group member reachable", CallOutcome.Failed, finalToA: 480,
+                reason: "Temporarily Unavailable (no group member reachable)").ConfigureAwait(false);
+            return;
+        }
+        int left = targets.Count;
+        Leg? winner = null;
+        var alerting = new Dictionary<Leg, Connection>();
+        lock (call.Gate)
+        {
+            foreach (var (device, binding, peer) in targets)
+            {
+                var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, req.From.DisplayName ?? callerNumber), device);
+                _dialogs[leg.Dialog.Key] = (call, leg);
+                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer.Protocol));
+                if (req.Body.Length > 0)
+                {
+                    invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
+                    invite.Body = req.Body;
+                }
+                var t = _layer.Send(invite, peer, tx =>
+                {
+                    call.GroupInvites.Add(tx);
+                    tx.Provisional += r => _ = OnGroupProvisionalAsync(r, leg);
+                    tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+                });
+                _ = t.FinalResponse.ContinueWith(tk => OnGroupFinalAsync(tk.Result, leg, t), TaskScheduler.Default).Unwrap();
+            }
+        }
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+
+        async Task OnGroupProvisionalAsync(SipResponse r, Leg leg)
+        {
+            if (r.StatusCode == 100) return;
+            bool first;
+            lock (call.Gate)
+            {
+                if (call.State != B2BState.Calling || winner is not null || alerting.ContainsKey(leg)) return;
+                leg.Dialog.OnResponse(r);
+                first = alerting.Count == 0;
+                alerting[leg] = _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+            }
+            if (first) await txn.RespondAsync(SipResponse.For(req, 180, toTag: legA.Dialog.LocalTag)).ConfigureAwait(false);
+        }
+
+        async Task OnGroupFinalAsync(SipResponse r, Leg leg, ClientTransaction t)
+        {
+            bool decide;
+            List<(Leg Leg, Connection Conn)> losers = [];
+            lock (call.Gate)
+            {
+                bool success = r.StatusCode is >= 200 and < 300;
+                left--;
+                if (success && winner is null && call.State == B2BState.Calling)
+                {
+                    winner = leg;
+                    losers = [.. alerting.Where(kv => kv.Key != leg).Select(kv => (kv.Key, kv.Value))];
+                    decide = true;
+                }
+                else
+                {
+                    // The last refusal is passed on as the answer of the whole group; earlier ones just leave the group.
+                    decide = !success && winner is null && left == 0 && call.State == B2BState.Calling;
+                }
+                if (decide)
+                {
+                    call.B = leg;
+                    call.InviteB = t;
+                    // The answering member joins the call before the others leave it, so the call never drops to one party.
+                    call.Callee = alerting.GetValueOrDefault(leg)
+                        ?? _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+                }
+            }
+            if (decide)
+            {
+                foreach (var (l, conn) in losers) _model.Clear(conn, "answered by " + leg.Device);
+                foreach (var g in call.GroupInvites) if (g != t && !g.FinalResponse.IsCompleted) _ = g.CancelAsync();
+                await OnCalleeFinalAsync(call, leg, r, "group " + string.Join(",", members)).ConfigureAwait(false);
+                return;
+            }
+            if (r.StatusCode is >= 200 and < 300)
+            {
+                // Answered after another member did (or after the call ended): release it.
+                leg.Dialog.OnResponse(r);
+                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer.Protocol), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
+            }
+            else
+            {
+                Connection? mine;
+                lock (call.Gate) mine = winner is null ? alerting.GetValueOrDefault(leg) : null;
+                if (mine is not null) _model.Clear(mine, r.StatusCode + " " + r.Reason);
+            }
+            _dialogs.TryRemove(leg.Dialog.Key, out _);
+        }
     }
 }

@@ -332,3 +332,40 @@ public sealed class TrunkForwardingTests
         Assert.Contains("INVITE sip:+49891234567@127.0.0.1:", File.ReadAllText(messages), StringComparison.Ordinal);
     }
 }
+
+/// <summary>A DID that rings a group of extensions at once.</summary>
+public sealed class TrunkGroupTests
+{
+    [Fact]
+    public async Task A_group_did_rings_every_member_the_first_to_answer_gets_the_call_and_the_others_are_cancelled()
+    {
+        await using var f = new TrunkFixture(t => t.Dids["+4989555200"] = "100,101");
+        int ringPort = Sipp.FreePort(), answerPort = Sipp.FreePort();
+        using var ringing = Sipp.Start("uas_ring_cancel.xml", ringPort, null);
+        using var answering = Sipp.Start("builtin:uas", answerPort, null);
+        await f.RegisterPhoneAsync("100", ringPort);
+        await f.RegisterPhoneAsync("101", answerPort);
+        using var provider = Sipp.Start("provider_call_in.xml", f.UpstreamPort, f.Remote, "-s", "+4989555200",
+            "-key", "to", "+4989555200", "-key", "caller", "030123456", "-key", "talk_ms", "300");
+        var (code, output) = await provider.ExitAsync();
+        Assert.True(code == 0, "provider: " + output);
+        Assert.Equal(0, (await answering.ExitAsync()).Code);
+        var (ringCode, ringOut) = await ringing.ExitAsync();
+        Assert.True(ringCode == 0, "the member that only rang must have been cancelled: " + ringOut);
+        await f.WaitForAsync(() => f.Journal.Recent(5).Any(j => j.Ended is not null), "the journal row to be closed");
+        var row = Assert.Single(f.Journal.Recent(5));
+        Assert.Equal(("+4930123456", "101"), (row.Calling, row.AnsweredBy));
+    }
+
+    [Fact]
+    public async Task A_group_whose_members_all_have_dnd_gives_480()
+    {
+        await using var f = new TrunkFixture(t => t.Dids["+4989555200"] = "100,101");
+        await f.Switch.ForwardAsync("100", ForwardingSetting.Dnd);
+        await f.Switch.ForwardAsync("101", ForwardingSetting.Dnd);
+        using var provider = Sipp.Start("provider_call_in_fail.xml", f.UpstreamPort, f.Remote, "-s", "+4989555200",
+            "-key", "to", "+4989555200", "-key", "caller", "030123456", "-key", "expect", "480");
+        var (code, output) = await provider.ExitAsync();
+        Assert.True(code == 0, output);
+    }
+}
