@@ -46,7 +46,7 @@ public sealed partial class SipSwitch
             if (setting.Target == device) return Done(ReplyCode.BadRequest, $"{what}: target is {device} itself");
             var kind = _dialPlan.Classify(setting.Target!, _model.IsDevice);
             if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {setting.Target}");
-            if (kind == NumberKind.Outside) return Done(ReplyCode.NotFound, $"{what}: no trunk for outside numbers");
+            if (kind == NumberKind.Outside && RefuseOutside(device, setting.Target!, what, count: false) is { } refused) return Done(refused);
         }
         _model.SetForwarding(device, setting);
         return Done(ReplyCode.Ok, setting.Mode switch

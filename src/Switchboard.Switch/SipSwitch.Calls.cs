@@ -14,6 +14,11 @@ public sealed partial class SipSwitch
     private async Task OnNewInviteAsync(ServerTransaction txn)
     {
         var req = txn.Request;
+        if (Trunks.FromSource(txn.Source) is { } trunk)
+        {
+            await OnTrunkInviteAsync(txn, trunk).ConfigureAwait(false);
+            return;
+        }
         var caller = Authenticate(txn, proxy: true, out var refusal);
         if (caller is null)
         {
@@ -28,10 +33,14 @@ public sealed partial class SipSwitch
         LearnAnswerMethod(caller, req["Allow-Events"]);
         var dialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
         var kind = _dialPlan.Classify(dialled, _model.IsDevice);
+        if (kind == NumberKind.Outside)
+        {
+            await OnOutsideInviteAsync(txn, caller, dialled).ConfigureAwait(false);
+            return;
+        }
         if (kind != NumberKind.Device)
         {
-            // Outside numbers need a trunk, which the switch does not have yet.
-            await txn.RespondAsync(404, kind == NumberKind.Outside ? "Not Found (no trunk for outside numbers)" : "Not Found (no such extension)").ConfigureAwait(false);
+            await txn.RespondAsync(404, "Not Found (no such extension)").ConfigureAwait(false);
             return;
         }
         if (dialled == caller)
@@ -56,8 +65,7 @@ public sealed partial class SipSwitch
         }
         if (!_model.IsDevice(route.Target))
         {
-            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "no trunk");
-            await EndCallAsync(call, "no route", CallOutcome.Failed, finalToA: 404, reason: "Not Found (forwarded to an outside number; no trunk)").ConfigureAwait(false);
+            await ForwardOutAsync(call, route, req.Body, req[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
             return;
         }
         var binding = _bindings.Lookup(route.Target).FirstOrDefault();
@@ -233,6 +241,7 @@ public sealed partial class SipSwitch
         if (was == B2BState.Calling)
         {
             if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
+            foreach (var g in call.GroupInvites) if (!g.FinalResponse.IsCompleted) _ = g.CancelAsync();
             if (call.InviteA is not null)
             {
                 await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);

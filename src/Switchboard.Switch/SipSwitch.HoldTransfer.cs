@@ -82,6 +82,8 @@ public sealed partial class SipSwitch
     /// </summary>
     private CallControlResult TransferConnected(string what, Connection connected, string target, string cause, bool byeController = true)
     {
+        if (!_model.IsDevice(target))
+            return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: a connected call can be transferred to extensions only (not yet through a trunk)");
         if (LegsOf(connected) is not { } legs) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not connected on this switch");
         var binding = _bindings.Lookup(target).FirstOrDefault();
         SipEndPoint? peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);

@@ -25,6 +25,8 @@ public sealed partial class SipSwitch
         if (refused is { } no) return no;
         if ((_model.FirstInState(device, ConnectionState.Initiated) ?? _model.FirstInState(device, ConnectionState.Alerting)) is { } busy)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {device} is already placing or being offered call {busy.Call.Id}");
+        // The outside-call rate limit counts only a call that will really be placed.
+        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what) is { } limited) return limited;
         // A consultation call: the call in progress is held first, as the hold key of a phone would do.
         if (_model.FirstInState(device, ConnectionState.Connected) is { } current && !await HoldAsync(current).ConfigureAwait(false))
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: could not put call {current.Call.Id} on hold");
@@ -41,14 +43,13 @@ public sealed partial class SipSwitch
         if (destination == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: a device cannot call itself");
         var kind = _dialPlan.Classify(destination, _model.IsDevice);
         if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
-        if (kind == NumberKind.Outside) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
         route = _model.Resolve(destination);
         if (route.DoNotDisturb) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {destination} is forwarded to an outside number; no trunk");
+        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what, count: false) is { } refused) return refused;
         callerBinding = _bindings.Lookup(device).FirstOrDefault();
         callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
         if (callerBinding is null || callerPeer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");
-        if (_bindings.Lookup(route.Target).Count == 0) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
+        if (_model.IsDevice(route.Target) && _bindings.Lookup(route.Target).Count == 0) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {route.Target}");
         return null;
     }
 
@@ -93,6 +94,11 @@ public sealed partial class SipSwitch
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling) return;
+        }
+        if (!_model.IsDevice(route.Target))
+        {
+            await CallOutAfterAnswerAsync(call, route, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)))).ConfigureAwait(false);
+            return;
         }
 
         var binding = _bindings.Lookup(route.Target).FirstOrDefault();

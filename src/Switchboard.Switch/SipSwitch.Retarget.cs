@@ -27,6 +27,7 @@ public sealed partial class SipSwitch
                 return Done(ReplyCode.BadRequest, $"{what}: {route.Target} is already the other party of the call");
             return Done(TransferConnected(what, connected, route.Target, "transferred by " + device));
         }
+        if (!_model.IsDevice(route.Target)) return Done(RetargetOut(what, ringing!, route, device));
         return Done(Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device));
     }
 
@@ -37,10 +38,8 @@ public sealed partial class SipSwitch
         if (target == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: target is {device} itself");
         var kind = _dialPlan.Classify(target, _model.IsDevice);
         if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {target}");
-        if (kind == NumberKind.Outside) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: no trunk for outside numbers is configured");
         route = _model.Resolve(target);
         if (route.DoNotDisturb) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {target} is forwarded to an outside number; no trunk");
         return null;
     }
 

@@ -83,6 +83,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         _layer.Start(this);
         _expiry = Time.CreateTimer(_ => _bindings.Expire(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        StartTrunks();
         _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), realm {Realm}, devices {Devices}", LocalEndPoint, _options.Realm,
             string.Join(",", _model.Devices.Order()));
     }
@@ -226,6 +227,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _expiry?.Dispose();
         foreach (var call in _dialogs.Values.Select(d => d.Call).Distinct().ToList())
             await EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503).ConfigureAwait(false);
+        await StopTrunksAsync().ConfigureAwait(false);
         await _layer.DisposeAsync().ConfigureAwait(false);
         if (_media is not null) await _media.DisposeAsync().ConfigureAwait(false);
     }

@@ -51,6 +51,12 @@ public sealed class SwitchOptions
     /// <summary>Highest RTP port for conference media.</summary>
     public int RtpPortMax { get; set; }
 
+    /// <summary>SIP trunks for outside calls (none: outside numbers get 404).</summary>
+    public List<Trunks.TrunkOptions> Trunks { get; set; } = [];
+
+    /// <summary>Digits phones dial before an outside number written without '+' (e.g. "0"); empty: none.</summary>
+    public string OutsideLinePrefix { get; set; } = "";
+
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
 }

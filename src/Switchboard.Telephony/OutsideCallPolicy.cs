@@ -43,8 +43,8 @@ public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? 
         return number;
     }
 
-    /// <summary>Null when the call may go out (and counts it against the rate limit), else the refusal text.</summary>
-    public string? Check(string device, string number)
+    /// <summary>Null when the call may go out (and, when <paramref name="count"/>, counts it against the rate limit), else the refusal text.</summary>
+    public string? Check(string device, string number, bool count = true)
     {
         if (!options.AllowedDevices.Contains("*") && !options.AllowedDevices.Contains(device))
             return $"{device} may not call outside numbers (OutsideCalls:AllowedDevices)";
@@ -53,7 +53,7 @@ public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? 
         var allowed = Longest(options.AllowedPrefixes, national);
         if (denied is not null && (allowed is null || allowed.Length < denied.Length))
             return $"{number} is blocked by OutsideCalls:DeniedPrefixes (prefix {denied})";
-        if (options.MaxCallsPerDevicePerMinute > 0)
+        if (count && options.MaxCallsPerDevicePerMinute > 0)
         {
             var q = _recent.GetOrAdd(device, _ => new Queue<DateTimeOffset>());
             lock (q)

@@ -35,6 +35,9 @@ internal sealed class B2BCall(Leg a, ServerTransaction? inviteA, Connection call
 
     public ClientTransaction? InviteB { get; set; }
 
+    /// <summary>A group call: the INVITEs ringing its members in parallel until one answers (cancelled when the call ends).</summary>
+    public List<ClientTransaction> GroupInvites { get; } = [];
+
     public Connection Caller { get; } = caller;
 
     public Connection? Callee { get; set; }

@@ -1,0 +1,441 @@
+using Microsoft.Extensions.Logging;
+using Switchboard.Sip.Auth;
+using Switchboard.Sip.Dialogs;
+using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transactions;
+using Switchboard.Switch.Calls;
+using Switchboard.Switch.Trunks;
+using Switchboard.Telephony;
+
+namespace Switchboard.Switch;
+
+/// <summary>
+/// SIP trunks: outside calls leave through the trunk their number routes to (after the toll-fraud policy allowed
+/// them), with the caller ID the trunk presents and digest answers to its 401/407 challenges; calls from a trunk,
+/// recognised by source address, ring the extension of the DID they were made to.
+/// </summary>
+public sealed partial class SipSwitch
+{
+    private TrunkRouter? _router;
+    private readonly List<TrunkRegistration> _trunkRegistrations = [];
+    private OutsideCallPolicy? _outsidePolicy;
+
+    /// <summary>
+    /// The toll-fraud rules for every call that leaves through a trunk; by default those of a fresh
+    /// <see cref="OutsideCallOptions"/> (international and premium-rate numbers refused).
+    /// </summary>
+    public OutsideCallPolicy OutsidePolicy
+    {
+        get => LazyInitializer.EnsureInitialized(ref _outsidePolicy, () => new OutsideCallPolicy(new OutsideCallOptions(), Time));
+        init => _outsidePolicy = value;
+    }
+
+    /// <summary>The trunks and their routing.</summary>
+    public TrunkRouter Trunks => LazyInitializer.EnsureInitialized(ref _router, () => new TrunkRouter(_options.Trunks, _options.OutsideLinePrefix));
+
+    /// <summary>The registrations of trunks that register (in configuration order).</summary>
+    public IReadOnlyList<TrunkRegistration> TrunkRegistrations => _trunkRegistrations;
+
+    private void StartTrunks()
+    {
+        foreach (var trunk in Trunks.Trunks)
+        {
+            _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
+                string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
+            if (!trunk.Options.Register) continue;
+            var contact = $"<sip:{trunk.Options.Username}@{Domain}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+            var upstream = trunk.Upstream;
+            var registration = new TrunkRegistration(trunk, contact, req => _layer.Send(req, upstream).FinalResponse, Time, _log);
+            _trunkRegistrations.Add(registration);
+            registration.Start();
+        }
+    }
+
+    private async Task StopTrunksAsync()
+    {
+        foreach (var r in _trunkRegistrations) await r.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The way out for an outside number, or null with the SIP code and text of the refusal: 404 when no trunk takes
+    /// it, 403 naming the policy rule that refused it. An allowed call counts against the device's rate limit.
+    /// </summary>
+    private TrunkRoute? OutsideRoute(string device, string number, out int code, out string refusal)
+    {
+        var route = Trunks.Route(number, out var reason);
+        if (route is not { } r)
+        {
+            (code, refusal) = (404, reason);
+            return null;
+        }
+        if (OutsidePolicy.Check(device, r.E164) is { } rule)
+        {
+            _log.LogWarning("Outside call {Device} -> {Number} refused: {Rule}", device, number, rule);
+            (code, refusal) = (403, rule);
+            return null;
+        }
+        (code, refusal) = (200, "");
+        return r;
+    }
+
+    /// <summary>For MakeCall and Forward: null when the call may go out, else the reply (404 no trunk, 403 with the rule).</summary>
+    private CallControlResult? RefuseOutside(string device, string number, string what, bool count = true)
+    {
+        var route = Trunks.Route(number, out var reason);
+        if (route is not { } r) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        if (OutsidePolicy.Check(device, r.E164, count) is { } rule) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {rule}");
+        return null;
+    }
+
+    /// <summary>The device whose forwarding sends a call out (the last hop), or the caller when there was none.</summary>
+    private static string ForwardingDevice(Route route, string caller) => route.ForwardedFrom.Count > 0 ? route.ForwardedFrom[^1] : caller;
+
+    /// <summary>A phone dialled an outside number: policy, then a leg to the trunk.</summary>
+    private async Task OnOutsideInviteAsync(ServerTransaction txn, string caller, string dialled)
+    {
+        var req = txn.Request;
+        if (OutsideRoute(caller, dialled, out var code, out var refusal) is not { } route)
+        {
+            await txn.RespondAsync(code, code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
+            return;
+        }
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };
+        var callerConn = _model.StartCall(caller, route.E164);
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} as {Dialled}", callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
+        lock (call.Gate) StartTrunkLeg(call, route, req.Body, req[SipHeaderNames.ContentType], caller, cause: null);
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>A call to an extension forwarded to an outside number: policy for the forwarding device, then the trunk.</summary>
+    private async Task ForwardOutAsync(B2BCall call, Route route, byte[] sdp, string? contentType, string? cause)
+    {
+        var device = ForwardingDevice(route, call.Caller.Party);
+        if (OutsideRoute(device, route.Target, out var code, out var refusal) is not { } tr)
+        {
+            _model.AddParty(call.Caller.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, refusal);
+            await EndCallAsync(call, refusal, CallOutcome.Failed, finalToA: code,
+                reason: code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
+            return;
+        }
+        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} ({Cause})", call.Caller.Call.Id, call.Caller.Party, tr.E164, tr.Trunk.Name, cause);
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+            StartTrunkLeg(call, tr, sdp, contentType, device, cause);
+        }
+        call.RingTimer ??= Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>MakeCall to an outside number: the caller's phone answered; now the trunk (policy was checked by MakeCall).</summary>
+    private async Task CallOutAfterAnswerAsync(B2BCall call, Route route, byte[] sdp)
+    {
+        var device = ForwardingDevice(route, call.A.Device);
+        if (Trunks.Route(route.Target, out var reason) is not { } tr)
+        {
+            call.Callee = _model.AddParty(call.Caller.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, reason);
+            await EndCallAsync(call, reason, CallOutcome.Failed).ConfigureAwait(false);
+            return;
+        }
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return;
+            StartTrunkLeg(call, tr, sdp, "application/sdp", device, cause);
+        }
+    }
+
+    /// <summary>
+    /// Leg B to a trunk: Request-URI and To in the trunk's number format, From and P-Asserted-Identity with the caller
+    /// ID the trunk presents for <paramref name="presenting"/>. Call with <c>call.Gate</c> held.
+    /// </summary>
+    private void StartTrunkLeg(B2BCall call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause)
+    {
+        var t = route.Trunk;
+        var callerId = TrunkRouter.CallerIdOf(t, presenting);
+        var fromUser = t.Options.FromUser.Length > 0 ? t.Options.FromUser : callerId;
+        var target = t.UriFor(route.Dialled);
+        var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164);
+        call.B = legB;
+        _dialogs[legB.Dialog.Key] = (call, legB);
+        SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, challenges: []);
+    }
+
+    private void SendTrunkInvite(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+        IReadOnlyList<SipResponse> challenges)
+    {
+        var t = route.Trunk;
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream.Protocol));
+        if (t.Options.PAssertedIdentity) invite.Add("P-Asserted-Identity", $"<sip:{callerId}@{t.Domain}>");
+        if (sdp.Length > 0)
+        {
+            invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");
+            invite.Body = sdp;
+        }
+        foreach (var challenge in challenges)
+        {
+            if (!DigestClient.Answer(challenge, invite, t.AuthUser, t.Options.Password))
+                _log.LogWarning("Call {Call}: trunk {Trunk} challenged with no usable digest algorithm", call.Caller.Call.Id, t.Name);
+        }
+        var peer = t.Upstream;
+        var txn = _layer.Send(invite, peer, tx =>
+        {
+            call.InviteB = tx;
+            tx.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+            tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+        });
+        _ = txn.FinalResponse.ContinueWith(
+            tk => OnTrunkFinalAsync(call, legB, route, sdp, contentType, callerId, cause, tk.Result, challenges), TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>
+    /// A final response from the trunk: a 401/407 is answered with the trunk's credentials in a new INVITE with the
+    /// next CSeq, keeping the answers to earlier challenges (a proxy's 407 and then its UAS's 401 both need theirs).
+    /// The same challenge again (same code and realm, not stale) means wrong credentials, which the caller sees as 403:
+    /// a challenge passed on would make the phone ask its user for a password.
+    /// </summary>
+    private async Task OnTrunkFinalAsync(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+        SipResponse r, IReadOnlyList<SipResponse> challenges)
+    {
+        if (r.StatusCode is 401 or 407)
+        {
+            var (realm, stale) = ChallengeOf(r);
+            bool repeated = challenges.Any(c => c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm);
+            if ((!repeated || stale) && challenges.Count < 4)
+            {
+                var next = challenges.Where(c => !(c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm)).Append(r).ToList();
+                lock (call.Gate)
+                {
+                    if (call.State == B2BState.Calling && call.B == legB)
+                    {
+                        SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
+                        return;
+                    }
+                }
+                // A leg replaced or a call ended meanwhile: the usual handling forgets the leg.
+                await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
+                return;
+            }
+            _log.LogWarning("Call {Call}: trunk {Trunk} refused the credentials of {User} ({Code})", call.Caller.Call.Id, route.Trunk.Name,
+                route.Trunk.AuthUser, r.StatusCode);
+            r = new SipResponse(403, $"Forbidden (trunk {route.Trunk.Name} refused our credentials)");
+        }
+        await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
+    }
+
+    /// <summary>An INVITE from a trunk's address: trusted by source (no digest), routed by DID to an extension.</summary>
+    private async Task OnTrunkInviteAsync(ServerTransaction txn, Trunk trunk)
+    {
+        var req = txn.Request;
+        var ruriUser = SipUri.Parse(req.Uri)?.User ?? "";
+        var toUser = req.To.SipUri?.User ?? "";
+        var extension = TrunkRouter.Did(trunk, ruriUser) ?? TrunkRouter.Did(trunk, toUser);
+        var members = extension?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (members.Length > 1 && members.All(_model.IsDevice))
+        {
+            await RingGroupAsync(txn, trunk, members).ConfigureAwait(false);
+            return;
+        }
+        if (extension is null || !_model.IsDevice(extension))
+        {
+            _log.LogInformation("Trunk {Trunk}: call to {Number} from {Source}: no such DID", trunk.Name, ruriUser, txn.Source);
+            await txn.RespondAsync(404, "Not Found (no such number)").ConfigureAwait(false);
+            return;
+        }
+        var callerNumber = TrunkCaller(req, trunk);
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var callerConn = _model.StartCall(callerNumber, extension);
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+
+        var route = _model.Resolve(extension);
+        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
+        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> {Extension}{Forward}", callerConn.Call.Id, callerNumber, trunk.Name, route.Target,
+            cause is null ? "" : " (" + cause + ")");
+        if (route.DoNotDisturb)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "do not disturb");
+            await EndCallAsync(call, "busy", CallOutcome.Busy, finalToA: 486, reason: "Busy Here (do not disturb)").ConfigureAwait(false);
+            return;
+        }
+        if (!_model.IsDevice(route.Target))
+        {
+            await ForwardOutAsync(call, route, req.Body, req[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
+            return;
+        }
+        var binding = _bindings.Lookup(route.Target).FirstOrDefault();
+        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
+        if (binding is null || peer is null)
+        {
+            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "not registered");
+            await EndCallAsync(call, "unreachable", CallOutcome.Failed, finalToA: 480, reason: $"Temporarily Unavailable ({route.Target} is not registered)").ConfigureAwait(false);
+            return;
+        }
+        lock (call.Gate)
+        {
+            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, req.Body, req[SipHeaderNames.ContentType],
+                req.From.DisplayName ?? callerNumber, cause, autoAnswer: false);
+        }
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private static (string? Realm, bool Stale) ChallengeOf(SipResponse r)
+    {
+        var h = r.All(r.StatusCode == 407 ? SipHeaderNames.ProxyAuthenticate : SipHeaderNames.WwwAuthenticate).Select(DigestHeader.Parse).FirstOrDefault(x => x is not null);
+        return (h?["realm"], h?["stale"]?.Equals("true", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    /// <summary>Redirect of a ringing call to an outside number (directly or by the target's forwarding): policy, then the trunk.</summary>
+    private CallControlResult RetargetOut(string what, Connection ringing, Route route, string device)
+    {
+        var presenting = ForwardingDevice(route, device);
+        if (RefuseOutside(presenting, route.Target, what) is { } refused) return refused;
+        var tr = Trunks.Route(route.Target, out _)!.Value;
+        var call = Calls.FirstOrDefault(c => c.Callee == ringing);
+        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        ClientTransaction? old;
+        var cause = "deflected by " + device;
+        lock (call.Gate)
+        {
+            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
+            old = call.InviteB;
+            call.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
+            var sdp = call.InviteA is null ? System.Text.Encoding.ASCII.GetBytes(Activate(System.Text.Encoding.ASCII.GetString(call.A.Sdp))) : call.A.Sdp;
+            StartTrunkLeg(call, tr, sdp, "application/sdp", presenting, cause);
+        }
+        if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
+        return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now goes out to {tr.E164} via trunk {tr.Trunk.Name}");
+    }
+
+    /// <summary>The caller of an INVITE from a trunk, as +E.164 (P-Asserted-Identity first, else From).</summary>
+    private static string TrunkCaller(SipRequest req, Trunk trunk)
+    {
+        var callerUri = req["P-Asserted-Identity"] is { } pai ? NameAddress.Parse(pai).SipUri : null;
+        return TrunkRouter.CallerNumber(trunk, callerUri?.User ?? req.From.SipUri?.User);
+    }
+
+    /// <summary>
+    /// A DID mapped to a group ("100,101"): every member's phone rings at once (each member's do-not-disturb and
+    /// forwarding to another extension apply); the first to answer gets the call and the others are cancelled; when
+    /// all refuse, the caller gets the last refusal.
+    /// </summary>
+    private async Task RingGroupAsync(ServerTransaction txn, Trunk trunk, string[] members)
+    {
+        var req = txn.Request;
+        var callerNumber = TrunkCaller(req, trunk);
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var callerConn = _model.StartCall(callerNumber, string.Join(",", members));
+        var call = new B2BCall(legA, txn, callerConn);
+        _dialogs[legA.Dialog.Key] = (call, legA);
+        _pending[txn] = call;
+        var targets = new List<(string Device, PhoneBinding Binding, Sip.Transport.SipEndPoint Peer)>();
+        foreach (var target in members.Select(m => _model.Resolve(m)).Where(r => !r.DoNotDisturb && _model.IsDevice(r.Target)).Select(r => r.Target).Distinct())
+        {
+            var binding = _bindings.Lookup(target).FirstOrDefault();
+            if (binding is not null && Registrar.Registrar.EndPointOf(binding) is { } peer) targets.Add((target, binding, peer));
+        }
+        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> group {Members}, ringing {Targets}", callerConn.Call.Id, callerNumber, trunk.Name,
+            string.Join(",", members), string.Join(",", targets.Select(t => t.Device)));
+        if (targets.Count == 0)
+        {
+            await EndCallAsync(call, "no group member reachable", CallOutcome.Failed, finalToA: 480,
+                reason: "Temporarily Unavailable (no group member reachable)").ConfigureAwait(false);
+            return;
+        }
+        int left = targets.Count;
+        Leg? winner = null;
+        var alerting = new Dictionary<Leg, Connection>();
+        lock (call.Gate)
+        {
+            foreach (var (device, binding, peer) in targets)
+            {
+                var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
+                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, req.From.DisplayName ?? callerNumber), device);
+                _dialogs[leg.Dialog.Key] = (call, leg);
+                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer.Protocol));
+                if (req.Body.Length > 0)
+                {
+                    invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
+                    invite.Body = req.Body;
+                }
+                var t = _layer.Send(invite, peer, tx =>
+                {
+                    call.GroupInvites.Add(tx);
+                    tx.Provisional += r => _ = OnGroupProvisionalAsync(r, leg);
+                    tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
+                });
+                _ = t.FinalResponse.ContinueWith(tk => OnGroupFinalAsync(tk.Result, leg, t), TaskScheduler.Default).Unwrap();
+            }
+        }
+        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+
+        async Task OnGroupProvisionalAsync(SipResponse r, Leg leg)
+        {
+            if (r.StatusCode == 100) return;
+            bool first;
+            lock (call.Gate)
+            {
+                if (call.State != B2BState.Calling || winner is not null || alerting.ContainsKey(leg)) return;
+                leg.Dialog.OnResponse(r);
+                first = alerting.Count == 0;
+                alerting[leg] = _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+            }
+            if (first) await txn.RespondAsync(SipResponse.For(req, 180, toTag: legA.Dialog.LocalTag)).ConfigureAwait(false);
+        }
+
+        async Task OnGroupFinalAsync(SipResponse r, Leg leg, ClientTransaction t)
+        {
+            bool decide;
+            List<(Leg Leg, Connection Conn)> losers = [];
+            lock (call.Gate)
+            {
+                bool success = r.StatusCode is >= 200 and < 300;
+                left--;
+                if (success && winner is null && call.State == B2BState.Calling)
+                {
+                    winner = leg;
+                    losers = [.. alerting.Where(kv => kv.Key != leg).Select(kv => (kv.Key, kv.Value))];
+                    decide = true;
+                }
+                else
+                {
+                    // The last refusal is passed on as the answer of the whole group; earlier ones just leave the group.
+                    decide = !success && winner is null && left == 0 && call.State == B2BState.Calling;
+                }
+                if (decide)
+                {
+                    call.B = leg;
+                    call.InviteB = t;
+                    // The answering member joins the call before the others leave it, so the call never drops to one party.
+                    call.Callee = alerting.GetValueOrDefault(leg)
+                        ?? _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+                }
+            }
+            if (decide)
+            {
+                foreach (var (l, conn) in losers) _model.Clear(conn, "answered by " + leg.Device);
+                foreach (var g in call.GroupInvites) if (g != t && !g.FinalResponse.IsCompleted) _ = g.CancelAsync();
+                await OnCalleeFinalAsync(call, leg, r, "group " + string.Join(",", members)).ConfigureAwait(false);
+                return;
+            }
+            if (r.StatusCode is >= 200 and < 300)
+            {
+                // Answered after another member did (or after the call ended): release it.
+                leg.Dialog.OnResponse(r);
+                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer.Protocol), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
+            }
+            else
+            {
+                Connection? mine;
+                lock (call.Gate) mine = winner is null ? alerting.GetValueOrDefault(leg) : null;
+                if (mine is not null) _model.Clear(mine, r.StatusCode + " " + r.Reason);
+            }
+            _dialogs.TryRemove(leg.Dialog.Key, out _);
+        }
+    }
+}
