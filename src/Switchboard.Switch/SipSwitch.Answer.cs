@@ -86,8 +86,8 @@ public sealed partial class SipSwitch
         {
             if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
             old = call.InviteB;
-            var sdp = call.InviteA is null ? SdpText.WithDirection(call.A.Sdp, "sendrecv") : call.A.Sdp;
-            StartCalleeLeg(call, ringing.Party, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, null, autoAnswer: true);
+            var sdp = CalleeOffer(call, out var endpoint);
+            StartCalleeLeg(call, ringing.Party, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, null, autoAnswer: true, endpoint);
         }
         if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
         return CallControlResult.Ok($"{what}: call {ringing.Call.Id} offered again with auto-answer");

@@ -19,7 +19,7 @@ public sealed partial class SipSwitch
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
         var call = _dialogs.Values.Select(d => d.Call).FirstOrDefault(c => c.Caller.Call == conn.Call);
         if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
-        if (call.Room is { } room && room.Members.FirstOrDefault(m => m.Connection == conn).Leg is { } member)
+        if (call.Room is { } room && call.State == B2BState.Connected && room.Members.FirstOrDefault(m => m.Connection == conn).Leg is { } member)
         {
             // In a conference, Drop takes this party out; the others stay connected.
             await LeaveRoomAsync(call, room, member, "dropped").ConfigureAwait(false);

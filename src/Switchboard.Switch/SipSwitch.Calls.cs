@@ -87,11 +87,12 @@ public sealed partial class SipSwitch
     /// and Pickup). Responses of a leg that has since been replaced are ignored, or released if they answer.
     /// </summary>
     private void StartCalleeLeg(B2BCall call, string target, string contact, SipEndPoint peer, byte[] sdp, string? contentType, string display,
-        string? cause, bool autoAnswer)
+        string? cause, bool autoAnswer, Media.RtpEndpoint? endpoint = null)
     {
         var caller = call.Caller.Party;
         var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
             $"sip:{caller}@{Domain}", $"sip:{target}@{Domain}", contact, peer, display), target);
+        legB.Endpoint = endpoint;
         call.B = legB;
         _dialogs[legB.Dialog.Key] = (call, legB);
         var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer.Protocol));
@@ -147,6 +148,7 @@ public sealed partial class SipSwitch
                 _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
             }
             _dialogs.TryRemove(b.Dialog.Key, out _);
+            DropEndpoint(b);
             return;
         }
         if (r.StatusCode is >= 200 and < 300)
@@ -275,6 +277,9 @@ public sealed partial class SipSwitch
         if (call.B is { } b) _dialogs.TryRemove(b.Dialog.Key, out _);
         if (failed is not null) _model.Fail(failed, cause, outcome);
         else _model.EndCall(call.Caller.Call, cause, outcome);
+        DropEndpoint(call.A);
+        if (call.B is not null) DropEndpoint(call.B);
+        if (call.Room is { } r) await r.Mixer.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task OnInDialogRequestAsync(ServerTransaction txn)
@@ -291,7 +296,7 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(500, "Server Internal Error (CSeq out of order)").ConfigureAwait(false);
             return;
         }
-        if (call.Room is { } room)
+        if (call.Room is { } room && call.State == B2BState.Connected)
         {
             await OnRoomRequestAsync(txn, call, room, leg).ConfigureAwait(false);
             return;

@@ -9,10 +9,12 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// Three-party conference: the switch anchors the media. Each of the three phones is re-INVITEd to send its audio
-/// to an RTP endpoint of the switch's media engine, whose mixer gives each party the sum of the other two (and
-/// relays RFC 4733 digits). The controller's held call is released; when a party leaves, the other two stay
-/// connected through the mixer, and when one is left alone the conference ends.
+/// Media anchored in the switch. Calls set up by MakeCall have it from the start (the switch offers each phone its
+/// own RTP endpoint, and the media engine's mixer joins them), so hold, transfer and conference need no re-INVITE to
+/// those phones. A phone-to-phone call is re-INVITEd to an endpoint when it first needs the switch's media (transfer
+/// to an anchored call, conference). In a conference each party hears the sum of the other two (and RFC 4733 digits
+/// are relayed); the controller's held call is released; when a party leaves, the other two stay connected through
+/// the mixer, and when one is left alone the call ends.
 /// </summary>
 public sealed partial class SipSwitch
 {
@@ -37,7 +39,10 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>Live conferences (for tests and status).</summary>
-    public int Conferences => Calls.Count(c => c.Room is not null && c.State == B2BState.Connected);
+    public int Conferences => Calls.Count(c => c.Room is { } r && r.Members.Count > 2 && c.State == B2BState.Connected);
+
+    /// <summary>Live calls whose media runs through the switch (conferences included).</summary>
+    public int AnchoredCalls => Calls.Count(c => c.Room is not null && c.State == B2BState.Connected);
 
     /// <inheritdoc />
     public async ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default)
@@ -53,33 +58,79 @@ public sealed partial class SipSwitch
         var activePartner = _model.PartnersOf(active).FirstOrDefault(p => p.Party == a.Theirs.Device);
         if (heldPartner is null || activePartner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
 
-        var engine = Media;
         var parties = new (Leg Leg, Connection Connection)[] { (a.Mine, active), (a.Theirs, activePartner), (h.Theirs, heldPartner) };
-        var endpoints = new List<RtpEndpoint>();
         foreach (var (leg, _) in parties)
         {
-            var endpoint = engine.CreateEndpoint();
-            endpoints.Add(endpoint);
-            if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port), "conference").ConfigureAwait(false)
-                || !PointAt(endpoint, leg.Sdp))
-            {
-                foreach (var e in endpoints) await e.DisposeAsync().ConfigureAwait(false);
+            if (!await AnchorAsync(leg).ConfigureAwait(false))
                 return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the phone at {leg.Device} did not accept the conference media (G.711 needed)");
-            }
         }
 
-        var room = new ConferenceRoom(engine.CreateConference());
+        var room = new ConferenceRoom(Media.CreateConference());
+        await LeaveRoomsAsync(h.Call, a.Call).ConfigureAwait(false);
         ReleaseControllerLeg(h.Call, h.Mine);
         lock (a.Call.Gate) a.Call.State = B2BState.Ended;
         var joined = _model.Conference(active, held);
         var call = new B2BCall(a.Mine, null, active) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected, Room = room };
-        for (int i = 0; i < parties.Length; i++)
+        foreach (var (leg, connection) in parties)
         {
-            room.Add(parties[i].Leg, endpoints[i], parties[i].Connection);
-            _dialogs[parties[i].Leg.Dialog.Key] = (call, parties[i].Leg);
+            room.Add(leg, leg.Endpoint!, connection);
+            _dialogs[leg.Dialog.Key] = (call, leg);
         }
         _log.LogInformation("Conference {Call}: {A}, {B} and {C} mixed by the switch", joined.Id, device, a.Theirs.Device, h.Theirs.Device);
         return CallControlResult.Ok($"{what}: conference call {joined.Id} with {device}, {a.Theirs.Device} and {h.Theirs.Device}");
+    }
+
+    /// <summary>
+    /// Makes sure a confirmed leg's phone sends its audio to an RTP endpoint of the switch: a leg already anchored
+    /// keeps its endpoint (no re-INVITE, so the phone notices nothing); any other is re-INVITEd to a new one.
+    /// </summary>
+    private async Task<bool> AnchorAsync(Leg leg)
+    {
+        if (leg.Endpoint is not null) return true;
+        var endpoint = Media.CreateEndpoint();
+        if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port), "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
+        {
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+            return false;
+        }
+        leg.Endpoint = endpoint;
+        return true;
+    }
+
+    /// <summary>
+    /// The calls' anchored media is being rearranged (transfer, conference): every member leaves its old mixer, whose
+    /// endpoints stay with their legs; the old mixers close.
+    /// </summary>
+    private static async Task LeaveRoomsAsync(params B2BCall[] calls)
+    {
+        foreach (var c in calls)
+        {
+            if (c.Room is not { } room) continue;
+            foreach (var m in room.Members) room.Remove(m.Leg);
+            await room.Mixer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The offer for a new callee leg: an endpoint of the switch when the call's media is anchored, else the caller's own media.</summary>
+    private byte[] CalleeOffer(B2BCall call, out RtpEndpoint? endpoint)
+    {
+        if (call.Room is not null)
+        {
+            endpoint = Media.CreateEndpoint();
+            return SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port);
+        }
+        endpoint = null;
+        return call.InviteA is null ? SdpText.WithDirection(call.A.Sdp, "sendrecv") : call.A.Sdp;
+    }
+
+    /// <summary>Closes the endpoint of a leg that is gone (fire and forget: closing waits for the receive loop).</summary>
+    private static void DropEndpoint(Leg leg)
+    {
+        if (leg.Endpoint is { } e)
+        {
+            leg.Endpoint = null;
+            _ = e.DisposeAsync().AsTask();
+        }
     }
 
     /// <summary>The address put into the switch's own SDP.</summary>
@@ -131,6 +182,9 @@ public sealed partial class SipSwitch
                 ok.Body = leg.Outgoing(SdpText.WithDirection(SdpText.Offer(MediaAddress, member.Endpoint.LocalEndPoint.Port), direction));
                 await txn.RespondAsync(ok).ConfigureAwait(false);
                 return;
+            case "REFER" when room.Members.Count == 2:
+                await OnReferAsync(txn, call, leg).ConfigureAwait(false);
+                return;
             case "REFER":
                 await txn.RespondAsync(403, "Forbidden (no transfer out of a conference; hang up to leave)").ConfigureAwait(false);
                 return;
@@ -149,6 +203,7 @@ public sealed partial class SipSwitch
     {
         if (room.Remove(leg) is not { } gone) return;
         ByeIfStillUp(call, leg);
+        leg.Endpoint = null;
         await gone.Endpoint.DisposeAsync().ConfigureAwait(false);
         _model.Clear(gone.Connection, cause);
         var rest = room.Members;
@@ -158,20 +213,21 @@ public sealed partial class SipSwitch
         {
             room.Remove(m.Leg);
             ByeIfStillUp(call, m.Leg);
+            m.Leg.Endpoint = null;
             await m.Endpoint.DisposeAsync().ConfigureAwait(false);
         }
         await room.Mixer.DisposeAsync().ConfigureAwait(false);
-        _model.EndCall(call.Caller.Call, "conference ended");
-        _log.LogInformation("Conference {Call} ended", call.Caller.Call.Id);
+        _model.EndCall(call.Caller.Call, cause);
     }
 
-    /// <summary>Ends a conference as a whole (switch stopping): every phone gets a BYE.</summary>
+    /// <summary>Ends an anchored call as a whole (Drop of a two-party call, switch stopping): every phone gets a BYE.</summary>
     private async Task CloseRoomAsync(B2BCall call, ConferenceRoom room)
     {
         foreach (var m in room.Members)
         {
             room.Remove(m.Leg);
             ByeIfStillUp(call, m.Leg);
+            m.Leg.Endpoint = null;
             await m.Endpoint.DisposeAsync().ConfigureAwait(false);
         }
         await room.Mixer.DisposeAsync().ConfigureAwait(false);

@@ -54,6 +54,23 @@ public sealed partial class SipSwitch
         if (LegsOf(held) is not { } h || LegsOf(active) is not { } a)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the calls are not connected on this switch");
 
+        var heldPartner = _model.PartnersOf(held).FirstOrDefault(p => p.Party == h.Theirs.Device);
+        var activePartner = _model.PartnersOf(active).FirstOrDefault(p => p.Party == a.Theirs.Device);
+        if (heldPartner is null || activePartner is null)
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
+        if (h.Call.Room is not null || a.Call.Room is not null)
+        {
+            // Either call runs through the switch's mixer: the two far parties meet in a new one (a phone still
+            // talking phone to phone is re-INVITEd to an endpoint first; an anchored one notices nothing).
+            if (!await AnchorAsync(h.Theirs).ConfigureAwait(false) || !await AnchorAsync(a.Theirs).ConfigureAwait(false))
+                return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a phone refused the switch's media; the calls stay as they were");
+            await LeaveRoomsAsync(h.Call, a.Call).ConfigureAwait(false);
+            var room = new ConferenceRoom(Media.CreateConference());
+            room.Add(h.Theirs, h.Theirs.Endpoint!, heldPartner);
+            room.Add(a.Theirs, a.Theirs.Endpoint!, activePartner);
+            return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room);
+        }
+
         // Re-point the two far phones at each other: the held party is offered the active party's media, and its
         // answer is offered to the active party (RFC 3725 flow I, with both phones already in dialogs).
         if (!await ReinviteAsync(h.Theirs, SdpText.WithDirection(a.Theirs.Sdp, "sendrecv"), a.Theirs.Device).ConfigureAwait(false)
@@ -61,15 +78,16 @@ public sealed partial class SipSwitch
         {
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a phone refused the new media; the calls stay as they were");
         }
-        var heldPartner = _model.PartnersOf(held).FirstOrDefault(p => p.Party == h.Theirs.Device);
-        var activePartner = _model.PartnersOf(active).FirstOrDefault(p => p.Party == a.Theirs.Device);
-        if (heldPartner is null || activePartner is null)
-            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
+        return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room: null);
+    }
 
+    private CallControlResult Joined(string what, string device, Connection held, Connection active, (B2BCall Call, Leg Mine, Leg Theirs) h,
+        (B2BCall Call, Leg Mine, Leg Theirs) a, Connection heldPartner, Connection activePartner, bool byeController, ConferenceRoom? room)
+    {
         ReleaseControllerLeg(h.Call, h.Mine, byeController);
         ReleaseControllerLeg(a.Call, a.Mine, byeController);
         var joined = _model.Transfer(active, held);
-        var call = new B2BCall(h.Theirs, null, heldPartner) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected };
+        var call = new B2BCall(h.Theirs, null, heldPartner) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected, Room = room };
         _dialogs[h.Theirs.Dialog.Key] = (call, h.Theirs);
         _dialogs[a.Theirs.Dialog.Key] = (call, a.Theirs);
         _log.LogInformation("Transfer: {Device} joined {A} and {B} in call {Call}", device, h.Theirs.Device, a.Theirs.Device, joined.Id);
@@ -91,12 +109,21 @@ public sealed partial class SipSwitch
         var partner = _model.PartnersOf(connected).FirstOrDefault(p => p.Party == legs.Theirs.Device);
         if (partner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the partner left meanwhile");
 
+        ConferenceRoom? room = null;
+        if (legs.Call.Room is { } old)
+        {
+            // Anchored: the partner keeps its endpoint and waits, hearing silence, in a new mixer for the target.
+            foreach (var m in old.Members) old.Remove(m.Leg);
+            _ = old.Mixer.DisposeAsync().AsTask();
+            room = new ConferenceRoom(Media.CreateConference());
+            room.Add(legs.Theirs, legs.Theirs.Endpoint!, partner);
+        }
         ReleaseControllerLeg(legs.Call, legs.Mine, byeController);
         var moved = _model.Divert(connected, target, ConnectionState.Alerting, cause);
-        var call = new B2BCall(legs.Theirs, null, partner) { Callee = moved };
+        var call = new B2BCall(legs.Theirs, null, partner) { Callee = moved, Room = room };
         _dialogs[legs.Theirs.Dialog.Key] = (call, legs.Theirs);
-        StartCalleeLeg(call, target, binding.Contact, peer.Value, SdpText.WithDirection(legs.Theirs.Sdp, "sendrecv"), "application/sdp",
-            legs.Theirs.Device, cause, autoAnswer: false);
+        var offer = CalleeOffer(call, out var endpoint);
+        StartCalleeLeg(call, target, binding.Contact, peer.Value, offer, "application/sdp", legs.Theirs.Device, cause, autoAnswer: false, endpoint);
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
         return CallControlResult.Ok($"{what}: call {moved.Call.Id} transferred to {target}");
     }
@@ -105,6 +132,13 @@ public sealed partial class SipSwitch
     private async Task<bool> HoldAsync(Connection connection)
     {
         if (LegsOf(connection) is not { } l) return false;
+        if (l.Call.Room is { } room)
+        {
+            // Anchored: the switch simply stops mixing; the phones are not disturbed.
+            room.SetHeld(true);
+            _model.ChangeState(connection, ConnectionState.Held, CallEventType.Held);
+            return true;
+        }
         if (!await ReinviteAsync(l.Theirs, SdpText.WithDirection(l.Mine.Sdp, "sendonly"), l.Mine.Device).ConfigureAwait(false)) return false;
         if (!await ReinviteAsync(l.Mine, SdpText.WithDirection(l.Theirs.Sdp, "inactive"), l.Theirs.Device).ConfigureAwait(false)) return false;
         _model.ChangeState(connection, ConnectionState.Held, CallEventType.Held);
@@ -115,6 +149,12 @@ public sealed partial class SipSwitch
     private async Task<bool> RetrieveAsync(Connection connection)
     {
         if (LegsOf(connection) is not { } l) return false;
+        if (l.Call.Room is { } room)
+        {
+            room.SetHeld(false);
+            _model.ChangeState(connection, ConnectionState.Connected, CallEventType.Retrieved);
+            return true;
+        }
         if (!await ReinviteAsync(l.Theirs, SdpText.WithDirection(l.Mine.Sdp, "sendrecv"), l.Mine.Device).ConfigureAwait(false)) return false;
         if (!await ReinviteAsync(l.Mine, SdpText.WithDirection(l.Theirs.Sdp, "sendrecv"), l.Theirs.Device).ConfigureAwait(false)) return false;
         _model.ChangeState(connection, ConnectionState.Connected, CallEventType.Retrieved);
@@ -152,6 +192,8 @@ public sealed partial class SipSwitch
             call.State = B2BState.Ended;
             call.RingTimer?.Dispose();
         }
+        call.Room?.Remove(controller);
+        DropEndpoint(controller);
         if (bye) ByeIfStillUp(call, controller);
     }
 
@@ -172,7 +214,16 @@ public sealed partial class SipSwitch
     {
         foreach (var c in Calls)
         {
-            if (c.Caller.Call != connection.Call || c.B is null || c.State != B2BState.Connected || c.Room is not null) continue;
+            if (c.Caller.Call != connection.Call || c.B is null || c.State != B2BState.Connected) continue;
+            if (c.Room is { } room)
+            {
+                // Anchored two-party call: the legs are the room's members. A conference is no two-party call.
+                var members = room.Members;
+                if (members.Count != 2) continue;
+                int mine = members[0].Connection == connection ? 0 : members[1].Connection == connection ? 1 : -1;
+                if (mine >= 0) return (c, members[mine].Leg, members[1 - mine].Leg);
+                continue;
+            }
             if (c.A.Device == connection.Party && c.A.Confirmed && c.B.Confirmed) return (c, c.A, c.B);
             if (c.B.Device == connection.Party && c.A.Confirmed && c.B.Confirmed) return (c, c.B, c.A);
         }

@@ -66,7 +66,19 @@ public sealed partial class SipSwitch
         invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
         invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
         invite.Add(SipHeaderNames.ContentType, "application/sdp");
-        invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer()));
+        if (_model.IsDevice(route.Target))
+        {
+            // Between extensions the media is anchored from the start: the caller's phone gets its own endpoint of the
+            // switch, and the destination another; the mixer joins them once both answered. Hold, transfer and
+            // conference then never need to re-INVITE these phones.
+            legA.Endpoint = Media.CreateEndpoint();
+            call.Room = new ConferenceRoom(Media.CreateConference());
+            invite.Body = legA.Outgoing(SdpText.Offer(MediaAddress, legA.Endpoint.LocalEndPoint.Port));
+        }
+        else
+        {
+            invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer()));
+        }
         var txn = _layer.Send(invite, callerPeer, t => call.InviteAOut = t);
         _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
@@ -95,6 +107,16 @@ public sealed partial class SipSwitch
         {
             if (call.State != B2BState.Calling) return;
         }
+        if (call.Room is { } room)
+        {
+            if (a.Endpoint is null || !PointAt(a.Endpoint, r.Body))
+            {
+                _log.LogWarning("MakeCall {Call}: {Device} answered without G.711 audio", call.Caller.Call.Id, a.Device);
+                await EndCallAsync(call, "no usable media", CallOutcome.Failed).ConfigureAwait(false);
+                return;
+            }
+            room.Add(a, a.Endpoint, call.Caller);
+        }
         if (!_model.IsDevice(route.Target))
         {
             await CallOutAfterAnswerAsync(call, route, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)))).ConfigureAwait(false);
@@ -110,14 +132,28 @@ public sealed partial class SipSwitch
             return;
         }
         var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
-        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp))),
-            "application/sdp", a.Device, cause, autoAnswer: false);
+        var offer = CalleeOffer(call, out var endpoint);
+        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, "application/sdp", a.Device, cause, autoAnswer: false, endpoint);
     }
 
     /// <summary>The destination answered a MakeCall: give the caller's phone the destination's media and connect.</summary>
     private async Task ConnectThirdPartyAsync(B2BCall call, SipResponse answerFromB)
     {
         var a = call.A;
+        if (call.Room is { } room)
+        {
+            var b = call.B!;
+            if (b.Endpoint is null || !PointAt(b.Endpoint, answerFromB.Body))
+            {
+                _log.LogWarning("Call {Call}: {Callee} answered without G.711 audio", call.Caller.Call.Id, b.Device);
+                await EndCallAsync(call, "no usable media", CallOutcome.Failed).ConfigureAwait(false);
+                return;
+            }
+            _model.Establish(call.Callee!);
+            room.Add(b, b.Endpoint, call.Callee!);
+            _log.LogInformation("Call {Call}: {Caller} and {Callee} connected through the switch's mixer", call.Caller.Call.Id, a.Device, b.Device);
+            return;
+        }
         _model.Establish(call.Callee!);
         var reinvite = a.Dialog.NewRequest("INVITE", ContactFor(call.B!.Device, a.Dialog.Peer.Protocol));
         reinvite.Add(SipHeaderNames.ContentType, "application/sdp");

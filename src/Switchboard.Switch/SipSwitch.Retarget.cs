@@ -69,8 +69,8 @@ public sealed partial class SipSwitch
             if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
             old = call.InviteB;
             call.Callee = _model.Divert(ringing, newTarget, ConnectionState.Alerting, cause);
-            var sdp = call.InviteA is null ? Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(call.A.Sdp))) : call.A.Sdp;
-            StartCalleeLeg(call, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, cause, autoAnswer);
+            var sdp = CalleeOffer(call, out var endpoint);
+            StartCalleeLeg(call, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, cause, autoAnswer, endpoint);
         }
         if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
         return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now rings at {newTarget}");

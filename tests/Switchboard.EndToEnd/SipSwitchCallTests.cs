@@ -244,9 +244,10 @@ public sealed class SipMakeCallTests : IDisposable
         Assert.StartsWith("200 Drop 100", await client.CommandAsync("Drop 100"));
         await bob.WaitEventAsync("CALL_CLOSED");
         await alice.WaitEventAsync("CALL_CLOSED");
-        // bob's call had no re-INVITE, so his recording of what arrived is complete (baresip stops recording the
-        // received side after a re-INVITE, which alice's phone got when bob answered).
+        // The switch anchored the media from the start, so neither phone got a re-INVITE and both recordings are
+        // whole (baresip stops recording the received side after a re-INVITE): each heard the other.
         Assert.Equal(440, bob.ReceivedFrequency());
+        Assert.Equal(1000, alice.ReceivedFrequency());
         var events = await client.ReadEventsAsync(e => e.Contains("ConnectionCleared 100", StringComparison.Ordinal));
         Assert.True(events.FindIndex(e => e.Contains("Originated 100", StringComparison.Ordinal)) < events.FindIndex(e => e.Contains("Delivered 100", StringComparison.Ordinal)));
     }
@@ -373,17 +374,23 @@ public sealed class SipTransferTests : IDisposable
         await SipRetargetTests.WaitStatusAsync(client, "101", "=connected:102");
         Assert.DoesNotContain("=", await client.CommandAsync("Status 100"));
         await Task.Delay(2000);
-        // alice and bob now send to each other's RTP ports and each receives the other's stream.
+        // bob's call came from MakeCall, so its media runs through the switch's mixer; alice's phone-to-phone call
+        // was re-INVITEd to the switch when it was joined to bob's. Both now receive and play the other's audio.
+        var a1 = await alice.RtpAsync();
+        var b1 = await bob.RtpAsync();
+        await Task.Delay(1000);
         var a = await alice.RtpAsync();
         var b = await bob.RtpAsync();
-        Assert.Equal(b.LocalPort, a.RemotePort);
-        Assert.Equal(a.LocalPort, b.RemotePort);
         Assert.Equal("sendrecv", a.Direction);
         Assert.Equal("sendrecv", b.Direction);
-        Assert.True(a.From(b) > 50, $"alice received {a.From(b)} packets from bob");
-        Assert.True(b.From(a) > 50, $"bob received {b.From(a)} packets from alice");
+        Assert.True(a.Received.Values.Sum() > a1.Received.Values.Sum() + 40, "alice receives after the transfer");
+        Assert.True(b.Received.Values.Sum() > b1.Received.Values.Sum() + 40, "bob receives after the transfer");
+        Assert.NotEqual(a1.JitterSeqPut, a.JitterSeqPut);
+        Assert.NotEqual(b1.JitterSeqPut, b.JitterSeqPut);
         await alice.CommandAsync("hangup");
         await bob.WaitEventAsync("CALL_CLOSED");
+        // bob's phone never got a re-INVITE (hold was done in the mixer), so his recording is whole: he heard alice.
+        bob.AssertHeardTogether([440], own: 1700);
         var events = await client.ReadEventsAsync(e => e.Contains("Transferred", StringComparison.Ordinal));
         Assert.Contains(events, e => e.Contains("Held 100", StringComparison.Ordinal));
         Assert.Contains(events, e => e.Contains("Retrieved 100", StringComparison.Ordinal));
@@ -427,7 +434,9 @@ public sealed class SipConferenceTests : IDisposable
     public async Task Conference_mixes_three_phones_and_two_stay_connected_when_one_leaves()
     {
         await using var server = await SwitchboardServer.StartAsync(_dir);
-        await using var phones = await ConsultationSetup.StartAsync(server, _dir, "c");
+        // Both calls come from MakeCall, so all media is anchored in the switch from the start and no phone gets a
+        // re-INVITE: every recording stays whole and the mix can be checked at each phone.
+        await using var phones = await ConsultationSetup.StartAsync(server, _dir, "c", firstCallByCti: true);
         var (ctl, alice, bob, client) = (phones.Controller, phones.Alice, phones.Bob, phones.Client);
 
         var reply = await client.CommandAsync("Conference 100");
@@ -468,6 +477,11 @@ public sealed class SipConferenceTests : IDisposable
         await bob.WaitEventAsync("CALL_CLOSED");
         await ctl.WaitEventAsync("CALL_CLOSED");
         Assert.Equal(0, server.Switch.Conferences);
+
+        // At each phone's recorder, three distinct tones: each heard the other two at once, and never itself.
+        alice.AssertHeardTogether([1000, 1700], own: 440);
+        bob.AssertHeardTogether([1000, 440], own: 1700);
+        ctl.AssertHeardTogether([440, 1700], own: 1000);
     }
 }
 
@@ -512,8 +526,9 @@ public sealed class SipForwardTests : IDisposable
 
 /// <summary>
 /// Three phones and a Monitor client, brought to the state Toggle, Transfer and Conference start from: 101 (alice,
-/// 440 Hz) called 100 (the controller, auto-answer, 1000 Hz), then MakeCall 100 102 held that call and connected 100
-/// with 102 (bob, 1700 Hz).
+/// 440 Hz) and 100 (the controller, auto-answer, 1000 Hz) in a call — dialled on alice's phone, or with
+/// <c>firstCallByCti</c> placed by MakeCall 101 100 — then MakeCall 100 102 held that call and connected 100 with 102
+/// (bob, 1700 Hz).
 /// </summary>
 internal sealed class ConsultationSetup : IAsyncDisposable
 {
@@ -528,7 +543,7 @@ internal sealed class ConsultationSetup : IAsyncDisposable
 
     public LineClient Client { get; }
 
-    public static async Task<ConsultationSetup> StartAsync(SwitchboardServer server, string dir, string prefix)
+    public static async Task<ConsultationSetup> StartAsync(SwitchboardServer server, string dir, string prefix, bool firstCallByCti = false)
     {
         // The controller's phone answers by itself, as a desk phone with auto-answer for CTI calls would.
         var ctl = await Baresip.StartAsync(prefix + "100", dir, server.Account("100", answerMode: "auto"), "tone:1000");
@@ -538,7 +553,17 @@ internal sealed class ConsultationSetup : IAsyncDisposable
         var client = await LineClient.ConnectAsync(server.CommandPort);
         Assert.StartsWith("200 Monitor 100", await client.CommandAsync("Monitor 100"));
 
-        await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
+        if (firstCallByCti)
+        {
+            // MakeCall 101 100: alice's phone rings first and she picks up; then the controller's phone answers.
+            Assert.StartsWith("200 MakeCall 101 100", await client.CommandAsync("MakeCall 101 100"));
+            await alice.WaitEventAsync("CALL_INCOMING");
+            await alice.CommandAsync("accept");
+        }
+        else
+        {
+            await alice.CommandAsync("dial", $"sip:100@127.0.0.1:{server.SipPort}");
+        }
         await alice.WaitEventAsync("CALL_ESTABLISHED");
         await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
         Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));

@@ -1,3 +1,4 @@
+using Switchboard.Media;
 using Switchboard.Sip.Dialogs;
 
 namespace Switchboard.Switch.Calls;
@@ -23,6 +24,9 @@ internal sealed class Leg(SipDialog dialog, string device)
 
     /// <summary>True once a BYE was sent or received.</summary>
     public bool Ended { get; set; }
+
+    /// <summary>The switch's RTP endpoint this phone sends to, when the call's media is anchored in the switch.</summary>
+    public RtpEndpoint? Endpoint { get; set; }
 
     /// <summary>
     /// An SDP about to be sent to this phone, with the origin line this dialog started with: after a transfer the

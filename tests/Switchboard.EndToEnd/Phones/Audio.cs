@@ -85,6 +85,28 @@ internal static class Audio
         return (s1 * s1 + s2 * s2 - k * s1 * s2) / seg.Length / seg.Length;
     }
 
+    /// <summary>
+    /// Whether some one-second stretch of the recording holds every tone in <paramref name="expected"/> clearly (each
+    /// at least a tenth of the strongest) while <paramref name="absent"/> stays far below them: "heard both others and
+    /// not itself at the same time". The description lists each second's powers, for failure messages.
+    /// </summary>
+    public static bool HeardTogether(short[] samples, int rate, double[] expected, double absent, out string description)
+    {
+        var lines = new List<string>();
+        bool found = false;
+        for (int start = 0; start + rate <= samples.Length; start += rate / 2)
+        {
+            var seg = samples.AsSpan(start, rate);
+            var powers = new double[expected.Length];
+            for (int i = 0; i < expected.Length; i++) powers[i] = Power(seg, rate, expected[i]);
+            double own = Power(seg, rate, absent), max = powers.Max(), min = powers.Min();
+            lines.Add($"{start / (double)rate:0.0}s: " + string.Join(" ", expected.Select((f, i) => $"{f}Hz={powers[i]:E1}")) + $" own {absent}Hz={own:E1}");
+            if (max > 1e4 && min > max / 10 && own < min / 10) found = true;
+        }
+        description = string.Join("\n", lines);
+        return found;
+    }
+
     /// <summary>Root mean square level.</summary>
     public static double Rms(short[] samples) => samples.Length == 0 ? 0 : Math.Sqrt(samples.Average(s => (double)s * s));
 }

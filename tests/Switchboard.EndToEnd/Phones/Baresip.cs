@@ -237,6 +237,16 @@ internal sealed class Baresip : IAsyncDisposable
         return Audio.DominantFrequency(samples, rate);
     }
 
+    /// <summary>Asserts that at some moment this phone's recording held all of <paramref name="expected"/> and not <paramref name="own"/>.</summary>
+    public void AssertHeardTogether(double[] expected, double own)
+    {
+        var file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav").OrderBy(File.GetLastWriteTimeUtc).LastOrDefault()
+            ?? throw new InvalidOperationException($"{Name} recorded nothing");
+        var (samples, rate) = Audio.Read(file);
+        if (!Audio.HeardTogether(samples, rate, expected, own, out var description))
+            throw new Xunit.Sdk.XunitException($"{Name} never heard {string.Join(" and ", expected)} Hz together without its own {own} Hz:\n{description}");
+    }
+
     private async Task ReadLoopAsync()
     {
         var buffer = new List<byte>();
