@@ -131,7 +131,14 @@ public static class SwitchboardHost
         services.AddSingleton(sp => new ExtensionMap(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMap,
             log: sp.GetRequiredService<ILogger<ExtensionMap>>()));
         services.AddSingleton(sp => new CommandInterpreter(sp.GetRequiredService<ICallControl>(), sp.GetRequiredService<AccessPolicy>(),
-            sp.GetRequiredService<ExtensionMap>(), sp.GetRequiredService<ILogger<CommandInterpreter>>()));
+            sp.GetRequiredService<ExtensionMap>(), sp.GetRequiredService<ILogger<CommandInterpreter>>())
+        {
+            // The client rule must call outside exactly what the phone system will send outside, or a shorter
+            // simulated outside number would slip past Access:OutsideCallClients.
+            DialPlan = options.PhoneSystem.Equals("simulated", StringComparison.OrdinalIgnoreCase)
+                ? new DialPlan(sp.GetRequiredService<IOptions<SimulationOptions>>().Value.MinOutsideDigits)
+                : new DialPlan(),
+        });
         services.AddSingleton<IpInterfaceServer>();
         services.AddHostedService(sp => sp.GetRequiredService<IpInterfaceServer>());
         services.AddSingleton<DialFileWatcher>();

@@ -7,6 +7,12 @@ public sealed class AccessOptions
     public List<string> AllowedClients { get; set; } =
         ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10"];
 
+    /// <summary>
+    /// Client networks whose commands may reach outside numbers (MakeCall, Redirect, Forward), in CIDR notation. Default:
+    /// loopback only, so a click-to-dial client on the LAN reaches extensions but not the public network unless listed.
+    /// </summary>
+    public List<string> OutsideCallClients { get; set; } = ["127.0.0.0/8", "::1/128"];
+
     /// <summary>When true, a client mapped in FCTIIPEX.INI may control only its own extension.</summary>
     public bool RestrictMappedClientsToOwnExtension { get; set; }
 

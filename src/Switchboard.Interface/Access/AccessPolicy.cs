@@ -6,15 +6,15 @@ namespace Switchboard.Interface.Access;
 public sealed class AccessPolicy
 {
     private readonly IPNetwork[] _allowed;
+    private readonly IPNetwork[] _outside;
     private readonly HashSet<string> _origins;
 
     /// <summary>Creates the policy; invalid network entries throw at start-up rather than silently allowing nothing.</summary>
     public AccessPolicy(AccessOptions options)
     {
         Options = options;
-        _allowed = [.. options.AllowedClients.Select(s => IPNetwork.TryParse(s.Trim(), out var n)
-            ? n
-            : throw new FormatException($"Access:AllowedClients: '{s}' is not a network in CIDR notation (e.g. 192.168.0.0/16)"))];
+        _allowed = Networks(options.AllowedClients, "Access:AllowedClients");
+        _outside = Networks(options.OutsideCallClients, "Access:OutsideCallClients");
         _origins = new HashSet<string>(options.AllowedOrigins.Select(o => o.Trim().TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
     }
 
@@ -25,9 +25,17 @@ public sealed class AccessPolicy
     public string? CheckClient(IPAddress? address)
     {
         if (address is null) return null; // dial files: the directory itself is the trust boundary
-        var a = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        foreach (var n in _allowed) if (n.Contains(a)) return null;
-        return $"client {a} is not in Access:AllowedClients";
+        var a = Unmapped(address);
+        return In(_allowed, a) ? null : $"client {a} is not in Access:AllowedClients";
+    }
+
+    /// <summary>Null when the address may send commands that reach outside numbers, else the refusal text.</summary>
+    public string? CheckOutsideCall(IPAddress? address)
+    {
+        // Dial files count as local: whoever can write to the directory is as trusted as a process on this machine.
+        if (address is null) return null;
+        var a = Unmapped(address);
+        return In(_outside, a) ? null : $"client {a} may not dial outside numbers (Access:OutsideCallClients)";
     }
 
     /// <summary>Null when the HTTP Origin may trigger commands, else the refusal text.</summary>
@@ -39,4 +47,18 @@ public sealed class AccessPolicy
 
     /// <summary>True when the origin may read the reply (CORS).</summary>
     public bool OriginAllowed(string origin) => _origins.Count == 0 || _origins.Contains(origin.TrimEnd('/'));
+
+    private static IPNetwork[] Networks(List<string> entries, string key) =>
+        [.. entries.Select(s => IPNetwork.TryParse(s.Trim(), out var n)
+            ? n
+            : throw new FormatException($"{key}: '{s}' is not a network in CIDR notation (e.g. 192.168.0.0/16)"))];
+
+    // A dual-stack listener shows IPv4 clients as ::ffff:a.b.c.d, which no IPv4 network entry would contain.
+    private static IPAddress Unmapped(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
+    private static bool In(IPNetwork[] networks, IPAddress a)
+    {
+        foreach (var n in networks) if (n.Contains(a)) return true;
+        return false;
+    }
 }

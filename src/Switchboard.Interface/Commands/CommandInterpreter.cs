@@ -34,6 +34,9 @@ public sealed class CommandInterpreter
     /// <summary>The phone system commands go to.</summary>
     public ICallControl CallControl => _callControl;
 
+    /// <summary>Tells outside numbers from extensions for Access:OutsideCallClients; should match the phone system's own dial plan.</summary>
+    public DialPlan DialPlan { get; init; } = new();
+
     /// <summary>Executes one command line and returns its reply. Never throws for bad input or phone-system faults.</summary>
     public async ValueTask<CallControlResult> ExecuteAsync(string line, ClientContext client, CancellationToken cancellationToken = default)
     {
@@ -91,6 +94,12 @@ public sealed class CommandInterpreter
             var rule = $"client {Display(client.Address!)} may control only its own extension {own} (Access:RestrictMappedClientsToOwnExtension)";
             _log.LogWarning("403 {Verb} {Device}: {Rule}", command.Verb, device, rule);
             return CallControlResult.Fail(ReplyCode.Forbidden, $"{command.Verb} {device}: {rule}");
+        }
+        if (OutsideTarget(command.Verb, argument) is { } number && _access.CheckOutsideCall(client.Address) is { } refusedOutside
+            && DialPlan.Classify(number, _callControl.Devices.Contains) == NumberKind.Outside)
+        {
+            _log.LogWarning("403 {Verb} {Device} {Number} from {Client}: {Rule}", command.Verb, device, number, Who(client), refusedOutside);
+            return CallControlResult.Fail(ReplyCode.Forbidden, $"{command.Verb} {device} {number}: {refusedOutside}");
         }
         if (client.ValidateOnly) return CallControlResult.Ok($"{command.Verb} {device}: valid (not executed)");
 
@@ -150,6 +159,14 @@ public sealed class CommandInterpreter
                 return CallControlResult.Fail(ReplyCode.BadRequest, $"unsupported command {verb}");
         }
     }
+
+    // Pickup's argument is a device whose call is taken over, never a number to dial; "*" of Forward is do-not-disturb.
+    private static string? OutsideTarget(CommandVerb verb, string? argument) => verb switch
+    {
+        CommandVerb.MakeCall or CommandVerb.Redirect => argument,
+        CommandVerb.Forward when argument is not (null or "*") => argument,
+        _ => null,
+    };
 
     /// <summary>The one-line text of a Status reply.</summary>
     public static string FormatStatus(DeviceStatus status)
