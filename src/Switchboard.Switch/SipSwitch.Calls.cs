@@ -55,7 +55,18 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
 
-        var route = _model.Resolve(dialled);
+        await OfferToExtensionAsync(call, req, dialled, req.From.DisplayName ?? caller, caller).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Offers a new incoming call (dialled on a phone, or arriving from a trunk) to the extension the number resolves
+    /// to: do-not-disturb gives 486, forwarding to an outside number goes out through a trunk, an unregistered phone
+    /// gives 480, else the phone rings until the ring timeout.
+    /// </summary>
+    private async Task OfferToExtensionAsync(B2BCall call, SipRequest invite, string number, string display, string from)
+    {
+        var callerConn = call.Caller;
+        var route = _model.Resolve(number);
         var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
         if (route.DoNotDisturb)
         {
@@ -65,7 +76,7 @@ public sealed partial class SipSwitch
         }
         if (!_model.IsDevice(route.Target))
         {
-            await ForwardOutAsync(call, route, req.Body, req[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
+            await ForwardOutAsync(call, route, invite.Body, invite[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
             return;
         }
         var binding = _bindings.Lookup(route.Target).FirstOrDefault();
@@ -77,8 +88,11 @@ public sealed partial class SipSwitch
             return;
         }
 
-        _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, caller, route.Target, cause is null ? "" : " (" + cause + ")");
-        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, req.Body, req[SipHeaderNames.ContentType], req.From.DisplayName ?? caller, cause, autoAnswer: false);
+        _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, from, route.Target, cause is null ? "" : " (" + cause + ")");
+        lock (call.Gate)
+        {
+            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, invite.Body, invite[SipHeaderNames.ContentType], display, cause, autoAnswer: false);
+        }
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
 

@@ -252,35 +252,7 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
 
-        var route = _model.Resolve(extension);
-        var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
-        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> {Extension}{Forward}", callerConn.Call.Id, callerNumber, trunk.Name, route.Target,
-            cause is null ? "" : " (" + cause + ")");
-        if (route.DoNotDisturb)
-        {
-            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "do not disturb");
-            await EndCallAsync(call, "busy", CallOutcome.Busy, finalToA: 486, reason: "Busy Here (do not disturb)").ConfigureAwait(false);
-            return;
-        }
-        if (!_model.IsDevice(route.Target))
-        {
-            await ForwardOutAsync(call, route, req.Body, req[SipHeaderNames.ContentType], cause).ConfigureAwait(false);
-            return;
-        }
-        var binding = _bindings.Lookup(route.Target).FirstOrDefault();
-        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
-        if (binding is null || peer is null)
-        {
-            _model.AddParty(callerConn.Call, route.Target, ConnectionState.Failed, CallEventType.Failed, "not registered");
-            await EndCallAsync(call, "unreachable", CallOutcome.Failed, finalToA: 480, reason: $"Temporarily Unavailable ({route.Target} is not registered)").ConfigureAwait(false);
-            return;
-        }
-        lock (call.Gate)
-        {
-            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, req.Body, req[SipHeaderNames.ContentType],
-                req.From.DisplayName ?? callerNumber, cause, autoAnswer: false);
-        }
-        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        await OfferToExtensionAsync(call, req, extension, req.From.DisplayName ?? callerNumber, $"{callerNumber} via trunk {trunk.Name}").ConfigureAwait(false);
     }
 
     private static (string? Realm, bool Stale) ChallengeOf(SipResponse r)
