@@ -471,13 +471,22 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
 
         conference?.RelayDtmf(this, tone.Event, tone.Duration);
-        try
+        if (DtmfReceived is not { } handlers)
         {
-            DtmfReceived?.Invoke(digit);
+            return;
         }
-        catch (Exception ex)
+
+        // Each subscriber on its own, so one that throws neither stops the others nor the receive loop.
+        foreach (var handler in handlers.GetInvocationList())
         {
-            _logger.LogError(ex, "DtmfReceived handler failed on {Local}", LocalEndPoint);
+            try
+            {
+                ((Action<char>)handler)(digit);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "DtmfReceived handler failed on {Local}", LocalEndPoint);
+            }
         }
     }
 

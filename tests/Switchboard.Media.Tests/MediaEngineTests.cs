@@ -165,6 +165,29 @@ public class MediaEngineTests
     }
 
     [Fact]
+    public async Task Packets_before_SetRemote_are_ignored_and_a_throwing_dtmf_handler_stops_neither_the_others_nor_the_loop()
+    {
+        await using var engine = new MediaEngine(new MediaEngineOptions());
+        using var phone = new TestPhone(AudioCodec.Pcma, 1000);
+        await using var endpoint = engine.CreateEndpoint();
+        using var guard = new CancellationTokenSource(Guard);
+        await phone.SendToneAsync(endpoint.LocalEndPoint, 3, guard.Token);
+        await WaitUntilAsync(() => endpoint.IgnoredPackets == 3, guard.Token);
+        Assert.Equal(0, endpoint.PacketsReceived);
+
+        endpoint.SetRemote(phone.LocalEndPoint, AudioCodec.Pcma);
+        var digits = new ConcurrentQueue<char>();
+        endpoint.DtmfReceived += _ => throw new InvalidOperationException("handler bug");
+        endpoint.DtmfReceived += digits.Enqueue;
+        await phone.SendDigitAsync(endpoint.LocalEndPoint, '1', guard.Token);
+        await phone.SendToneAsync(endpoint.LocalEndPoint, 3, guard.Token);
+        await WaitUntilAsync(() => endpoint.PacketsReceived == 8 + 3, guard.Token);
+        Assert.Equal(3, endpoint.IgnoredPackets);
+        Assert.Equal(0, endpoint.BadPackets);
+        Assert.Equal(['1'], digits.ToArray());
+    }
+
+    [Fact]
     public async Task Symmetric_rtp_sends_to_where_the_first_packet_came_from()
     {
         await using var engine = new MediaEngine(new MediaEngineOptions());
