@@ -74,9 +74,9 @@ public static class SwitchboardHost
         services.Configure<CtiServerOptions>(builder.Configuration.GetSection("CtiServer"));
         services.Configure<IpInterfaceOptions>(builder.Configuration.GetSection("IpInterface"));
         services.Configure<DialFileOptions>(builder.Configuration.GetSection("DialFiles"));
-        services.Configure<AccessOptions>(builder.Configuration.GetSection("Access"));
-        services.Configure<SimulationOptions>(builder.Configuration.GetSection("Simulation"));
-        services.Configure<OutsideCallOptions>(builder.Configuration.GetSection("OutsideCalls"));
+        services.ConfigureReplacingLists<AccessOptions>(builder.Configuration.GetSection("Access"));
+        services.ConfigureReplacingLists<SimulationOptions>(builder.Configuration.GetSection("Simulation"));
+        services.ConfigureReplacingLists<OutsideCallOptions>(builder.Configuration.GetSection("OutsideCalls"));
         services.AddSingleton(sp => new OutsideCallPolicy(sp.GetRequiredService<IOptions<OutsideCallOptions>>().Value));
 
         var options = builder.Configuration.Get<SwitchboardOptions>() ?? new SwitchboardOptions();
@@ -101,7 +101,7 @@ public static class SwitchboardHost
                     sp.GetRequiredService<ILogger<SimulatedPhoneSystem>>(), sp.GetRequiredService<OutsideCallPolicy>()));
                 break;
             case "sip":
-                services.Configure<SwitchOptions>(builder.Configuration.GetSection("Sip"));
+                services.ConfigureReplacingLists<SwitchOptions>(builder.Configuration.GetSection("Sip"));
                 services.AddSingleton(sp => new CallModel(
                     sp.GetRequiredService<IOptions<SwitchOptions>>().Value.Devices,
                     sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));

@@ -32,6 +32,22 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Configured_lists_replace_the_defaults_instead_of_extending_them()
+    {
+        await using (var server = await ServerProcess.StartAsync(_dir, "--demo", "--Simulation:Devices:0=200", "--Simulation:Devices:1=201",
+            "--OutsideCalls:AllowedDevices:0=201"))
+        {
+            Assert.StartsWith("404 ", await server.SendAsync("Status 100"));
+            Assert.StartsWith("200 ", await server.SendAsync("Status 200"));
+            Assert.StartsWith("403 ", await server.SendAsync("MakeCall 200 0891234567"));
+            Assert.StartsWith("200 ", await server.SendAsync("MakeCall 201 0891234567"));
+        }
+        // An allow-list of one subnet means that subnet only: loopback, a default entry, is no longer let in.
+        await using var narrowed = await ServerProcess.StartAsync(_dir, "--demo", "--Access:AllowedClients:0=10.0.0.0/8");
+        Assert.StartsWith("403 ", await narrowed.SendAsync("Status 100"));
+    }
+
+    [Fact]
     public async Task Asterisk_without_credentials_is_refused_at_start_up()
     {
         await using var server = await ServerProcess.StartAsync(_dir, "--PhoneSystem=asterisk", "--Asterisk:Devices:0=100");
