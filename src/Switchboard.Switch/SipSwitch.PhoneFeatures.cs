@@ -99,7 +99,9 @@ public sealed partial class SipSwitch
         notify.Add("Event", "refer");
         notify.Add("Subscription-State", "terminated;reason=noresource");
         notify.Add(SipHeaderNames.ContentType, "message/sipfrag;version=2.0");
-        notify.Body = Encoding.ASCII.GetBytes(result.Code == ReplyCode.Ok ? "SIP/2.0 200 OK\r\n" : "SIP/2.0 503 Service Unavailable\r\n");
+        // A refusal carries its reason in a Warning header of the fragment (RFC 3261 §20.43), for the phone's log.
+        notify.Body = Encoding.ASCII.GetBytes(result.Code == ReplyCode.Ok ? "SIP/2.0 200 OK\r\n"
+            : $"SIP/2.0 503 Service Unavailable\r\nWarning: 399 switchboard \"{result.Message.Replace('"', '\'')}\"\r\n");
         await _layer.Send(notify, leg.Dialog.Peer).FinalResponse.ConfigureAwait(false);
     }
 
