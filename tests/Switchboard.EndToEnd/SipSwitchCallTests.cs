@@ -397,6 +397,32 @@ public sealed class SipTransferTests : IDisposable
     }
 
     [Fact]
+    public async Task Redirect_of_a_connected_makecall_call_moves_the_partner_in_the_mixer_and_both_recorders_hear_it()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        await using var alice = await Baresip.StartAsync("z100", _dir, server.Account("100", answerMode: "auto"), "tone:440");
+        await using var bob = await Baresip.StartAsync("z101", _dir, server.Account("101", answerMode: "auto"), "tone:1000");
+        await using var carol = await Baresip.StartAsync("z102", _dir, server.Account("102"), "tone:1700");
+        await server.WaitRegisteredAsync("100", "101", "102");
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        // A MakeCall call: its media runs through the switch, so moving alice to carol needs no re-INVITE to alice.
+        Assert.StartsWith("200 MakeCall 100 101", await client.CommandAsync("MakeCall 100 101"));
+        await SipRetargetTests.WaitStatusAsync(client, "101", "=connected:100");
+        Assert.StartsWith("200 Redirect 101 102", await client.CommandAsync("Redirect 101 102"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+        await carol.WaitEventAsync("CALL_INCOMING");
+        await carol.CommandAsync("accept");
+        await carol.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        await Task.Delay(2500);
+        await alice.CommandAsync("hangup");
+        await carol.WaitEventAsync("CALL_CLOSED");
+        carol.AssertHeardTogether([440], own: 1700);
+        alice.AssertHeardTogether([1700], own: 440);
+    }
+
+    [Fact]
     public async Task Redirect_of_a_connected_call_transfers_the_partner_to_the_target()
     {
         await using var server = await SwitchboardServer.StartAsync(_dir);
