@@ -65,6 +65,18 @@ public sealed class MediaEngine : IAsyncDisposable
     /// <summary>Ticks run so far.</summary>
     public long Ticks => Interlocked.Read(ref _ticks);
 
+    /// <summary>Endpoints created and not yet disposed (each holds a UDP socket).</summary>
+    public int OpenEndpoints
+    {
+        get
+        {
+            lock (_gate) return _endpoints.Count;
+        }
+    }
+
+    /// <summary>Conferences created and not yet disposed.</summary>
+    public int OpenConferences => Volatile.Read(ref _conferences).Length;
+
     /// <summary>Ticks that ended more than one frame after their deadline (the clock was overloaded).</summary>
     public long Overruns => Interlocked.Read(ref _overruns);
 

@@ -38,6 +38,15 @@ public sealed partial class SipSwitch
         }
     }
 
+    /// <summary>Open RTP endpoints and mixers of the media engine (0 when no call's media runs through the switch).</summary>
+    public (int Endpoints, int Mixers) MediaInUse
+    {
+        get
+        {
+            lock (_mediaGate) return _media is null ? (0, 0) : (_media.OpenEndpoints, _media.OpenConferences);
+        }
+    }
+
     /// <summary>Live conferences (for tests and status).</summary>
     public int Conferences => Calls.Count(c => c.Room is { } r && r.Members.Count > 2 && c.State == B2BState.Connected);
 

@@ -244,6 +244,7 @@ public sealed class SipMakeCallTests : IDisposable
         Assert.StartsWith("200 Drop 100", await client.CommandAsync("Drop 100"));
         await bob.WaitEventAsync("CALL_CLOSED");
         await alice.WaitEventAsync("CALL_CLOSED");
+        await SipConferenceTests.WaitMediaReleasedAsync(server);
         // The switch anchored the media from the start, so neither phone got a re-INVITE and both recordings are
         // whole (baresip stops recording the received side after a re-INVITE): each heard the other.
         Assert.Equal(440, bob.ReceivedFrequency());
@@ -391,6 +392,7 @@ public sealed class SipTransferTests : IDisposable
         await bob.WaitEventAsync("CALL_CLOSED");
         // bob's phone never got a re-INVITE (hold was done in the mixer), so his recording is whole: he heard alice.
         bob.AssertHeardTogether([440], own: 1700);
+        await SipConferenceTests.WaitMediaReleasedAsync(server);
         var events = await client.ReadEventsAsync(e => e.Contains("Transferred", StringComparison.Ordinal));
         Assert.Contains(events, e => e.Contains("Held 100", StringComparison.Ordinal));
         Assert.Contains(events, e => e.Contains("Retrieved 100", StringComparison.Ordinal));
@@ -420,6 +422,7 @@ public sealed class SipTransferTests : IDisposable
         await carol.WaitEventAsync("CALL_CLOSED");
         carol.AssertHeardTogether([440], own: 1700);
         alice.AssertHeardTogether([1700], own: 440);
+        await SipConferenceTests.WaitMediaReleasedAsync(server);
     }
 
     [Fact]
@@ -452,6 +455,13 @@ public sealed class SipTransferTests : IDisposable
 /// <summary>A three-party conference mixed by the switch, on real phones.</summary>
 public sealed class SipConferenceTests : IDisposable
 {
+    /// <summary>Every RTP socket and mixer of ended calls is closed again (none leak).</summary>
+    internal static async Task WaitMediaReleasedAsync(SwitchboardServer server)
+    {
+        for (int i = 0; i < 100 && server.Switch.MediaInUse != (0, 0); i++) await Task.Delay(50);
+        Assert.Equal((0, 0), server.Switch.MediaInUse);
+    }
+
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-conf-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -503,6 +513,8 @@ public sealed class SipConferenceTests : IDisposable
         await bob.WaitEventAsync("CALL_CLOSED");
         await ctl.WaitEventAsync("CALL_CLOSED");
         Assert.Equal(0, server.Switch.Conferences);
+
+        await WaitMediaReleasedAsync(server);
 
         // At each phone's recorder, three distinct tones: each heard the other two at once, and never itself.
         alice.AssertHeardTogether([1000, 1700], own: 440);
