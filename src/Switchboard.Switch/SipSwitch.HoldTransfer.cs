@@ -58,31 +58,21 @@ public sealed partial class SipSwitch
         var activePartner = _model.PartnersOf(active).FirstOrDefault(p => p.Party == a.Theirs.Device);
         if (heldPartner is null || activePartner is null)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a partner left meanwhile");
-        if (h.Call.Room is not null || a.Call.Room is not null)
-        {
-            // Either call runs through the switch's mixer: the two far parties meet in a new one (a phone still
-            // talking phone to phone is re-INVITEd to an endpoint first; an anchored one notices nothing).
-            if (!await AnchorAsync(h.Theirs).ConfigureAwait(false) || !await AnchorAsync(a.Theirs).ConfigureAwait(false))
-                return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a phone refused the switch's media; the calls stay as they were");
-            await LeaveRoomsAsync(h.Call, a.Call).ConfigureAwait(false);
-            var room = new ConferenceRoom(Media.CreateConference());
-            room.Add(h.Theirs, h.Theirs.Endpoint!, heldPartner);
-            room.Add(a.Theirs, a.Theirs.Endpoint!, activePartner);
-            return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room);
-        }
-
-        // Re-point the two far phones at each other: the held party is offered the active party's media, and its
-        // answer is offered to the active party (RFC 3725 flow I, with both phones already in dialogs).
-        if (!await ReinviteAsync(h.Theirs, SdpText.WithDirection(a.Theirs.Sdp, "sendrecv"), a.Theirs.Device).ConfigureAwait(false)
-            || !await ReinviteAsync(a.Theirs, SdpText.WithDirection(h.Theirs.Sdp, "sendrecv"), h.Theirs.Device).ConfigureAwait(false))
-        {
-            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a phone refused the new media; the calls stay as they were");
-        }
-        return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room: null);
+        // The two far parties meet in a new mixer of the switch: a phone still talking phone to phone is re-INVITEd
+        // to an endpoint first, an anchored one notices nothing. Joining them phone to phone instead would hand each
+        // phone a new RTP stream whose sequence numbers may lie behind the old one, which some phones (baresip 1.0)
+        // then drop as late for minutes; the switch's streams open with sequence probes that every phone accepts.
+        if (!await AnchorAsync(h.Theirs).ConfigureAwait(false) || !await AnchorAsync(a.Theirs).ConfigureAwait(false))
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: a phone refused the switch's media; the calls stay as they were");
+        await LeaveRoomsAsync(h.Call, a.Call).ConfigureAwait(false);
+        var room = new ConferenceRoom(Media.CreateConference());
+        room.Add(h.Theirs, h.Theirs.Endpoint!, heldPartner);
+        room.Add(a.Theirs, a.Theirs.Endpoint!, activePartner);
+        return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room);
     }
 
     private CallControlResult Joined(string what, string device, Connection held, Connection active, (B2BCall Call, Leg Mine, Leg Theirs) h,
-        (B2BCall Call, Leg Mine, Leg Theirs) a, Connection heldPartner, Connection activePartner, bool byeController, ConferenceRoom? room)
+        (B2BCall Call, Leg Mine, Leg Theirs) a, Connection heldPartner, Connection activePartner, bool byeController, ConferenceRoom room)
     {
         ReleaseControllerLeg(h.Call, h.Mine, byeController);
         ReleaseControllerLeg(a.Call, a.Mine, byeController);
@@ -95,10 +85,10 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>
-    /// Redirect of a connected call (blind transfer): the controller's phone is released at once, the target is
-    /// rung with the partner's media, and when it answers the partner is re-INVITEd with the target's.
+    /// Redirect of a connected call (blind transfer): the controller's phone is released at once and the target is
+    /// rung; the partner waits in a mixer of the switch, which joins the target when it answers.
     /// </summary>
-    private CallControlResult TransferConnected(string what, Connection connected, string target, string cause, bool byeController = true)
+    private async Task<CallControlResult> TransferConnected(string what, Connection connected, string target, string cause, bool byeController = true)
     {
         if (!_model.IsDevice(target))
             return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: a connected call can be transferred to extensions only (not yet through a trunk)");
@@ -109,15 +99,13 @@ public sealed partial class SipSwitch
         var partner = _model.PartnersOf(connected).FirstOrDefault(p => p.Party == legs.Theirs.Device);
         if (partner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the partner left meanwhile");
 
-        ConferenceRoom? room = null;
-        if (legs.Call.Room is { } old)
-        {
-            // Anchored: the partner keeps its endpoint and waits, hearing silence, in a new mixer for the target.
-            foreach (var m in old.Members) old.Remove(m.Leg);
-            _ = old.Mixer.DisposeAsync().AsTask();
-            room = new ConferenceRoom(Media.CreateConference());
-            room.Add(legs.Theirs, legs.Theirs.Endpoint!, partner);
-        }
+        // The partner waits, hearing silence, in a new mixer for the target (re-INVITEd to an endpoint first if its
+        // call ran phone to phone), so the target's answer never has to be carried to the partner's phone.
+        if (!await AnchorAsync(legs.Theirs).ConfigureAwait(false))
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {legs.Theirs.Device}'s phone refused the switch's media; the call stays as it was");
+        await LeaveRoomsAsync(legs.Call).ConfigureAwait(false);
+        var room = new ConferenceRoom(Media.CreateConference());
+        room.Add(legs.Theirs, legs.Theirs.Endpoint!, partner);
         ReleaseControllerLeg(legs.Call, legs.Mine, byeController);
         var moved = _model.Divert(connected, target, ConnectionState.Alerting, cause);
         var call = new B2BCall(legs.Theirs, null, partner) { Callee = moved, Room = room };

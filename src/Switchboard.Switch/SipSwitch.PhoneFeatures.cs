@@ -75,7 +75,7 @@ public sealed partial class SipSwitch
                 return;
             }
             await AcceptReferAsync(txn, leg, call).ConfigureAwait(false);
-            result = TransferConnected(what, conn, route.Target, "transferred by " + leg.Device, byeController: false);
+            result = await TransferConnected(what, conn, route.Target, "transferred by " + leg.Device, byeController: false).ConfigureAwait(false);
             await NotifyReferOutcomeAsync(leg, call, result).ConfigureAwait(false);
         }
         if (result.Code == ReplyCode.Ok) ByeIfStillUp(call, leg);

@@ -13,22 +13,22 @@ namespace Switchboard.Switch;
 public sealed partial class SipSwitch
 {
     /// <inheritdoc />
-    public ValueTask<CallControlResult> RedirectAsync(string device, string target, CancellationToken cancellationToken = default)
+    public async ValueTask<CallControlResult> RedirectAsync(string device, string target, CancellationToken cancellationToken = default)
     {
         var what = $"Redirect {device} {target}";
-        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
-        if (CheckRetarget(what, device, target, out var route) is { } refused) return Done(refused);
+        if (!_model.IsDevice(device)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (CheckRetarget(what, device, target, out var route) is { } refused) return refused;
         var ringing = _model.FirstInState(device, ConnectionState.Alerting);
         var connected = ringing is null ? _model.FirstInState(device, ConnectionState.Connected) : null;
-        if (ringing is null && connected is null) return Done(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
+        if (ringing is null && connected is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing or connected call at {device}");
         if (connected is not null)
         {
             if (_model.PartnersOf(connected).Any(p => p.Party == route.Target))
-                return Done(ReplyCode.BadRequest, $"{what}: {route.Target} is already the other party of the call");
-            return Done(TransferConnected(what, connected, route.Target, "transferred by " + device));
+                return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: {route.Target} is already the other party of the call");
+            return await TransferConnected(what, connected, route.Target, "transferred by " + device).ConfigureAwait(false);
         }
-        if (!_model.IsDevice(route.Target)) return Done(RetargetOut(what, ringing!, route, device));
-        return Done(Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device));
+        if (!_model.IsDevice(route.Target)) return RetargetOut(what, ringing!, route, device);
+        return Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device);
     }
 
     /// <summary>Whether a call may be moved from device to target (Redirect, or a REFER from the phone), and where it ends up.</summary>

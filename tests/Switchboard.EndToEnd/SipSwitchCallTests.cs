@@ -110,6 +110,7 @@ public sealed class SipSwitchFeatureTests : IDisposable
         await bob.WaitEventAsync("CALL_CLOSED");
         // carol's call is fresh: her recording shows she heard bob.
         Assert.Equal(1000, carol.ReceivedFrequency());
+        await SipConferenceTests.WaitMediaReleasedAsync(server);
         var seen = new List<CallEventType>();
         while (events.Reader.TryRead(out var e)) seen.Add(e.Type);
         Assert.Contains(CallEventType.Diverted, seen);
@@ -447,8 +448,9 @@ public sealed class SipTransferTests : IDisposable
         await Task.Delay(2500);
         await alice.CommandAsync("hangup");
         await carol.WaitEventAsync("CALL_CLOSED");
-        // carol's call is fresh, so her recording is whole: she heard alice.
+        // carol's call is fresh, so her recording is whole: she heard alice (alice waited in the switch's mixer).
         Assert.Equal(440, carol.ReceivedFrequency());
+        await SipConferenceTests.WaitMediaReleasedAsync(server);
     }
 }
 
