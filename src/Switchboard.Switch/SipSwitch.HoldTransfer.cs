@@ -7,10 +7,11 @@ using Switchboard.Telephony;
 namespace Switchboard.Switch;
 
 /// <summary>
-/// Hold, Toggle, Transfer and the blind transfer of a connected call (Redirect), done by the switch with re-INVITEs
-/// (third-party call control, RFC 3725): media keeps flowing phone to phone, the switch only re-points it.
-/// Holding sends the partner a <c>sendonly</c> offer (RFC 3264 §8.4) and the holding phone an <c>inactive</c> one, so
-/// the held party hears nothing from the controller even from a phone that would keep sending.
+/// Hold, Toggle, Transfer and the blind transfer of a connected call (Redirect). Holding a phone-to-phone call sends
+/// the partner a <c>sendonly</c> offer (RFC 3264 §8.4) and the holding phone an <c>inactive</c> one, so the held party
+/// hears nothing from the controller even from a phone that would keep sending; holding a call whose media runs
+/// through the switch takes it out of the mix. Transfers end with the two parties in a mixer of the switch
+/// (third-party call control, RFC 3725, re-INVITEs only for phones not yet sending to the switch).
 /// </summary>
 public sealed partial class SipSwitch
 {
@@ -68,12 +69,6 @@ public sealed partial class SipSwitch
         var room = new ConferenceRoom(Media.CreateConference());
         room.Add(h.Theirs, h.Theirs.Endpoint!, heldPartner);
         room.Add(a.Theirs, a.Theirs.Endpoint!, activePartner);
-        return Joined(what, device, held, active, h, a, heldPartner, activePartner, byeController, room);
-    }
-
-    private CallControlResult Joined(string what, string device, Connection held, Connection active, (B2BCall Call, Leg Mine, Leg Theirs) h,
-        (B2BCall Call, Leg Mine, Leg Theirs) a, Connection heldPartner, Connection activePartner, bool byeController, ConferenceRoom room)
-    {
         ReleaseControllerLeg(h.Call, h.Mine, byeController);
         ReleaseControllerLeg(a.Call, a.Mine, byeController);
         var joined = _model.Transfer(active, held);

@@ -17,9 +17,10 @@ namespace Switchboard.Switch;
 /// <summary>
 /// The built-in phone system: a registrar and back-to-back user agent on the Switchboard SIP stack. Phones register
 /// with digest authentication; a call from one extension to another becomes two legs, with ringing, answer, CANCEL,
-/// rejection, no-answer timeout, BYE, re-INVITE and INFO carried across; SDP passes through, so media flows phone to
-/// phone. Every call is mirrored into the shared <see cref="CallModel"/>, so events, Status and the journal are the
-/// same as for any other phone system.
+/// rejection, no-answer timeout, BYE, re-INVITE and INFO carried across. A call dialled on a phone keeps its media
+/// phone to phone (SDP passes through); calls set up by MakeCall, transferred calls and conferences have their media
+/// in the switch's media engine. Every call is mirrored into the shared <see cref="CallModel"/>, so events, Status and
+/// the journal are the same as for any other phone system.
 /// </summary>
 public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyncDisposable
 {

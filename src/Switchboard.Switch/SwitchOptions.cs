@@ -42,13 +42,13 @@ public sealed class SwitchOptions
     /// </summary>
     public Dictionary<string, AnswerMethod> AnswerMethods { get; set; } = [];
 
-    /// <summary>Address the conference media (RTP) sockets bind to; empty means the SIP listen address.</summary>
+    /// <summary>Address the RTP sockets of media anchored in the switch bind to (MakeCall, transfers, conferences); empty means the SIP listen address.</summary>
     public string RtpAddress { get; set; } = "";
 
-    /// <summary>Lowest RTP port for conference media (0 with <see cref="RtpPortMax"/> 0: the system picks).</summary>
+    /// <summary>Lowest RTP port for media anchored in the switch (0 with <see cref="RtpPortMax"/> 0: the system picks).</summary>
     public int RtpPortMin { get; set; }
 
-    /// <summary>Highest RTP port for conference media.</summary>
+    /// <summary>Highest RTP port for media anchored in the switch.</summary>
     public int RtpPortMax { get; set; }
 
     /// <summary>SIP trunks for outside calls (none: outside numbers get 404).</summary>
