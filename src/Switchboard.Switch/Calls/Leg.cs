@@ -6,6 +6,7 @@ namespace Switchboard.Switch.Calls;
 /// <summary>One call leg of the B2BUA: the SIP dialog with one phone, and what the switch knows about that phone's side.</summary>
 internal sealed class Leg(SipDialog dialog, string device)
 {
+    private readonly Lock _sdpGate = new();
     private string? _origin;
     private long _originVersion;
     private string? _lastSent;
@@ -34,6 +35,6 @@ internal sealed class Leg(SipDialog dialog, string device)
     /// </summary>
     public byte[] Outgoing(byte[] sdp)
     {
-        lock (this) return SdpText.WithOrigin(sdp, ref _origin, ref _originVersion, ref _lastSent);
+        lock (_sdpGate) return SdpText.WithOrigin(sdp, ref _origin, ref _originVersion, ref _lastSent);
     }
 }
