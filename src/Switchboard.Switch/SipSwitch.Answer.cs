@@ -68,28 +68,11 @@ public sealed partial class SipSwitch
                 _learnedAnswer[device] = AnswerMethod.None;
                 return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: the phone refused NOTIFY talk ({r.StatusCode} {r.Reason}); answer on the phone");
             case AnswerMethod.AutoAnswer:
-                return Reoffer(what, call, ringing);
+                // The same phone is offered the call again, this time with auto-answer hints.
+                return Retarget(what, ringing, device, autoAnswer: true, cause: null);
             default:
                 return CallControlResult.Fail(ReplyCode.NotImplemented,
                     $"{what}: the phone at {device} accepts neither NOTIFY talk nor auto-answer hints (Sip:AnswerMethods); answer on the phone");
         }
-    }
-
-    /// <summary>Offers the ringing call to the same phone again, this time with auto-answer hints.</summary>
-    private CallControlResult Reoffer(string what, B2BCall call, Connection ringing)
-    {
-        var binding = _bindings.Lookup(ringing.Party).FirstOrDefault();
-        var peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
-        if (binding is null || peer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {ringing.Party}");
-        Sip.Transactions.ClientTransaction? old;
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
-            old = call.InviteB;
-            var sdp = CalleeOffer(call, out var endpoint);
-            StartCalleeLeg(call, ringing.Party, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, null, autoAnswer: true, endpoint);
-        }
-        if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
-        return CallControlResult.Ok($"{what}: call {ringing.Call.Id} offered again with auto-answer");
     }
 }

@@ -273,10 +273,6 @@ public sealed partial class SipSwitch
                 _ = outA.CancelAsync();
             }
         }
-        else if (call.Room is { } room)
-        {
-            await CloseRoomAsync(call, room).ConfigureAwait(false);
-        }
         else
         {
             foreach (var leg in new[] { call.A, call.B })
@@ -291,9 +287,10 @@ public sealed partial class SipSwitch
         if (call.B is { } b) _dialogs.TryRemove(b.Dialog.Key, out _);
         if (failed is not null) _model.Fail(failed, cause, outcome);
         else _model.EndCall(call.Caller.Call, cause, outcome);
+        // Anchored media: a conference's third phone gets its BYE here, and every endpoint and the mixer close.
+        if (call.Room is { } room) await CloseRoomAsync(call, room).ConfigureAwait(false);
         DropEndpoint(call.A);
         if (call.B is not null) DropEndpoint(call.B);
-        if (call.Room is { } r) await r.Mixer.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task OnInDialogRequestAsync(ServerTransaction txn)

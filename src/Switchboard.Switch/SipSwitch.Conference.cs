@@ -215,21 +215,13 @@ public sealed partial class SipSwitch
         leg.Endpoint = null;
         await gone.Endpoint.DisposeAsync().ConfigureAwait(false);
         _model.Clear(gone.Connection, cause);
-        var rest = room.Members;
-        if (rest.Count > 1) return;
+        if (room.Members.Count > 1) return;
         lock (call.Gate) call.State = B2BState.Ended;
-        foreach (var m in rest)
-        {
-            room.Remove(m.Leg);
-            ByeIfStillUp(call, m.Leg);
-            m.Leg.Endpoint = null;
-            await m.Endpoint.DisposeAsync().ConfigureAwait(false);
-        }
-        await room.Mixer.DisposeAsync().ConfigureAwait(false);
+        await CloseRoomAsync(call, room).ConfigureAwait(false);
         _model.EndCall(call.Caller.Call, cause);
     }
 
-    /// <summary>Ends an anchored call as a whole (Drop of a two-party call, switch stopping): every phone gets a BYE.</summary>
+    /// <summary>Closes a call's anchored media: every member's phone gets a BYE (unless it hung up), endpoints and mixer close.</summary>
     private async Task CloseRoomAsync(B2BCall call, ConferenceRoom room)
     {
         foreach (var m in room.Members)

@@ -119,7 +119,7 @@ public sealed partial class SipSwitch
         }
         if (!_model.IsDevice(route.Target))
         {
-            await CallOutAfterAnswerAsync(call, route, Encoding.ASCII.GetBytes(Activate(Encoding.ASCII.GetString(a.Sdp)))).ConfigureAwait(false);
+            await CallOutAfterAnswerAsync(call, route, SdpText.WithDirection(a.Sdp, "sendrecv")).ConfigureAwait(false);
             return;
         }
 
@@ -179,16 +179,5 @@ public sealed partial class SipSwitch
         var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return $"v=0\r\no=switchboard {id} 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n" +
                "m=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=inactive\r\n";
-    }
-
-    /// <summary>The caller's answer to the inactive offer, turned into a two-way offer for the destination.</summary>
-    private static string Activate(string sdp)
-    {
-        var lines = sdp.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n')
-            .Where(l => l is not ("a=inactive" or "a=sendonly" or "a=recvonly" or "a=sendrecv"))
-            .ToList();
-        while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
-        lines.Add("a=sendrecv");
-        return string.Join("\r\n", lines) + "\r\n";
     }
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
 using Switchboard.Telephony;
@@ -56,24 +55,41 @@ public sealed partial class SipSwitch
         return Done(Retarget(what, ringing, device, autoAnswer: true, "picked up by " + device));
     }
 
-    private CallControlResult Retarget(string what, Connection ringing, string newTarget, bool autoAnswer, string cause)
+    private CallControlResult Retarget(string what, Connection ringing, string newTarget, bool autoAnswer, string? cause)
     {
         var binding = _bindings.Lookup(newTarget).FirstOrDefault();
         SipEndPoint? peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
         if (binding is null || peer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {newTarget}");
         var call = Calls.FirstOrDefault(c => c.Callee == ringing);
         if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        // The same phone offered the call again (Answer by auto-answer hints) keeps its place in the call model.
+        bool again = newTarget == ringing.Party;
+        var replaced = ReplaceRingingLeg(what, call, c =>
+        {
+            if (!again) c.Callee = _model.Divert(ringing, newTarget, ConnectionState.Alerting, cause!);
+            var sdp = CalleeOffer(c, out var endpoint);
+            StartCalleeLeg(c, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", c.Caller.Party, cause, autoAnswer, endpoint);
+        });
+        if (replaced is { } no) return no;
+        return CallControlResult.Ok(again ? $"{what}: call {ringing.Call.Id} offered again with auto-answer" : $"{what}: call {ringing.Call.Id} now rings at {newTarget}");
+    }
+
+    /// <summary>
+    /// Replaces the ringing leg of a call that is still ringing: <paramref name="startNewLeg"/> rings the new one under
+    /// the call's gate, then the old leg is cancelled (its 487, or a 200 that crossed the CANCEL, is handled as a
+    /// replaced leg). Null on success, else the refusal.
+    /// </summary>
+    private static CallControlResult? ReplaceRingingLeg(string what, B2BCall call, Action<B2BCall> startNewLeg)
+    {
         Sip.Transactions.ClientTransaction? old;
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
             old = call.InviteB;
-            call.Callee = _model.Divert(ringing, newTarget, ConnectionState.Alerting, cause);
-            var sdp = CalleeOffer(call, out var endpoint);
-            StartCalleeLeg(call, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", call.Caller.Party, cause, autoAnswer, endpoint);
+            startNewLeg(call);
         }
         if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
-        return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now rings at {newTarget}");
+        return null;
     }
 
     private static ValueTask<CallControlResult> Done(CallControlResult result) => ValueTask.FromResult(result);

@@ -151,14 +151,16 @@ public sealed partial class SipSwitch
     /// Leg B to a trunk: Request-URI and To in the trunk's number format, From and P-Asserted-Identity with the caller
     /// ID the trunk presents for <paramref name="presenting"/>. Call with <c>call.Gate</c> held.
     /// </summary>
-    private void StartTrunkLeg(B2BCall call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause)
+    private void StartTrunkLeg(B2BCall call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause,
+        Media.RtpEndpoint? endpoint = null)
     {
         var t = route.Trunk;
         var callerId = TrunkRouter.CallerIdOf(t, presenting);
         var fromUser = t.Options.FromUser.Length > 0 ? t.Options.FromUser : callerId;
         var target = t.UriFor(route.Dialled);
         var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164);
+            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164)
+        { Endpoint = endpoint };
         call.B = legB;
         _dialogs[legB.Dialog.Key] = (call, legB);
         SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, challenges: []);
@@ -269,17 +271,14 @@ public sealed partial class SipSwitch
         var tr = Trunks.Route(route.Target, out _)!.Value;
         var call = Calls.FirstOrDefault(c => c.Callee == ringing);
         if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
-        ClientTransaction? old;
         var cause = "deflected by " + device;
-        lock (call.Gate)
+        var replaced = ReplaceRingingLeg(what, call, c =>
         {
-            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
-            old = call.InviteB;
-            call.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
-            var sdp = call.InviteA is null ? System.Text.Encoding.ASCII.GetBytes(Activate(System.Text.Encoding.ASCII.GetString(call.A.Sdp))) : call.A.Sdp;
-            StartTrunkLeg(call, tr, sdp, "application/sdp", presenting, cause);
-        }
-        if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
+            c.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
+            var sdp = CalleeOffer(c, out var endpoint);
+            StartTrunkLeg(c, tr, sdp, "application/sdp", presenting, cause, endpoint);
+        });
+        if (replaced is { } no) return no;
         return CallControlResult.Ok($"{what}: call {ringing.Call.Id} now goes out to {tr.E164} via trunk {tr.Trunk.Name}");
     }
 
