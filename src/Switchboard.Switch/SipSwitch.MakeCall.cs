@@ -155,19 +155,12 @@ public sealed partial class SipSwitch
             return;
         }
         _model.Establish(call.Callee!);
-        var reinvite = a.Dialog.NewRequest("INVITE", ContactFor(call.B!.Device, a.Dialog.Peer.Protocol));
-        reinvite.Add(SipHeaderNames.ContentType, "application/sdp");
-        reinvite.Body = a.Outgoing(answerFromB.Body);
-        var r = await _layer.Send(reinvite, a.Dialog.Peer).FinalResponse.ConfigureAwait(false);
-        if (r.StatusCode is >= 200 and < 300)
+        if (await ReinviteAsync(a, answerFromB.Body, call.B!.Device).ConfigureAwait(false))
         {
-            a.Dialog.OnResponse(r);
-            a.Sdp = r.Body;
-            await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.B.Device, a.Dialog.Peer.Protocol), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
             _log.LogInformation("MakeCall {Call}: {Caller} and {Callee} connected", call.Caller.Call.Id, a.Device, call.B.Device);
             return;
         }
-        _log.LogWarning("MakeCall {Call}: {Caller} refused the destination's media ({Code})", call.Caller.Call.Id, a.Device, r.StatusCode);
+        _log.LogWarning("MakeCall {Call}: {Caller} refused the destination's media", call.Caller.Call.Id, a.Device);
         await EndCallAsync(call, "media refused", CallOutcome.Failed).ConfigureAwait(false);
     }
 
