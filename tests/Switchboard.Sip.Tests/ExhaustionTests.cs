@@ -4,6 +4,7 @@ using System.Text;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
+using Switchboard.Tests.Shared;
 
 namespace Switchboard.Sip.Tests;
 
