@@ -27,7 +27,7 @@ public sealed class ExhaustionTests : ISipTransactionUser
 
     Task ISipTransactionUser.OnStrayResponseAsync(SipResponse response, SipEndPoint source) => Task.CompletedTask;
 
-    private SipTransactionLayer Start(SipTransportOptions options, CapturingLogger? log = null, int maxServerTransactions = 20_000)
+    private SipTransactionLayer Start(SipTransportOptions options, CapturingLogger? log = null, int maxServerTransactions = 32_768)
     {
         options.Address = IPAddress.Any;
         options.Port = 0;
@@ -140,6 +140,28 @@ public sealed class ExhaustionTests : ISipTransactionUser
         Assert.Equal("Retry-After: 5", retryAfter);
         Assert.True(layer.ServerCount <= 50, $"{layer.ServerCount} server transactions live");
         Assert.Equal(70, layer.RefusedForLoad);
+    }
+
+    [Fact]
+    public async Task Past_three_quarters_of_the_table_completed_non_INVITE_transactions_are_kept_for_T4_only()
+    {
+        var time = new ManualTimeProvider();
+        await using var layer = new SipTransactionLayer(new SipTransport(new SipTransportOptions { Port = 0, EnableTcp = false }), time: time)
+        { MaxServerTransactions = 8 };
+        layer.Start(this);
+        using var udp = new UdpClient(new IPEndPoint(Attacker, 0));
+        for (int i = 0; i < 8; i++)
+        {
+            await udp.SendAsync(Encoding.ASCII.GetBytes(Options("j" + i)), new IPEndPoint(IPAddress.Loopback, layer.Transport.LocalEndPoint.Port));
+            using var cts = new CancellationTokenSource(Wait);
+            Assert.StartsWith("SIP/2.0 200 ", Encoding.ASCII.GetString((await udp.ReceiveAsync(cts.Token)).Buffer));
+        }
+        Assert.Equal(8, layer.ServerCount);
+        // The 7th and 8th completed with more than 6 live: Timer J was T4 (5 s) for them, 64*T1 (32 s) for the first six.
+        time.Advance(TimeSpan.FromSeconds(5.5));
+        Assert.Equal(6, layer.ServerCount);
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, layer.ServerCount);
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     /// so a request flood costs a response, not memory kept for Timer J; past three quarters of it, completed
     /// non-INVITE transactions over UDP are kept for T4 instead of 64*T1.
     /// </summary>
-    public int MaxServerTransactions { get; init; } = 20_000;
+    public int MaxServerTransactions { get; init; } = 32_768;
 
     /// <summary>Seconds a 503 for load asks the peer to wait (Retry-After).</summary>
     public int RetryAfterSeconds { get; init; } = 5;
