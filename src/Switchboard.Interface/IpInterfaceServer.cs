@@ -137,7 +137,7 @@ public sealed partial class IpInterfaceServer : IHostedService, IAsyncDisposable
             StreamConnection connection;
             try
             {
-                connection = new StreamConnection(socket, _interpreter, _events, _options, _log, _stopping.Token);
+                connection = new StreamConnection(socket, _interpreter, _events, _options, _log, _throttle, _stopping.Token);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {

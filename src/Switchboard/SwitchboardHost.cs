@@ -69,11 +69,12 @@ public static class SwitchboardHost
         configure?.Invoke(builder.Configuration);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        builder.Logging.AddConsole(o => o.FormatterName = Logging.EscapingConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<Logging.EscapingConsoleFormatter, Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
 
         var services = builder.Services;
         services.Configure<SwitchboardOptions>(builder.Configuration);

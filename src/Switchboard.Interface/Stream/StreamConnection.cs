@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
 
@@ -26,6 +27,7 @@ internal sealed class StreamConnection : IAsyncDisposable
     private readonly CallEventHub _events;
     private readonly IpInterfaceOptions _options;
     private readonly ILogger _log;
+    private readonly LogThrottle _throttle;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Dictionary<string, CallEventSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _closed;
@@ -38,8 +40,9 @@ internal sealed class StreamConnection : IAsyncDisposable
     private volatile string? _timeoutReply;
 
     public StreamConnection(Socket socket, CommandInterpreter interpreter, CallEventHub events, IpInterfaceOptions options,
-        ILogger log, CancellationToken stopping)
+        ILogger log, LogThrottle throttle, CancellationToken stopping)
     {
+        _throttle = throttle;
         _socket = socket;
         _socket.NoDelay = true;
         _stream = new NetworkStream(socket, ownsSocket: true);
@@ -201,7 +204,8 @@ internal sealed class StreamConnection : IAsyncDisposable
 
     private void LineTooLong()
     {
-        _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
+        if (_throttle.Allow("over-long command lines", _remote.Address))
+            _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
         ReplyWriter.WriteReply(_writer, CallControlResult.Fail(ReplyCode.BadRequest,
             $"line too long (more than {_options.MaxLineLength} bytes); discarded"));
     }
