@@ -190,3 +190,63 @@ public sealed class ExhaustionTests : ISipTransactionUser
         Assert.DoesNotContain(log.Lines, l => l.Text.Contains('\u001b') || l.Text.Contains('\r') || l.Text.Contains('\n'));
     }
 }
+
+/// <summary>Runs alone: it measures what the process allocates, which tests running beside it would blur.</summary>
+[CollectionDefinition(nameof(MemoryMeasurement), DisableParallelization = true)]
+public sealed class MemoryMeasurement;
+
+/// <summary>Memory that idle peers can make the transport hold.</summary>
+[Collection(nameof(MemoryMeasurement))]
+public sealed class IdleConnectionMemoryTests
+{
+    [Fact]
+    public async Task An_idle_TCP_connection_costs_a_small_buffer_not_the_largest_message()
+    {
+        var transport = new SipTransport(new SipTransportOptions { Address = IPAddress.Any, Port = 0, MaxTcpConnectionsPerSource = 1000 });
+        await using var layer = new SipTransactionLayer(transport);
+        layer.Start(new NoUser());
+        var sockets = new List<Socket>();
+        try
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 200; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await s.ConnectAsync(new IPEndPoint(IPAddress.Loopback, transport.LocalEndPoint.Port));
+                sockets.Add(s);
+            }
+            for (var wait = System.Diagnostics.Stopwatch.StartNew(); transport.AcceptedTcpConnections < 200;)
+            {
+                Assert.True(wait.Elapsed < TimeSpan.FromSeconds(10), $"{transport.AcceptedTcpConnections} of 200 accepted");
+                await Task.Delay(10);
+            }
+            long perConnection = (GC.GetTotalAllocatedBytes(precise: true) - before) / 200;
+            // Was 128 KiB each (twice the largest message); the client sockets and the accept path are in this figure too.
+            Assert.True(perConnection < 32 * 1024, $"{perConnection} bytes allocated per idle connection");
+
+            // A large message still fits: the buffer grows when a message needs it.
+            var big = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.9:5060;branch=z9hG4bKbig\r\nFrom: <sip:a@h>;tag=1\r\n" +
+                "To: <sip:b@h>\r\nCall-ID: big\r\nCSeq: 1 OPTIONS\r\nContent-Type: text/plain\r\nContent-Length: 40000\r\n\r\n" + new string('x', 40_000);
+            await sockets[0].SendAsync(System.Text.Encoding.ASCII.GetBytes(big), SocketFlags.None);
+            var reply = new byte[4096];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            int n = await sockets[0].ReceiveAsync(reply, SocketFlags.None, cts.Token);
+            Assert.StartsWith("SIP/2.0 200 ", System.Text.Encoding.ASCII.GetString(reply, 0, n));
+        }
+        finally
+        {
+            foreach (var s in sockets) s.Dispose();
+        }
+    }
+
+    private sealed class NoUser : ISipTransactionUser
+    {
+        public Task OnRequestAsync(ServerTransaction transaction) => transaction.RespondAsync(200, toTag: "t");
+
+        public Task OnAckAsync(SipRequest ack, SipEndPoint source) => Task.CompletedTask;
+
+        public Task OnCancelledAsync(ServerTransaction invite) => invite.RespondAsync(487);
+
+        public Task OnStrayResponseAsync(SipResponse response, SipEndPoint source) => Task.CompletedTask;
+    }
+}

@@ -305,9 +305,14 @@ public sealed class SipTransport : IAsyncDisposable
         return conn;
     }
 
+    private const int InitialTcpBuffer = 4096;
+
     private async Task ReadTcpAsync(TcpConnection conn)
     {
-        var buffer = new byte[_options.Limits.MaxMessageBytes * 2];
+        // Small until a message needs more: an idle connection must not cost the largest message (128 KiB on the
+        // large-object heap each, 256 MiB for MaxTcpConnections idle peers).
+        int largest = _options.Limits.MaxMessageBytes * 2;
+        var buffer = new byte[Math.Min(InitialTcpBuffer, largest)];
         int filled = 0;
         var from = new SipEndPoint(SipProtocol.Tcp, conn.Remote);
         // A peer that connected to us must prove it speaks SIP soon; only then does it get the long idle time.
@@ -329,8 +334,12 @@ public sealed class SipTransport : IAsyncDisposable
                     {
                         if (filled >= buffer.Length)
                         {
-                            _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
-                            return;
+                            if (buffer.Length >= largest)
+                            {
+                                _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
+                                return;
+                            }
+                            Array.Resize(ref buffer, Math.Min(buffer.Length * 2, largest));
                         }
                         break;
                     }
@@ -343,6 +352,7 @@ public sealed class SipTransport : IAsyncDisposable
                     }
                     Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
                     filled -= consumed;
+                    if (filled == 0 && buffer.Length > InitialTcpBuffer) buffer = new byte[InitialTcpBuffer];
                 }
             }
         }
