@@ -18,8 +18,20 @@ public sealed class IpInterfaceOptions
     /// <summary>Most simultaneous TCP connections; more are told 503 and closed.</summary>
     public int MaxConnections { get; set; } = 1000;
 
+    /// <summary>Most simultaneous TCP connections from one client address; checked at accept, before a slot is taken.</summary>
+    public int MaxConnectionsPerClient { get; set; } = 64;
+
     /// <summary>A TCP connection without traffic (and without Monitor) for this long is closed.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The idle timeout while more than three quarters of <see cref="MaxConnections"/> are open: idle connections
+    /// without Monitor make room for new clients sooner.
+    /// </summary>
+    public TimeSpan IdleTimeoutUnderLoad { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most Monitor subscriptions on one connection (one per device, <c>*</c> once).</summary>
+    public int MaxMonitorsPerConnection { get; set; } = 256;
 
     /// <summary>A started command line must be complete within this time (slow senders hold no slot forever).</summary>
     public TimeSpan LineTimeout { get; set; } = TimeSpan.FromSeconds(30);

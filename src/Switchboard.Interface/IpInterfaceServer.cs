@@ -5,9 +5,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Commands;
 using Switchboard.Interface.Datagram;
 using Switchboard.Interface.Stream;
+using Switchboard.Networking;
 using Switchboard.Telephony;
 
 namespace Switchboard.Interface;
@@ -16,7 +18,7 @@ namespace Switchboard.Interface;
 /// The IP interface port: a TCP stream socket (command lines, Monitor, HTTP) and a UDP datagram socket on the same
 /// port number. With port 0 the TCP port is picked by the system and UDP binds the same number.
 /// </summary>
-public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
+public sealed partial class IpInterfaceServer : IHostedService, IAsyncDisposable
 {
     private readonly CommandInterpreter _interpreter;
     private readonly CallEventHub _events;
@@ -24,6 +26,8 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<StreamConnection, Task> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ConnectionLimiter _limiter;
+    private readonly LogThrottle _throttle;
     private Socket? _listener;
     private DatagramFrontEnd? _udp;
     private Task? _acceptLoop;
@@ -37,6 +41,8 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         _events = events;
         _options = options.Value;
         _log = (ILogger?)log ?? NullLogger.Instance;
+        _limiter = new ConnectionLimiter(Math.Max(1, _options.MaxConnections), Math.Max(1, _options.MaxConnectionsPerClient));
+        _throttle = new LogThrottle(_log);
     }
 
     /// <summary>The bound TCP endpoint (valid after start).</summary>
@@ -103,19 +109,39 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
             {
                 return;
             }
-            if (_connections.Count >= _options.MaxConnections)
+            if (socket.RemoteEndPoint is not IPEndPoint remote)
             {
-                _log.LogWarning("Refusing connection from {Remote}: {Max} connections open", socket.RemoteEndPoint, _options.MaxConnections);
-                _ = RefuseAsync(socket);
+                socket.Dispose();
+                continue;
+            }
+            // Decided before the connection takes a slot or a task: a refused client costs one short write.
+            if (_interpreter.Access.CheckClient(remote.Address) is { } notAllowed)
+            {
+                if (_throttle.Allow("refused connections (not allowed)", remote.Address)) Log.NotAllowed(_log, remote);
+                Refuse(socket, $"403 {notAllowed}");
+                continue;
+            }
+            var refusal = _limiter.TryAcquire(remote.Address);
+            if (refusal != ConnectionRefusal.None)
+            {
+                if (_throttle.Allow("refused connections (limit)", remote.Address))
+                {
+                    if (refusal == ConnectionRefusal.SourceFull) Log.ClientFull(_log, remote, _options.MaxConnectionsPerClient);
+                    else Log.ServerFull(_log, remote, _options.MaxConnections);
+                }
+                Refuse(socket, refusal == ConnectionRefusal.SourceFull
+                    ? $"503 too many connections from {Display(remote.Address)} (IpInterface:MaxConnectionsPerClient {_options.MaxConnectionsPerClient}); try again later"
+                    : "503 too many connections; try again later");
                 continue;
             }
             StreamConnection connection;
             try
             {
-                connection = new StreamConnection(socket, _interpreter, _events, _options, _log, _stopping.Token);
+                connection = new StreamConnection(socket, _interpreter, _events, _options, _log, _throttle, _stopping.Token);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
+                _limiter.Release(remote.Address);
                 socket.Dispose();
                 continue;
             }
@@ -128,6 +154,7 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
                 finally
                 {
                     _connections.TryRemove(connection, out _);
+                    _limiter.Release(remote.Address);
                 }
             });
             _connections.TryAdd(connection, task);
@@ -145,7 +172,9 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
                 long now = System.Diagnostics.Stopwatch.GetTimestamp();
-                foreach (var c in _connections.Keys) c.CheckTimeouts(now);
+                bool underLoad = _limiter.Count > _options.MaxConnections / 4 * 3;
+                var idle = underLoad && _options.IdleTimeoutUnderLoad < _options.IdleTimeout ? _options.IdleTimeoutUnderLoad : _options.IdleTimeout;
+                foreach (var c in _connections.Keys) c.CheckTimeouts(now, idle, underLoad);
             }
         }
         catch (OperationCanceledException)
@@ -153,15 +182,19 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         }
     }
 
-    private async Task RefuseAsync(Socket socket)
+    /// <summary>
+    /// One reply line, then close, without waiting: the line fits the empty send buffer of a new socket, so a
+    /// non-blocking send never stalls the accept loop, and no task or timer is spent on a refused client.
+    /// </summary>
+    private static void Refuse(Socket socket, string reply)
     {
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await socket.SendAsync("503 too many connections; try again later\r\n"u8.ToArray(), SocketFlags.None, cts.Token).ConfigureAwait(false);
+            socket.Blocking = false;
+            socket.Send(System.Text.Encoding.ASCII.GetBytes(reply + "\r\n"), SocketFlags.None, out _);
             socket.Shutdown(SocketShutdown.Both);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
         }
         finally
@@ -169,6 +202,8 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
             socket.Dispose();
         }
     }
+
+    private static string Display(IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
 
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -181,6 +216,7 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         if (_acceptLoop is not null) await _acceptLoop.ConfigureAwait(false);
         if (_sweeper is not null) await _sweeper.ConfigureAwait(false);
         await Task.WhenAll(_connections.Values).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _throttle.Dispose();
     }
 
     /// <inheritdoc />
@@ -189,5 +225,17 @@ public sealed class IpInterfaceServer : IHostedService, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stopping.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2501, Level = LogLevel.Warning, Message = "Refusing connection from {Remote}: not in Access:AllowedClients")]
+        public static partial void NotAllowed(ILogger log, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 2502, Level = LogLevel.Warning, Message = "Refusing connection from {Remote}: {Max} connections open from this address (IpInterface:MaxConnectionsPerClient)")]
+        public static partial void ClientFull(ILogger log, IPEndPoint remote, int max);
+
+        [LoggerMessage(EventId = 2503, Level = LogLevel.Warning, Message = "Refusing connection from {Remote}: {Max} connections open")]
+        public static partial void ServerFull(ILogger log, IPEndPoint remote, int max);
     }
 }

@@ -40,6 +40,12 @@ public sealed class CtiServerOptions
 
     /// <summary>Serve the CTI server port at all.</summary>
     public bool Enabled { get; set; } = true;
+
+    /// <summary>A WebSocket client that does not take an event message within this time is disconnected.</summary>
+    public TimeSpan WebSocketSendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest request body in bytes (a command line is far shorter); larger bodies get 413.</summary>
+    public int MaxRequestBodyBytes { get; set; } = 64 * 1024;
 }
 
 /// <summary>Builds the Switchboard host: configuration, the chosen phone system, front ends. Only this knows all parts.</summary>
@@ -63,11 +69,12 @@ public static class SwitchboardHost
         configure?.Invoke(builder.Configuration);
 
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        });
+        builder.Logging.AddConsole(o => o.FormatterName = Logging.EscapingConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<Logging.EscapingConsoleFormatter, Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
 
         var services = builder.Services;
         services.Configure<SwitchboardOptions>(builder.Configuration);

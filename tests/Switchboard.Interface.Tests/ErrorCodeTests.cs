@@ -52,10 +52,11 @@ public sealed class ErrorCodeTests
         await using var server = await TestServer.StartAsync(c => c.Access.AllowedClients = ["10.0.0.0/8"]);
         AssertReply(await Tcp(server, "Status 100"), 403, "client 127.0.0.1 is not in Access:AllowedClients");
         AssertReply((await server.UdpAsync("MakeCall 100 101")).TrimEnd(), 403, "127.0.0.1", "AllowedClients");
+        // On the stream port the refusal comes at accept, before a request is read (so it takes no slot): an HTTP
+        // client sees the reply line and the connection closed.
         await using var http = await server.ConnectAsync();
-        var r = await http.RequestAsync("GET", Http.PathOf("MakeCall 100 101"));
-        Assert.Equal(403, r.Status);
-        Assert.Contains("Access:AllowedClients", r.Body);
+        await http.SendAsync($"GET {Http.PathOf("MakeCall 100 101")} HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(["403 client 127.0.0.1 is not in Access:AllowedClients"], await http.ReadToEndAsync());
         Assert.Contains("; idle", await server.StatusAsync("100"));
     }
 

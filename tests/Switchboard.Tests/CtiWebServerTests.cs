@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
@@ -6,6 +7,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Switchboard.Telephony;
 using Switchboard.Web;
 
 namespace Switchboard.Tests;
@@ -29,6 +31,7 @@ public sealed class CtiWebServerTests : IAsyncLifetime
             ["DialFiles:Directory"] = Path.Combine(_dir, "dial"),
             ["ExtensionMap"] = _dir,
             ["Logging:LogLevel:Default"] = "Warning",
+            ["CtiServer:WebSocketSendTimeout"] = "00:00:00.300",
         }));
         await _host.StartAsync();
         var port = _host.Services.GetRequiredService<CtiWebServer>().Port;
@@ -86,6 +89,41 @@ public sealed class CtiWebServerTests : IAsyncLifetime
         Assert.Equal("Delivered", ev.GetProperty("name").GetString());
         Assert.Equal("101", ev.GetProperty("device").GetString());
         Assert.Equal("alerting", ev.GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task A_WebSocket_client_that_never_reads_is_cut_off()
+    {
+        var hub = _host.Services.GetRequiredService<CallEventHub>();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, _http.BaseAddress!.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /api/events?device=* HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        // The hello message is sent once the subscription exists.
+        var head = new StringBuilder();
+        var chunk = new byte[1024];
+        using (var hello = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            while (!head.ToString().Contains("\"subscribed\"", StringComparison.Ordinal))
+                head.Append(Encoding.Latin1.GetString(chunk, 0, await socket.ReceiveAsync(chunk, SocketFlags.None, hello.Token)));
+        Assert.StartsWith("HTTP/1.1 101 ", head.ToString());
+        Assert.Equal(1, hub.SubscriberCount);
+
+        // Far more than the socket buffers hold; the client reads nothing meanwhile.
+        for (int i = 0; i < 100_000; i++) hub.Publish(CallEventType.Delivered, "100", "1", ConnectionState.Alerting, subject: "101");
+
+        // The server gives up on the client: reading what is buffered ends in the connection's close, not a wait forever.
+        var buffer = new byte[65536];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+        Assert.Equal(0, hub.SubscriberCount);
     }
 
     private static async Task<JsonElement> ReceiveAsync(ClientWebSocket ws)

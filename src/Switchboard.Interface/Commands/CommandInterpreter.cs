@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Access;
 using Switchboard.Interface.Extensions;
 using Switchboard.Telephony;
@@ -12,12 +13,13 @@ namespace Switchboard.Interface.Commands;
 /// The one command interpreter behind every front end: parses a line, applies access rules and NNNNN, calls the
 /// call-control interface and turns the outcome into exactly one reply.
 /// </summary>
-public sealed class CommandInterpreter
+public sealed partial class CommandInterpreter : IDisposable
 {
     private readonly ICallControl _callControl;
     private readonly AccessPolicy _access;
     private readonly ExtensionMap? _extensions;
     private readonly ILogger _log;
+    private readonly LogThrottle _throttle;
 
     /// <summary>Creates the interpreter.</summary>
     public CommandInterpreter(ICallControl callControl, AccessPolicy access, ExtensionMap? extensions = null, ILogger<CommandInterpreter>? log = null)
@@ -26,6 +28,7 @@ public sealed class CommandInterpreter
         _access = access;
         _extensions = extensions;
         _log = (ILogger?)log ?? NullLogger.Instance;
+        _throttle = new LogThrottle(_log);
     }
 
     /// <summary>The access policy in force.</summary>
@@ -59,13 +62,16 @@ public sealed class CommandInterpreter
     {
         if (!CommandParser.TryParse(line, out var parsed, out var error))
         {
-            _log.LogInformation("400 from {Client} ({FrontEnd}): {Error}", Who(client), client.FrontEnd, error);
+            // The reply tells the client; the log needs only a sample and a count, or a garbage flood fills the disk.
+            if (client.Address is null || _throttle.Allow("bad command lines", client.Address))
+                LogBadLine(_log, Who(client), client.FrontEnd, LogText.Escape(error));
             return CallControlResult.Fail(ReplyCode.BadRequest, error);
         }
         var command = parsed!;
         if (_access.CheckClient(client.Address) is { } refusedClient)
         {
-            _log.LogWarning("403 {Verb} from {Client}: {Rule}", command.Verb, Who(client), refusedClient);
+            if (_throttle.Allow("commands from clients not in Access:AllowedClients", client.Address!))
+                LogRefusedClient(_log, command.Verb, Who(client), refusedClient);
             return CallControlResult.Fail(ReplyCode.Forbidden, $"{command.Verb}: {refusedClient}");
         }
         if (client.FrontEnd == FrontEndKind.Http && _access.CheckOrigin(client.Origin) is { } refusedOrigin)
@@ -168,6 +174,9 @@ public sealed class CommandInterpreter
         _ => null,
     };
 
+    /// <summary>Writes the summaries of log lines left out so far.</summary>
+    public void Dispose() => _throttle.Dispose();
+
     /// <summary>The one-line text of a Status reply.</summary>
     public static string FormatStatus(DeviceStatus status)
     {
@@ -194,4 +203,10 @@ public sealed class CommandInterpreter
     private static string Who(ClientContext c) => c.Address is null ? "dial file" : Display(c.Address);
 
     private static string Display(System.Net.IPAddress a) => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).ToString();
+
+    [LoggerMessage(EventId = 2521, Level = LogLevel.Information, Message = "400 from {Client} ({FrontEnd}): {Error}")]
+    private static partial void LogBadLine(ILogger log, string client, FrontEndKind frontEnd, string error);
+
+    [LoggerMessage(EventId = 2522, Level = LogLevel.Warning, Message = "403 {Verb} from {Client}: {Rule}")]
+    private static partial void LogRefusedClient(ILogger log, CommandVerb verb, string client, string rule);
 }

@@ -17,7 +17,6 @@ internal sealed class DatagramFrontEnd : IDisposable
     private readonly IpInterfaceOptions _options;
     private readonly ILogger _log;
     private readonly Socket _socket;
-    private static readonly char[] LineEnds = ['\r', '\n'];
     private Task? _loop;
 
     public DatagramFrontEnd(CommandInterpreter interpreter, IpInterfaceOptions options, IPEndPoint bind, ILogger log)
@@ -70,12 +69,17 @@ internal sealed class DatagramFrontEnd : IDisposable
             var context = new ClientContext(FrontEndKind.Udp, remote.Address);
             replies.Clear();
             int lines = 0;
-            // Latin-1 keeps every byte as one char, so the parser can name garbage bytes in its reply.
-            var text = Encoding.Latin1.GetString(buffer, 0, received.ReceivedBytes);
-            foreach (var raw in text.Split(LineEnds, StringSplitOptions.RemoveEmptyEntries))
+            // Lines are cut from the bytes one at a time: a datagram of 30,000 tiny lines makes no 30,000 strings, only
+            // the first MaxLinesPerDatagram are looked at, and an over-long line is never decoded at all.
+            int offset = 0, length = received.ReceivedBytes;
+            while (offset < length)
             {
+                var rest = buffer.AsSpan(offset, length - offset);
+                int end = rest.IndexOfAny((byte)'\r', (byte)'\n');
+                var raw = end < 0 ? rest : rest[..end];
+                offset += end < 0 ? rest.Length : end + 1;
                 // Whitespace-only lines are empty lines, ignored as on TCP and in dial files.
-                if (raw.AsSpan().Trim(" \t").IsEmpty) continue;
+                if (raw.Trim(" \t"u8).IsEmpty) continue;
                 CallControlResult reply;
                 if (++lines > _options.MaxLinesPerDatagram)
                 {
@@ -83,9 +87,10 @@ internal sealed class DatagramFrontEnd : IDisposable
                     replies.Append(reply.ToString()).Append("\r\n");
                     break;
                 }
+                // Latin-1 keeps every byte as one char, so the parser can name garbage bytes in its reply.
                 reply = raw.Length > _options.MaxLineLength
                     ? CallControlResult.Fail(ReplyCode.BadRequest, $"line too long (more than {_options.MaxLineLength} bytes); discarded")
-                    : await _interpreter.ExecuteAsync(raw, context, stopping).ConfigureAwait(false);
+                    : await _interpreter.ExecuteAsync(Encoding.Latin1.GetString(raw), context, stopping).ConfigureAwait(false);
                 replies.Append(reply.ToString()).Append("\r\n");
             }
             if (replies.Length == 0) continue;

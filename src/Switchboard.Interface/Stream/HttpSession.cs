@@ -50,7 +50,7 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
             }
             catch (HttpBadRequest bad)
             {
-                log.LogInformation("HTTP client {Remote}: {Error}", remote, bad.Message);
+                log.LogInformation("HTTP client {Remote}: {Error}", remote, Switchboard.Diagnostics.LogText.Escape(bad.Message));
                 await RespondAsync(bad.Status, bad.Reason, null, $"{bad.Status} {bad.Message}", close: true, head: false).ConfigureAwait(false);
                 return;
             }

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
 
@@ -26,8 +27,9 @@ internal sealed class StreamConnection : IAsyncDisposable
     private readonly CallEventHub _events;
     private readonly IpInterfaceOptions _options;
     private readonly ILogger _log;
+    private readonly LogThrottle _throttle;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly List<CallEventSubscription> _subscriptions = [];
+    private readonly Dictionary<string, CallEventSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _closed;
     private readonly IPEndPoint _remote;
     private readonly ClientContext _context;
@@ -38,8 +40,9 @@ internal sealed class StreamConnection : IAsyncDisposable
     private volatile string? _timeoutReply;
 
     public StreamConnection(Socket socket, CommandInterpreter interpreter, CallEventHub events, IpInterfaceOptions options,
-        ILogger log, CancellationToken stopping)
+        ILogger log, LogThrottle throttle, CancellationToken stopping)
     {
+        _throttle = throttle;
         _socket = socket;
         _socket.NoDelay = true;
         _stream = new NetworkStream(socket, ownsSocket: true);
@@ -201,7 +204,8 @@ internal sealed class StreamConnection : IAsyncDisposable
 
     private void LineTooLong()
     {
-        _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
+        if (_throttle.Allow("over-long command lines", _remote.Address))
+            _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
         ReplyWriter.WriteReply(_writer, CallControlResult.Fail(ReplyCode.BadRequest,
             $"line too long (more than {_options.MaxLineLength} bytes); discarded"));
     }
@@ -231,7 +235,7 @@ internal sealed class StreamConnection : IAsyncDisposable
     /// Called periodically by the server: enforces the idle, line and write timeouts without a timer per operation
     /// (a timer per read or flush costs more than the command itself at high rates).
     /// </summary>
-    public void CheckTimeouts(long now)
+    public void CheckTimeouts(long now, TimeSpan idleTimeout, bool underLoad)
     {
         if (_closed.IsCancellationRequested) return;
         long flush = Volatile.Read(ref _flushSince);
@@ -252,9 +256,9 @@ internal sealed class StreamConnection : IAsyncDisposable
         }
         bool monitoring;
         lock (_subscriptions) monitoring = _subscriptions.Count > 0;
-        if (!monitoring && Stopwatch.GetElapsedTime(reading, now) > _options.IdleTimeout)
+        if (!monitoring && Stopwatch.GetElapsedTime(reading, now) > idleTimeout)
         {
-            _timeoutReply = "408 idle timeout; closing";
+            _timeoutReply = underLoad ? "408 idle timeout (server busy); closing" : "408 idle timeout; closing";
             _reader.CancelPendingRead();
         }
     }
@@ -288,8 +292,19 @@ internal sealed class StreamConnection : IAsyncDisposable
 
     private CallControlResult StartMonitor(string device, long? after)
     {
-        var sub = _events.Subscribe(device, after);
-        lock (_subscriptions) _subscriptions.Add(sub);
+        CallEventSubscription sub;
+        lock (_subscriptions)
+        {
+            // A second subscription to the same device would only send every event twice, and each one holds a
+            // queue of its own: the count per connection is what bounds a client that subscribes and never reads.
+            if (_subscriptions.ContainsKey(device))
+                return CallControlResult.Ok($"Monitor {device}: already monitored on this connection; events continue");
+            if (_subscriptions.Count >= _options.MaxMonitorsPerConnection)
+                return CallControlResult.Fail(ReplyCode.Unavailable,
+                    $"Monitor {device}: this connection already monitors {_subscriptions.Count} devices (IpInterface:MaxMonitorsPerConnection); use Monitor *");
+            sub = _events.Subscribe(device, after);
+            _subscriptions.Add(device, sub);
+        }
         _ = PumpEventsAsync(sub, device);
         var text = $"Monitor {device}: events after {sub.StartsAfter}";
         if (sub.SequenceReset) text += $" (sequence {after} is unknown: the server restarted, events before it are lost)";
@@ -340,7 +355,7 @@ internal sealed class StreamConnection : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         lock (_subscriptions)
         {
-            foreach (var s in _subscriptions) s.Dispose();
+            foreach (var s in _subscriptions.Values) s.Dispose();
             _subscriptions.Clear();
         }
         if (!_closed.IsCancellationRequested) _closed.Cancel();

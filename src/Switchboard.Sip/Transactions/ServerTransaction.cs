@@ -104,7 +104,7 @@ public sealed class ServerTransaction
                 {
                     State = ServerTransactionState.Completed;
                     // Timer J: keep answering retransmissions for 64*T1 on UDP.
-                    ScheduleTerminate(Reliable ? TimeSpan.Zero : timers.Timeout64);
+                    ScheduleTerminate(Reliable ? TimeSpan.Zero : _layer.TimerJ);
                 }
             }
             else if (State == ServerTransactionState.Trying)

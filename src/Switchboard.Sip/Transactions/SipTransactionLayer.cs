@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Diagnostics;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 
@@ -39,6 +40,8 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     private long _retransmissions;
     private long _responseRetransmissions;
     private long _absorbed;
+    private long _refusedForLoad;
+    private readonly LogThrottle _throttle;
 
     /// <summary>Creates the layer over a transport (not yet started).</summary>
     public SipTransactionLayer(SipTransport transport, SipTimers? timers = null, TimeProvider? time = null, ILogger? log = null)
@@ -47,7 +50,24 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         Timers = timers ?? SipTimers.Default;
         Time = time ?? TimeProvider.System;
         Log = log ?? NullLogger.Instance;
+        _throttle = new LogThrottle(Log);
     }
+
+    /// <summary>
+    /// Most live server transactions. A new request beyond it is answered 503 with Retry-After without creating one,
+    /// so a request flood costs a response, not memory kept for Timer J; past three quarters of it, completed
+    /// non-INVITE transactions over UDP are kept for T4 instead of 64*T1.
+    /// </summary>
+    public int MaxServerTransactions { get; init; } = 32_768;
+
+    /// <summary>Seconds a 503 for load asks the peer to wait (Retry-After).</summary>
+    public int RetryAfterSeconds { get; init; } = 5;
+
+    /// <summary>New requests answered 503 because <see cref="MaxServerTransactions"/> were live.</summary>
+    public long RefusedForLoad => Interlocked.Read(ref _refusedForLoad);
+
+    /// <summary>Timer J: 64*T1, or T4 while the server transaction table is over three quarters full.</summary>
+    internal TimeSpan TimerJ => _servers.Count > MaxServerTransactions / 4 * 3 ? Timers.T4 : Timers.Timeout64;
 
     /// <summary>The transport.</summary>
     public SipTransport Transport { get; }
@@ -198,6 +218,11 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             existing.OnRetransmittedRequest();
             return;
         }
+        if (_servers.Count >= MaxServerTransactions)
+        {
+            await RefuseForLoadAsync(request, source).ConfigureAwait(false);
+            return;
+        }
         var txn = new ServerTransaction(this, serverKey, request, source);
         if (!_servers.TryAdd(serverKey, txn))
         {
@@ -225,6 +250,17 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             await txn.RespondAsync(100).ConfigureAwait(false);
         }
         Hand(() => _user!.OnRequestAsync(txn));
+    }
+
+    /// <summary>Stateless 503 (RFC 3261 §21.5.4): nothing is kept, so the flood that filled the table cannot grow it.</summary>
+    private Task RefuseForLoadAsync(SipRequest request, SipEndPoint source)
+    {
+        Interlocked.Increment(ref _refusedForLoad);
+        if (_throttle.Allow("requests refused with 503 (server transaction table full)", source.Address.Address))
+            TransactionLog.RefusedForLoad(Log, LogText.Escape(request.Method), source, MaxServerTransactions);
+        var busy = SipResponse.For(request, 503, "Service Unavailable");
+        busy.Add("Retry-After", RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return SendResponseAsync(busy, source);
     }
 
     /// <summary>
@@ -270,5 +306,16 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => Transport.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _throttle.Dispose();
+        return Transport.DisposeAsync();
+    }
+}
+
+/// <summary>Log lines of the transaction layer with stable event IDs (5101–5119).</summary>
+internal static partial class TransactionLog
+{
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "SIP: 503 to {Method} from {From}: {Max} server transactions live")]
+    public static partial void RefusedForLoad(ILogger log, string method, SipEndPoint from, int max);
 }

@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Diagnostics;
+using Switchboard.Networking;
 using Switchboard.Sip.Messages;
 
 namespace Switchboard.Sip.Transport;
@@ -44,6 +46,12 @@ public sealed class SipTransportOptions
 
     /// <summary>Idle TCP connections are closed after this time.</summary>
     public TimeSpan TcpIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Most accepted TCP connections from one source address (checked at accept, before a slot is taken).</summary>
+    public int MaxTcpConnectionsPerSource { get; set; } = 32;
+
+    /// <summary>An accepted TCP connection that has not delivered one complete SIP message within this time is closed.</summary>
+    public TimeSpan TcpFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
@@ -60,13 +68,20 @@ public sealed class SipTransport : IAsyncDisposable
     private Socket? _udp;
     private Socket? _listener;
     private Func<SipMessage, SipEndPoint, Task>? _handler;
+    private readonly ConnectionLimiter _accepted;
+    private readonly LogThrottle _throttle;
 
     /// <summary>Creates the transport; call <see cref="Start"/>.</summary>
     public SipTransport(SipTransportOptions options, ILogger? log = null)
     {
         _options = options;
         _log = log ?? NullLogger.Instance;
+        _accepted = new ConnectionLimiter(options.MaxTcpConnections, options.MaxTcpConnectionsPerSource);
+        _throttle = new LogThrottle(_log);
     }
+
+    /// <summary>Accepted TCP connections currently open (connections this side opened are not counted).</summary>
+    public int AcceptedTcpConnections => _accepted.Count;
 
     /// <summary>The bound UDP endpoint.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_udp!.LocalEndPoint!;
@@ -182,7 +197,7 @@ public sealed class SipTransport : IAsyncDisposable
             if (r.ReceivedBytes > _options.Limits.MaxMessageBytes)
             {
                 Interlocked.Increment(ref _malformed);
-                _log.LogWarning("SIP datagram of {Bytes} bytes from {From} exceeds the limit; dropped", r.ReceivedBytes, from);
+                if (_throttle.Allow("oversized SIP datagrams", from.Address.Address)) TransportLog.DatagramTooLarge(_log, r.ReceivedBytes, from);
                 continue;
             }
             await DeliverAsync(buffer.AsSpan(0, r.ReceivedBytes).ToArray(), from, datagram: true).ConfigureAwait(false);
@@ -201,7 +216,7 @@ public sealed class SipTransport : IAsyncDisposable
         if (status != SipParseStatus.Complete)
         {
             Interlocked.Increment(ref _malformed);
-            _log.LogWarning("Malformed SIP message from {From}: {Error}", from, error);
+            if (_throttle.Allow("malformed SIP messages", from.Address.Address)) TransportLog.Malformed(_log, from, LogText.Escape(error));
             if (message is SipRequest bad && bad.Method != "ACK" && bad.TopVia is not null && bad[SipHeaderNames.CallId] is not null
                 && bad[SipHeaderNames.CSeq] is not null && bad[SipHeaderNames.From] is not null && bad[SipHeaderNames.To] is not null)
             {
@@ -266,36 +281,49 @@ public sealed class SipTransport : IAsyncDisposable
             {
                 continue;
             }
-            if (_tcp.Count >= _options.MaxTcpConnections)
+            var remote = (IPEndPoint)s.RemoteEndPoint!;
+            if (_accepted.TryAcquire(remote.Address) is var refusal and not ConnectionRefusal.None)
             {
-                _log.LogWarning("SIP: refusing TCP connection from {From}: {Max} open", s.RemoteEndPoint, _options.MaxTcpConnections);
-                s.Dispose();
+                if (_throttle.Allow("refused SIP TCP connections", remote.Address))
+                {
+                    if (refusal == ConnectionRefusal.SourceFull) TransportLog.TcpSourceFull(_log, remote, _options.MaxTcpConnectionsPerSource);
+                    else TransportLog.TcpServerFull(_log, remote, _options.MaxTcpConnections);
+                }
+                s.Close(0);
                 continue;
             }
             s.NoDelay = true;
-            AddConnection(s, (IPEndPoint)s.RemoteEndPoint!);
+            AddConnection(s, remote, inbound: true);
         }
     }
 
-    private TcpConnection AddConnection(Socket socket, IPEndPoint remote)
+    private TcpConnection AddConnection(Socket socket, IPEndPoint remote, bool inbound = false)
     {
-        var conn = new TcpConnection(socket, remote);
+        var conn = new TcpConnection(socket, remote, inbound);
         _tcp[remote] = conn;
         _ = ReadTcpAsync(conn);
         return conn;
     }
 
+    private const int InitialTcpBuffer = 4096;
+
     private async Task ReadTcpAsync(TcpConnection conn)
     {
-        var buffer = new byte[_options.Limits.MaxMessageBytes * 2];
+        // Small until a message needs more: an idle connection must not cost the largest message (128 KiB on the
+        // large-object heap each, 256 MiB for MaxTcpConnections idle peers).
+        int largest = _options.Limits.MaxMessageBytes * 2;
+        var buffer = new byte[Math.Min(InitialTcpBuffer, largest)];
         int filled = 0;
         var from = new SipEndPoint(SipProtocol.Tcp, conn.Remote);
+        // A peer that connected to us must prove it speaks SIP soon; only then does it get the long idle time.
+        bool awaitingFirst = conn.Inbound;
         try
         {
             while (!_stop.IsCancellationRequested)
             {
                 using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                idle.CancelAfter(_options.TcpIdleTimeout);
+                if (!awaitingFirst) idle.CancelAfter(_options.TcpIdleTimeout);
+                else idle.CancelAfter(TimeSpan.FromTicks(Math.Max(1, (_options.TcpFirstMessageTimeout - conn.SinceAccept.Elapsed).Ticks)));
                 int n = await conn.Socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
                 if (n == 0) return;
                 filled += n;
@@ -306,11 +334,16 @@ public sealed class SipTransport : IAsyncDisposable
                     {
                         if (filled >= buffer.Length)
                         {
-                            _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
-                            return;
+                            if (buffer.Length >= largest)
+                            {
+                                _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
+                                return;
+                            }
+                            Array.Resize(ref buffer, Math.Min(buffer.Length * 2, largest));
                         }
                         break;
                     }
+                    if (status == SipParseStatus.Complete) awaitingFirst = false;
                     await DispatchAsync(status, message, error, from).ConfigureAwait(false);
                     if (status == SipParseStatus.Invalid && consumed == 0)
                     {
@@ -319,8 +352,13 @@ public sealed class SipTransport : IAsyncDisposable
                     }
                     Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
                     filled -= consumed;
+                    if (filled == 0 && buffer.Length > InitialTcpBuffer) buffer = new byte[InitialTcpBuffer];
                 }
             }
+        }
+        catch (OperationCanceledException) when (awaitingFirst && !_stop.IsCancellationRequested)
+        {
+            if (_throttle.Allow("silent SIP TCP connections", conn.Remote.Address)) TransportLog.TcpNoFirstMessage(_log, conn.Remote, _options.TcpFirstMessageTimeout.TotalSeconds);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -329,6 +367,7 @@ public sealed class SipTransport : IAsyncDisposable
         {
             _tcp.TryRemove(new KeyValuePair<IPEndPoint, TcpConnection>(conn.Remote, conn));
             conn.Socket.Dispose();
+            if (conn.Inbound) _accepted.Release(conn.Remote.Address);
         }
     }
 
@@ -340,16 +379,23 @@ public sealed class SipTransport : IAsyncDisposable
         _listener?.Dispose();
         foreach (var c in _tcp.Values) c.Socket.Dispose();
         _tcp.Clear();
+        _throttle.Dispose();
         return ValueTask.CompletedTask;
     }
 
-    private sealed class TcpConnection(Socket socket, IPEndPoint remote)
+    private sealed class TcpConnection(Socket socket, IPEndPoint remote, bool inbound)
     {
         private readonly SemaphoreSlim _send = new(1, 1);
 
         public Socket Socket { get; } = socket;
 
         public IPEndPoint Remote { get; } = remote;
+
+        /// <summary>Accepted from a peer (holds a <see cref="ConnectionLimiter"/> slot), not opened by this side.</summary>
+        public bool Inbound { get; } = inbound;
+
+        /// <summary>Runs from accept: the whole first message must arrive within the first-message timeout, however it trickles in.</summary>
+        public System.Diagnostics.Stopwatch SinceAccept { get; } = System.Diagnostics.Stopwatch.StartNew();
 
         public async Task SendAsync(byte[] bytes)
         {

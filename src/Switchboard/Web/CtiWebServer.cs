@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Access;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
@@ -18,7 +19,7 @@ namespace Switchboard.Web;
 /// The CTI server port (default 2504): web dashboard, JSON API and the event stream as JSON over WebSocket. Every
 /// endpoint applies the same client allow-list as the IP interface; commands go through the same interpreter.
 /// </summary>
-public sealed class CtiWebServer(
+public sealed partial class CtiWebServer(
     CommandInterpreter interpreter,
     CallEventHub events,
     ICallJournal journal,
@@ -28,6 +29,7 @@ public sealed class CtiWebServer(
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ILogger _log = loggerFactory.CreateLogger<CtiWebServer>();
+    private LogThrottle? _throttle;
     private WebApplication? _app;
 
     /// <summary>The bound port (valid after start).</summary>
@@ -43,10 +45,11 @@ public sealed class CtiWebServer(
         {
             var address = IPAddress.Parse(options.Value.ListenAddress);
             k.Listen(address, options.Value.Port);
-            k.Limits.MaxRequestBodySize = 64 * 1024;
+            k.Limits.MaxRequestBodySize = options.Value.MaxRequestBodyBytes;
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
         });
         var app = builder.Build();
+        _throttle = new LogThrottle(_log);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Use(async (ctx, next) =>
         {
@@ -74,8 +77,8 @@ public sealed class CtiWebServer(
         app.MapGet("/api/calls", (int? limit) => Results.Json(journal.Recent(Math.Clamp(limit ?? 50, 1, 1000)), Json));
         app.MapPost("/api/commands", async (HttpContext ctx) =>
         {
-            using var reader = new StreamReader(ctx.Request.Body);
-            var line = (await reader.ReadToEndAsync(ctx.RequestAborted)).Trim();
+            if (await ReadBodyAsync(ctx) is not { } body) return TooLarge(ctx);
+            var line = body.Trim();
             var client = new ClientContext(FrontEndKind.Http, ctx.Connection.RemoteIpAddress) { Origin = ctx.Request.Headers.Origin.FirstOrDefault() };
             var reply = await interpreter.ExecuteAsync(line, client, ctx.RequestAborted);
             return Results.Json(new { code = (int)reply.Code, text = reply.Message }, Json, statusCode: (int)reply.Code);
@@ -91,7 +94,7 @@ public sealed class CtiWebServer(
             var device = ctx.Request.Query["device"].FirstOrDefault() ?? "*";
             long? after = long.TryParse(ctx.Request.Query["after"].FirstOrDefault(), out var a) ? a : null;
             using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
-            await StreamEventsAsync(socket, device, after, ctx.RequestAborted);
+            await StreamEventsAsync(socket, device, after, ctx.Connection.RemoteIpAddress ?? IPAddress.None, ctx.RequestAborted);
         });
 
         await app.StartAsync(cancellationToken);
@@ -101,13 +104,41 @@ public sealed class CtiWebServer(
         _log.LogInformation("CTI server (dashboard, JSON API, WebSocket events) listening on {Url}", bound);
     }
 
-    private async Task StreamEventsAsync(WebSocket socket, string device, long? after, CancellationToken ct)
+    /// <summary>
+    /// The body as text, or null when it is larger than the limit: refused from Content-Length before reading, and a
+    /// chunked body stops at the limit (Kestrel's own limit would otherwise surface as an unhandled exception).
+    /// </summary>
+    private async Task<string?> ReadBodyAsync(HttpContext ctx)
+    {
+        int max = options.Value.MaxRequestBodyBytes;
+        if (ctx.Request.ContentLength > max) return null;
+        try
+        {
+            using var reader = new StreamReader(ctx.Request.Body);
+            return await reader.ReadToEndAsync(ctx.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return null;
+        }
+    }
+
+    private IResult TooLarge(HttpContext ctx)
+    {
+        var remote = ctx.Connection.RemoteIpAddress ?? IPAddress.None;
+        if (_throttle!.Allow("request bodies over the limit", remote)) LogBodyTooLarge(_log, remote, options.Value.MaxRequestBodyBytes);
+        // The unread rest of the body is not worth draining: close the connection after the reply.
+        ctx.Response.Headers.Connection = "close";
+        return Results.Json(new { code = 413, text = $"request body larger than {options.Value.MaxRequestBodyBytes} bytes" }, Json, statusCode: 413);
+    }
+
+    private async Task StreamEventsAsync(WebSocket socket, string device, long? after, IPAddress remote, CancellationToken ct)
     {
         using var sub = events.Subscribe(device, after);
         var hello = JsonSerializer.SerializeToUtf8Bytes(new { type = "subscribed", device, after = sub.StartsAfter, missed = sub.Missed, reset = sub.SequenceReset }, Json);
-        await socket.SendAsync(hello, WebSocketMessageType.Text, true, ct);
         try
         {
+            await SendBoundedAsync(socket, hello, ct);
             await foreach (var ev in sub.Reader.ReadAllAsync(ct))
             {
                 var bytes = JsonSerializer.SerializeToUtf8Bytes(new
@@ -124,17 +155,57 @@ public sealed class CtiWebServer(
                     called = ev.Called,
                     cause = ev.Cause,
                 }, Json);
-                await socket.SendAsync(bytes, WebSocketMessageType.Text, true, ct);
+                await SendBoundedAsync(socket, bytes, ct);
             }
         }
         catch (SubscriberTooSlowException ex)
         {
-            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, $"too slow; resume after {ex.LastDelivered}", CancellationToken.None);
+            // The queue of this subscriber (the hub's bounded channel) overflowed: say where to resume, briefly.
+            using var close = new CancellationTokenSource(options.Value.WebSocketSendTimeout);
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, $"too slow; resume after {ex.LastDelivered}", close.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException or IOException)
+            {
+                socket.Abort();
+            }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        catch (WebSocketSendTimeoutException)
+        {
+            if (_throttle!.Allow("WebSocket clients that stopped reading", remote)) LogWebSocketStalled(_log, remote, options.Value.WebSocketSendTimeout.TotalSeconds);
+            socket.Abort();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
         {
         }
     }
+
+    /// <summary>
+    /// One message out, or the client is cut off: a peer that stops reading would otherwise hold this task, its
+    /// subscription and the socket's buffers for as long as it keeps the TCP connection open.
+    /// </summary>
+    private async Task SendBoundedAsync(WebSocket socket, byte[] message, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.Value.WebSocketSendTimeout);
+        try
+        {
+            await socket.SendAsync(message, WebSocketMessageType.Text, true, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new WebSocketSendTimeoutException();
+        }
+    }
+
+    private sealed class WebSocketSendTimeoutException : Exception;
+
+    [LoggerMessage(EventId = 2551, Level = LogLevel.Warning, Message = "CTI server: 413 for a request body from {Remote} larger than {Max} bytes")]
+    private static partial void LogBodyTooLarge(ILogger log, IPAddress remote, int max);
+
+    [LoggerMessage(EventId = 2552, Level = LogLevel.Warning, Message = "CTI server: WebSocket client {Remote} took no event for {Seconds} s; disconnected")]
+    private static partial void LogWebSocketStalled(ILogger log, IPAddress remote, double seconds);
 
     private static object ToJson(DeviceStatus s) => new
     {
@@ -148,6 +219,7 @@ public sealed class CtiWebServer(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_app is not null) await _app.StopAsync(cancellationToken);
+        _throttle?.Dispose();
     }
 
     /// <inheritdoc />

@@ -35,6 +35,9 @@ public sealed class ServerConfig
     /// <summary>Runs after the temp dir exists and before anything starts (e.g. to drop dial files there).</summary>
     public Action<string>? BeforeStart { get; set; }
 
+    /// <summary>Where the interpreter and the server log to; null logs nowhere.</summary>
+    public Switchboard.Tests.Shared.CapturingLogger? Log { get; set; }
+
     /// <summary>Replaces the simulation with a test double.</summary>
     public ICallControl? CallControl { get; set; }
 
@@ -68,6 +71,9 @@ public sealed class TestServer : IAsyncDisposable
     /// <summary>The server under test.</summary>
     public IpInterfaceServer Server { get; private set; } = null!;
 
+    /// <summary>The interpreter behind every front end.</summary>
+    public CommandInterpreter Interpreter { get; private set; } = null!;
+
     /// <summary>The dial-file watcher, if configured.</summary>
     public DialFileWatcher? DialFiles { get; private set; }
 
@@ -97,8 +103,9 @@ public sealed class TestServer : IAsyncDisposable
             s.CallControl = config.CallControl;
         }
         s.Extensions = new ExtensionMap(dir, TimeSpan.FromMilliseconds(100));
-        var interpreter = new CommandInterpreter(s.CallControl, new AccessPolicy(config.Access), s.Extensions);
-        s.Server = new IpInterfaceServer(interpreter, s.Events, Options.Create(config.Ip));
+        var interpreter = new CommandInterpreter(s.CallControl, new AccessPolicy(config.Access), s.Extensions, config.Log?.For<CommandInterpreter>());
+        s.Interpreter = interpreter;
+        s.Server = new IpInterfaceServer(interpreter, s.Events, Options.Create(config.Ip), config.Log?.For<IpInterfaceServer>());
         await s.Server.StartAsync(CancellationToken.None);
         if (config.DialFiles is { } dial)
         {
@@ -139,6 +146,7 @@ public sealed class TestServer : IAsyncDisposable
             DialFiles.Dispose();
         }
         await Server.DisposeAsync();
+        Interpreter.Dispose();
         Extensions.Dispose();
         _simulation?.Dispose();
         try

@@ -1,0 +1,23 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Switchboard.Sip.Transport;
+
+/// <summary>Log lines of the transport with stable event IDs (5061–5099); values from the network are escaped.</summary>
+internal static partial class TransportLog
+{
+    [LoggerMessage(EventId = 5061, Level = LogLevel.Warning, Message = "Malformed SIP message from {From}: {Error}")]
+    public static partial void Malformed(ILogger log, SipEndPoint from, string error);
+
+    [LoggerMessage(EventId = 5062, Level = LogLevel.Warning, Message = "SIP datagram of {Bytes} bytes from {From} exceeds the limit; dropped")]
+    public static partial void DatagramTooLarge(ILogger log, int bytes, SipEndPoint from);
+
+    [LoggerMessage(EventId = 5063, Level = LogLevel.Warning, Message = "SIP: refusing TCP connection from {From}: {Max} open from this address (MaxTcpConnectionsPerSource)")]
+    public static partial void TcpSourceFull(ILogger log, IPEndPoint from, int max);
+
+    [LoggerMessage(EventId = 5064, Level = LogLevel.Warning, Message = "SIP: refusing TCP connection from {From}: {Max} open (MaxTcpConnections)")]
+    public static partial void TcpServerFull(ILogger log, IPEndPoint from, int max);
+
+    [LoggerMessage(EventId = 5065, Level = LogLevel.Information, Message = "SIP: closing TCP connection from {From}: no complete SIP message within {Seconds} s")]
+    public static partial void TcpNoFirstMessage(ILogger log, IPEndPoint from, double seconds);
+}
