@@ -47,6 +47,7 @@ public sealed class CtiWebServer(
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
         });
         var app = builder.Build();
+        app.Use(Dashboard.SecurityHeadersAsync);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Use(async (ctx, next) =>
         {
@@ -59,7 +60,7 @@ public sealed class CtiWebServer(
             await next(ctx);
         });
 
-        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        Dashboard.Map(app);
         app.MapGet("/api/devices", async (CancellationToken ct) =>
         {
             var list = new List<object>();
