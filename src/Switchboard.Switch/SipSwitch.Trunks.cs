@@ -83,7 +83,11 @@ public sealed partial class SipSwitch
     private CallControlResult? RefuseOutside(string device, string number, string what, bool count = true)
     {
         var route = Trunks.Route(number, out var reason);
-        if (route is not { } r) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        if (route is not { } r)
+        {
+            if (count && OutsidePolicy.CountAttempt(device) is { } limited) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {limited}");
+            return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        }
         if (OutsidePolicy.Check(device, r.E164, count) is { } rule) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {rule}");
         return null;
     }
