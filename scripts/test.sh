@@ -8,6 +8,8 @@ need=()
 command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
+# The dashboard tests drive Debian's chromium through Playwright (ExecutablePath /usr/bin/chromium, no browser download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"

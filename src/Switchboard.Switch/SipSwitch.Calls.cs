@@ -4,6 +4,7 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -31,7 +32,14 @@ public sealed partial class SipSwitch
             return;
         }
         LearnAnswerMethod(caller, req["Allow-Events"]);
-        var dialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
+        // The keypad's number is judged as the commands' numbers are: 0-0-1-900… is 001900… (toll-fraud policy).
+        var rawDialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
+        if (!DialString.TryNormalizeUriUser(rawDialled, out var dialled, out _, out var notNumber))
+        {
+            OutsidePolicy.CountAttempt(caller);
+            await txn.RespondAsync(404, $"Not Found (not a dialable number: {notNumber})").ConfigureAwait(false);
+            return;
+        }
         var kind = _dialPlan.Classify(dialled, _model.IsDevice);
         if (kind == NumberKind.Outside)
         {
@@ -55,7 +63,7 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
 
-        await OfferToExtensionAsync(call, req, dialled, req.From.DisplayName ?? caller, caller).ConfigureAwait(false);
+        await OfferToExtensionAsync(call, req, dialled, TrunkRouter.DisplayName(req.From.DisplayName, caller), caller).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -25,8 +25,6 @@ public sealed partial class SipSwitch
         if (refused is { } no) return no;
         if ((_model.FirstInState(device, ConnectionState.Initiated) ?? _model.FirstInState(device, ConnectionState.Alerting)) is { } busy)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {device} is already placing or being offered call {busy.Call.Id}");
-        // The outside-call rate limit counts only a call that will really be placed.
-        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what) is { } limited) return limited;
         // A consultation call: the call in progress is held first, as the hold key of a phone would do.
         if (_model.FirstInState(device, ConnectionState.Connected) is { } current && !await HoldAsync(current).ConfigureAwait(false))
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: could not put call {current.Call.Id} on hold");
@@ -45,7 +43,8 @@ public sealed partial class SipSwitch
         if (kind == NumberKind.UnknownExtension) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown extension {destination}");
         route = _model.Resolve(destination);
         if (route.DoNotDisturb) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {route.Target} has do-not-disturb on");
-        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what, count: false) is { } refused) return refused;
+        // Every outside attempt counts against the rate limit, refused ones too, so the rules cannot be probed for free.
+        if (!_model.IsDevice(route.Target) && RefuseOutside(ForwardingDevice(route, device), route.Target, what) is { } refused) return refused;
         callerBinding = _bindings.Lookup(device).FirstOrDefault();
         callerPeer = callerBinding is null ? null : Registrar.Registrar.EndPointOf(callerBinding);
         if (callerBinding is null || callerPeer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {device}");

@@ -43,7 +43,7 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(481, "Call Does Not Exist (not a connected call)").ConfigureAwait(false);
             return;
         }
-        if (uri?.User is not { Length: > 0 } target)
+        if (uri?.User is not { Length: > 0 } rawTarget || !DialString.TryNormalizeUriUser(rawTarget, out var target, out _, out _))
         {
             await txn.RespondAsync(400, "Bad Request (Refer-To needs a SIP URI with a number)").ConfigureAwait(false);
             return;

@@ -58,14 +58,15 @@ public sealed partial class SipSwitch
 
     /// <summary>
     /// The way out for an outside number, or null with the SIP code and text of the refusal: 404 when no trunk takes
-    /// it, 403 naming the policy rule that refused it. An allowed call counts against the device's rate limit.
+    /// it, 403 naming the policy rule that refused it. Every attempt counts against the device's rate limit.
     /// </summary>
     private TrunkRoute? OutsideRoute(string device, string number, out int code, out string refusal)
     {
         var route = Trunks.Route(number, out var reason);
         if (route is not { } r)
         {
-            (code, refusal) = (404, reason);
+            // A number no trunk takes is still an attempt: probing must use up the rate limit too.
+            (code, refusal) = OutsidePolicy.CountAttempt(device) is { } limited ? (403, limited) : (404, reason);
             return null;
         }
         if (OutsidePolicy.Check(device, r.E164) is { } rule)
@@ -82,7 +83,11 @@ public sealed partial class SipSwitch
     private CallControlResult? RefuseOutside(string device, string number, string what, bool count = true)
     {
         var route = Trunks.Route(number, out var reason);
-        if (route is not { } r) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        if (route is not { } r)
+        {
+            if (count && OutsidePolicy.CountAttempt(device) is { } limited) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {limited}");
+            return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: {reason}");
+        }
         if (OutsidePolicy.Check(device, r.E164, count) is { } rule) return CallControlResult.Fail(ReplyCode.Forbidden, $"{what}: refused: {rule}");
         return null;
     }
@@ -254,7 +259,7 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
 
-        await OfferToExtensionAsync(call, req, extension, req.From.DisplayName ?? callerNumber, $"{callerNumber} via trunk {trunk.Name}").ConfigureAwait(false);
+        await OfferToExtensionAsync(call, req, extension, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber), $"{callerNumber} via trunk {trunk.Name}").ConfigureAwait(false);
     }
 
     private static (string? Realm, bool Stale) ChallengeOf(SipResponse r)
@@ -325,7 +330,7 @@ public sealed partial class SipSwitch
             foreach (var (device, binding, peer) in targets)
             {
                 var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, req.From.DisplayName ?? callerNumber), device);
+                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber)), device);
                 _dialogs[leg.Dialog.Key] = (call, leg);
                 var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer.Protocol));
                 if (req.Body.Length > 0)

@@ -49,8 +49,19 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _log = (ILogger?)log ?? NullLogger.Instance;
         _bindings = new BindingTable(bindingStore, model, Time);
         _secrets = new DeviceSecrets(secretStore);
-        _digest = new DigestServer(options.Realm, Time) { Algorithms = options.DigestAlgorithms };
-        _throttle = new AuthThrottle(Time) { FreeFailures = options.AuthFreeFailures };
+        _digest = new DigestServer(options.Realm, Time)
+        {
+            Algorithms = options.DigestAlgorithms,
+            NonceLifetime = options.NonceLifetime,
+            OfferAuthInt = options.DigestAuthInt,
+        };
+        _throttle = new AuthThrottle(Time)
+        {
+            FreeFailures = options.AuthFreeFailures,
+            MaxFailuresPerUserPerMinute = options.AuthMaxFailuresPerUserPerMinute,
+            RequestsPerSecond = options.AuthRequestsPerSecond,
+            RequestBurst = options.AuthRequestBurst,
+        };
         var listen = IPAddress.Parse(options.ListenAddress);
         var transport = new SipTransport(new SipTransportOptions { Address = listen, Port = options.Port }, _log);
         _layer = new SipTransactionLayer(transport, new SipTimers { T1 = TimeSpan.FromMilliseconds(options.T1Milliseconds) }, Time, _log);
@@ -188,34 +199,53 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     // ---- authentication -----------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Digest-authenticates a request. Returns the device, or null with the response to send (challenge, stale
-    /// challenge, or 403 for a wrong password or a throttled address).
+    /// Digest-authenticates a request. Returns the device, or null with the response to send: 503 with Retry-After for
+    /// an address over its request rate, 403 while the user is blocked from this address (or capped across
+    /// addresses), a challenge (stale=true for a right answer with a used, old or foreign nonce), 400 for credentials
+    /// of another Request-URI, or 403 for wrong credentials. Each refusal of an attack is one security log line.
     /// </summary>
     internal string? Authenticate(ServerTransaction txn, bool proxy, out SipResponse? refusal)
     {
         var req = txn.Request;
         refusal = null;
         var address = txn.Source.Address.Address;
-        if (_throttle.IsBlocked(address, out var left))
+        if (!_throttle.TryAdmit(address, out var wait, out var burstStarted))
+        {
+            if (burstStarted) SecurityLog.RateLimited(_log, txn.Source);
+            refusal = SipResponse.For(req, 503, "Service Unavailable (too many requests)", SipTransactionLayer.NewToken());
+            refusal.Add("Retry-After", Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return null;
+        }
+        var claimed = _digest.ClaimedUser(req);
+        var account = claimed is not null && _model.IsDevice(claimed) ? claimed : AuthThrottle.UnknownUser;
+        if (claimed is not null && _throttle.IsBlocked(account, address, out var left, out _))
         {
             refusal = SipResponse.For(req, 403, $"Forbidden (too many failed attempts; retry in {Math.Ceiling(left.TotalSeconds)} s)", SipTransactionLayer.NewToken());
             return null;
         }
-        var verdict = _digest.Verify(req, PasswordOf, out var user);
-        switch (verdict)
+        var result = _digest.Check(req, txn.Source, PasswordOf);
+        switch (result.Verdict)
         {
-            case DigestVerdict.Valid when user is not null && _model.IsDevice(user):
-                _throttle.Success(address);
+            case DigestVerdict.Valid when result.User is { } user && _model.IsDevice(user):
+                _throttle.Success(user, address);
+                SecurityLog.SuccessfulAuth(_log, txn.Source, user);
                 return user;
             case DigestVerdict.Missing:
             case DigestVerdict.Stale:
+                if (result.Reason is DigestRejection.NonceCountReused || (result.Reason is DigestRejection.NonceSpent && req.Method != "REGISTER"))
+                    SecurityLog.ReplayRejected(_log, txn.Source, result.User, $"{req.Method}: {result.Reason}");
                 refusal = SipResponse.For(req, proxy ? 407 : 401, toTag: SipTransactionLayer.NewToken());
-                _digest.Challenge(refusal, stale: verdict == DigestVerdict.Stale);
+                _digest.Challenge(refusal, txn.Source, stale: result.Verdict == DigestVerdict.Stale);
+                return null;
+            case DigestVerdict.BadRequest:
+                SecurityLog.ReplayRejected(_log, txn.Source, result.User, $"{req.Method}: {result.Reason}");
+                refusal = SipResponse.For(req, 400, "Bad Request (digest uri is not the Request-URI)", SipTransactionLayer.NewToken());
                 return null;
             default:
-                var block = _throttle.Failure(address);
-                _log.LogWarning("SIP {Method}: wrong credentials for user {User} from {Source}{Block}", req.Method, user ?? "(none)", txn.Source,
-                    block > TimeSpan.Zero ? $"; address blocked for {block.TotalSeconds:0} s" : "");
+                var block = _throttle.Failure(account, address);
+                if (account == AuthThrottle.UnknownUser) SecurityLog.InvalidAccount(_log, txn.Source, result.User, $"{req.Method}: {result.Reason}");
+                else SecurityLog.InvalidPassword(_log, txn.Source, result.User, $"{req.Method}: {result.Reason}");
+                if (block > TimeSpan.Zero) SecurityLog.Blocked(_log, txn.Source, result.User, block);
                 refusal = SipResponse.For(req, 403, "Forbidden (wrong credentials)", SipTransactionLayer.NewToken());
                 return null;
         }

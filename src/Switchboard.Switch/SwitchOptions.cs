@@ -33,8 +33,23 @@ public sealed class SwitchOptions
     /// <summary>Longest registration accepted (seconds).</summary>
     public int MaxExpires { get; set; } = 3600;
 
-    /// <summary>Wrong passwords from one address before it is blocked.</summary>
+    /// <summary>Wrong passwords of one user from one address before that pair is blocked (10 s, doubling up to 15 min).</summary>
     public int AuthFreeFailures { get; set; } = 5;
+
+    /// <summary>Wrong passwords per user per minute from all addresses together; above it only addresses where the user logged in lately may try.</summary>
+    public int AuthMaxFailuresPerUserPerMinute { get; set; } = 20;
+
+    /// <summary>Requests needing authentication one address may send per second, sustained (0 = no limit).</summary>
+    public double AuthRequestsPerSecond { get; set; } = 10;
+
+    /// <summary>Requests needing authentication one address may send at once.</summary>
+    public int AuthRequestBurst { get; set; } = 50;
+
+    /// <summary>How long a digest nonce is accepted before the phone is challenged again with stale=true.</summary>
+    public TimeSpan NonceLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Offer qop=auth-int (the body is covered by the digest) besides qop=auth.</summary>
+    public bool DigestAuthInt { get; set; }
 
     /// <summary>
     /// How Answer makes a device's phone go off-hook (device → Talk, AutoAnswer or None). Devices not listed use what

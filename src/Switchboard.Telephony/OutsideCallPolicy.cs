@@ -28,7 +28,7 @@ public sealed class OutsideCallOptions
 public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _recent = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Queue<long>> _recent = new(StringComparer.Ordinal);
 
     /// <summary>Allows everything: for tools and tests that need no policy.</summary>
     public static OutsideCallPolicy Open => new(new OutsideCallOptions { DeniedPrefixes = [], MaxCallsPerDevicePerMinute = 0 });
@@ -43,29 +43,53 @@ public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? 
         return number;
     }
 
-    /// <summary>Null when the call may go out (and, when <paramref name="count"/>, counts it against the rate limit), else the refusal text.</summary>
+    /// <summary>
+    /// Null when the call may go out, else the refusal text. The number is normalised first (<see cref="DialString"/>,
+    /// %-escapes undone), so <c>0-0-1-900…</c> is judged as <c>001900…</c>; anything that is not digits with an optional
+    /// leading '+' afterwards is refused rather than passed on. With <paramref name="count"/> the attempt counts against
+    /// the device's rate limit whatever the outcome, so refused numbers cannot be probed without limit.
+    /// </summary>
     public string? Check(string device, string number, bool count = true)
     {
         if (!options.AllowedDevices.Contains("*") && !options.AllowedDevices.Contains(device))
             return $"{device} may not call outside numbers (OutsideCalls:AllowedDevices)";
-        var national = National(number);
+        if (count && CountAttempt(device) is { } limited) return limited;
+        if (!DialString.TryNormalizeUriUser(number, out var normalised, out _, out var error) || !DialString.IsOutsideNumber(normalised))
+            return $"{Shown(number)} is not a dialable outside number ({(error.Length > 0 ? error : "only digits and a leading '+'")})";
+        var national = National(normalised);
         var denied = Longest(options.DeniedPrefixes, national);
         var allowed = Longest(options.AllowedPrefixes, national);
         if (denied is not null && (allowed is null || allowed.Length < denied.Length))
-            return $"{number} is blocked by OutsideCalls:DeniedPrefixes (prefix {denied})";
-        if (count && options.MaxCallsPerDevicePerMinute > 0)
+            return $"{normalised} is blocked by OutsideCalls:DeniedPrefixes (prefix {denied})";
+        return null;
+    }
+
+    /// <summary>
+    /// Counts one outside-call attempt of a device (also one that fails later, e.g. for want of a trunk); null while
+    /// the device is under OutsideCalls:MaxCallsPerDevicePerMinute, else the refusal. A refused attempt is not queued,
+    /// so the queue never holds more than the limit.
+    /// </summary>
+    public string? CountAttempt(string device)
+    {
+        if (options.MaxCallsPerDevicePerMinute <= 0) return null;
+        var q = _recent.GetOrAdd(device, _ => new Queue<long>());
+        lock (q)
         {
-            var q = _recent.GetOrAdd(device, _ => new Queue<DateTimeOffset>());
-            lock (q)
-            {
-                var now = _time.GetUtcNow();
-                while (q.Count > 0 && now - q.Peek() >= TimeSpan.FromMinutes(1)) q.Dequeue();
-                if (q.Count >= options.MaxCallsPerDevicePerMinute)
-                    return $"{device} has started {q.Count} outside calls in the last minute (OutsideCalls:MaxCallsPerDevicePerMinute)";
-                q.Enqueue(now);
-            }
+            while (q.Count > 0 && _time.GetElapsedTime(q.Peek()) >= TimeSpan.FromMinutes(1)) q.Dequeue();
+            if (q.Count >= options.MaxCallsPerDevicePerMinute)
+                return $"{device} has tried {q.Count} outside calls in the last minute (OutsideCalls:MaxCallsPerDevicePerMinute)";
+            q.Enqueue(_time.GetTimestamp());
         }
         return null;
+    }
+
+    /// <summary>A number as it may appear in a refusal: printable ASCII, at most 40 characters.</summary>
+    private static string Shown(string number)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var c in number.Length > 40 ? number[..40] : number) sb.Append(DialString.Printable(c));
+        if (number.Length > 40) sb.Append('…');
+        return sb.ToString();
     }
 
     private static string? Longest(List<string> prefixes, string number)

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Time.Testing;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
@@ -47,7 +48,7 @@ public class DialogAndDigestTests
     [InlineData(DigestAlgorithms.Sha256)]
     public void Digest_answers_verify_and_old_nonces_are_stale(string algorithm)
     {
-        var time = new ManualClock();
+        var time = new FakeTimeProvider();
         var server = new DigestServer("realm", time) { Algorithms = [algorithm] };
         var req = Invite();
         var challenge = SipResponse.For(req, 401);
@@ -57,7 +58,7 @@ public class DialogAndDigestTests
         Assert.Equal(DigestVerdict.Valid, server.Verify(req, u => u == "100" ? "pw" : null, out var user));
         Assert.Equal("100", user);
         Assert.Equal(DigestVerdict.Invalid, server.Verify(req, _ => "other", out _));
-        time.Now += TimeSpan.FromMinutes(6);
+        time.Advance(TimeSpan.FromMinutes(6));
         Assert.Equal(DigestVerdict.Stale, server.Verify(req, _ => "pw", out _));
         req.Set(SipHeaderNames.Authorization, req[SipHeaderNames.Authorization]!.Replace("nonce=\"", "nonce=\"x", StringComparison.Ordinal));
         Assert.Equal(DigestVerdict.Invalid, server.Verify(req, _ => "pw", out _));
@@ -72,7 +73,7 @@ public class DialogAndDigestTests
         var source = new SipEndPoint(SipProtocol.Udp, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 5070));
         var req = Invite();
         var challenge = SipResponse.For(req, 407);
-        server.Challenge(challenge);
+        server.Challenge(challenge, source);
         Assert.NotNull(challenge[SipHeaderNames.ProxyAuthenticate]);
         Assert.True(DigestClient.Answer(challenge, req, "100", "wrong"));
         Assert.Equal(DigestVerdict.Invalid, server.Verify(req, source, _ => "pw", out _));
@@ -88,10 +89,4 @@ public class DialogAndDigestTests
         Assert.Single(failures);
     }
 
-    private sealed class ManualClock : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = DateTimeOffset.UnixEpoch.AddYears(56);
-
-        public override DateTimeOffset GetUtcNow() => Now;
-    }
 }

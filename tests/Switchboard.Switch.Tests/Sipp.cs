@@ -66,6 +66,11 @@ internal static class Sipp
         else args.AddRange(["-sf", Materialize(scenario, extra)]);
         args.AddRange(["-i", "127.0.0.1", "-p", localPort.ToString(CultureInfo.InvariantCulture), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]);
         args.AddRange(WithoutKeys(extra));
+        // sipp's digest uri defaults to sip:remote_ip:port, right only for REGISTER; the switch checks that the uri is
+        // the Request-URI (RFC 2617 §3.2.2.5), so the scenarios' INVITE sip:[service]@[remote] is named explicitly.
+        int service = Array.IndexOf(extra, "-s");
+        if (remote is not null && service >= 0 && service + 1 < extra.Length && !extra.Contains("-auth_uri") && !scenario.StartsWith("register", StringComparison.Ordinal))
+            args.AddRange(["-auth_uri", $"{extra[service + 1]}@{remote}"]);
         var errors = Path.Combine(Path.GetTempPath(), $"sb-sipp-{Guid.NewGuid():N}.err");
         args.AddRange(["-trace_err", "-error_file", errors]);
         if (remote is not null) args.Add(remote);

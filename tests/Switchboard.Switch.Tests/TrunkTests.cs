@@ -181,7 +181,8 @@ public sealed class TrunkCallTests
     [Fact]
     public async Task MakeCall_refusals_name_the_rule_device_permission_prefix_and_rate_limit()
     {
-        await using var f = new TrunkFixture(policy: new OutsideCallOptions { AllowedDevices = ["100"], MaxCallsPerDevicePerMinute = 1 });
+        // Three attempts a minute: the two refused numbers count too, so the third attempt is the last one allowed.
+        await using var f = new TrunkFixture(policy: new OutsideCallOptions { AllowedDevices = ["100"], MaxCallsPerDevicePerMinute = 3 });
         var premium = await f.Switch.MakeCallAsync("100", "+49900123456");
         Assert.Equal(ReplyCode.Forbidden, premium.Code);
         Assert.Contains("DeniedPrefixes (prefix 0900)", premium.Message, StringComparison.Ordinal);

@@ -224,6 +224,7 @@ internal sealed class SwitchboardPeer : IPeer
         var dll = Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
         var p = SippTools.Start("dotnet", [dll, "--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1",
             $"--Sip:Passwords:100={password}", $"--Sip:Passwords:101={password}", "--Sip:AuthFreeFailures=1000000",
+            "--Sip:AuthRequestsPerSecond=0",
             $"--IpInterface:Port={commandPort}", "--IpInterface:ListenAddress=127.0.0.1", "--CtiServer:Enabled=false",
             "--DialFiles:Enabled=false", "--Logging:LogLevel:Default=Warning"], work, Path.Combine(work, "switchboard.log"));
         File.WriteAllText(Path.Combine(dir, "uac_auth.xml"), SippTools.AuthUacScenario);
@@ -234,7 +235,9 @@ internal sealed class SwitchboardPeer : IPeer
     }
 
     public IEnumerable<string> UacArgs(string dir, int uasPort) =>
-        ["-sf", Path.Combine(dir, "uac_auth.xml"), "-s", "101", "-au", "100", "-ap", _password, $"127.0.0.1:{SipLoadBench.P(_sipPort)}"];
+        ["-sf", Path.Combine(dir, "uac_auth.xml"), "-s", "101", "-au", "100", "-ap", _password,
+            // The switch checks that the digest uri is the Request-URI; sipp's default is sip:host:port.
+            "-auth_uri", $"101@127.0.0.1:{SipLoadBench.P(_sipPort)}", $"127.0.0.1:{SipLoadBench.P(_sipPort)}"];
 
     public async Task PrepareAsync(int uasPort)
     {

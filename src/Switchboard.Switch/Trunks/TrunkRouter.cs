@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Switchboard.Sip.Transport;
+using Switchboard.Telephony;
 
 namespace Switchboard.Switch.Trunks;
 
@@ -72,8 +73,9 @@ public sealed class TrunkRouter
     }
 
     /// <summary>
-    /// The route of a dialled outside number (after the lenient CRM normalisation: digits with an optional '+'), or
-    /// null with the reason when no trunk takes it.
+    /// The route of a dialled outside number, or null with the reason when no trunk takes it. The number is normalised
+    /// here as well (<see cref="DialString"/>: separators and %-escapes removed), so whatever a phone, a REFER or a
+    /// forwarding put in, the trunk and the toll-fraud policy only ever see digits with an optional '+'.
     /// </summary>
     public TrunkRoute? Route(string dialled, out string reason)
     {
@@ -83,7 +85,11 @@ public sealed class TrunkRouter
             reason = "no trunk for outside numbers is configured";
             return null;
         }
-        var number = dialled;
+        if (!DialString.TryNormalizeUriUser(dialled, out var number, out _, out var error) || !DialString.IsOutsideNumber(number))
+        {
+            reason = $"not a dialable outside number ({(error.Length > 0 ? error : "only digits and a leading '+'")})";
+            return null;
+        }
         if (!number.StartsWith('+') && OutsideLinePrefix.Length > 0)
         {
             if (!number.StartsWith(OutsideLinePrefix, StringComparison.Ordinal))
@@ -111,7 +117,7 @@ public sealed class TrunkRouter
         }
         if (best is null)
         {
-            reason = $"no trunk routes {dialled}";
+            reason = $"no trunk routes {number}";
             return null;
         }
         return new TrunkRoute(best, bestE164, Format(bestE164, best.Options.NumberFormat, best.Options.CountryCode));
@@ -191,11 +197,39 @@ public sealed class TrunkRouter
             : id;
     }
 
-    /// <summary>A caller's number from a trunk as +E.164 when it looks like a number, so events and the journal show one format.</summary>
+    /// <summary>What a caller that is not a number is shown as.</summary>
+    public const string UnknownCaller = "unknown";
+
+    /// <summary>
+    /// A caller's number from a trunk as +E.164, so events and the journal show one format. Only a number gets in:
+    /// digits with an optional leading '+' after normalisation; anything else (a name, markup, control characters) is
+    /// <see cref="UnknownCaller"/>, because this text travels to events, the journal and the dashboard. No user at all,
+    /// or the RFC 3323 "anonymous", is "anonymous".
+    /// </summary>
     public static string CallerNumber(Trunk trunk, string? user)
     {
-        if (string.IsNullOrEmpty(user)) return "anonymous";
-        if (!user.All(c => c is '+' or (>= '0' and <= '9'))) return user;
-        return ToE164(user, trunk.Options.CountryCode);
+        if (string.IsNullOrEmpty(user) || user.Equals("anonymous", StringComparison.OrdinalIgnoreCase)) return "anonymous";
+        if (!DialString.TryNormalizeUriUser(user, out var number, out _, out _) || !DialString.IsOutsideNumber(number)) return UnknownCaller;
+        return ToE164(number, trunk.Options.CountryCode);
+    }
+
+    /// <summary>Longest display name passed on (characters).</summary>
+    public const int MaxDisplayNameLength = 64;
+
+    /// <summary>
+    /// A display name from the network as it may be passed on to a phone: at most <see cref="MaxDisplayNameLength"/>
+    /// characters and no control characters (C0, DEL, C1, Unicode format characters such as bidi overrides, line separators); otherwise
+    /// <paramref name="fallback"/> (the caller's number), so a hostile name never reaches another phone or a log.
+    /// </summary>
+    public static string DisplayName(string? display, string fallback)
+    {
+        if (string.IsNullOrWhiteSpace(display) || display.Length > MaxDisplayNameLength) return fallback;
+        foreach (var c in display)
+        {
+            if (char.IsControl(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format
+                or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator)
+                return fallback;
+        }
+        return display;
     }
 }

@@ -50,6 +50,7 @@ public sealed partial class CtiWebServer(
         });
         var app = builder.Build();
         _throttle = new LogThrottle(_log);
+        app.Use(Dashboard.SecurityHeadersAsync);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Use(async (ctx, next) =>
         {
@@ -62,7 +63,7 @@ public sealed partial class CtiWebServer(
             await next(ctx);
         });
 
-        app.MapGet("/", () => Results.Content(Dashboard.Html, "text/html; charset=utf-8"));
+        Dashboard.Map(app);
         app.MapGet("/api/devices", async (CancellationToken ct) =>
         {
             var list = new List<object>();
