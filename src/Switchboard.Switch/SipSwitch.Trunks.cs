@@ -43,7 +43,7 @@ public sealed partial class SipSwitch
             _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
                 string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
             if (!trunk.Options.Register) continue;
-            var contact = $"<sip:{trunk.Options.Username}@{Domain}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+            var contact = $"<sip:{trunk.Options.Username}@{DomainFor(trunk.Upstream)}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
             var upstream = trunk.Upstream;
             var registration = new TrunkRegistration(trunk, contact, req => _layer.Send(req, upstream).FinalResponse, Time, _log);
             _trunkRegistrations.Add(registration);
@@ -170,7 +170,7 @@ public sealed partial class SipSwitch
         IReadOnlyList<SipResponse> challenges)
     {
         var t = route.Trunk;
-        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream.Protocol));
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream));
         if (t.Options.PAssertedIdentity) invite.Add("P-Asserted-Identity", $"<sip:{callerId}@{t.Domain}>");
         if (sdp.Length > 0)
         {
@@ -275,7 +275,7 @@ public sealed partial class SipSwitch
         var replaced = ReplaceRingingLeg(what, call, c =>
         {
             c.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
-            var sdp = CalleeOffer(c, out var endpoint);
+            var sdp = CalleeOffer(c, tr.Trunk.Upstream, out var endpoint);
             StartTrunkLeg(c, tr, sdp, "application/sdp", presenting, cause, endpoint);
         });
         if (replaced is { } no) return no;
@@ -325,9 +325,9 @@ public sealed partial class SipSwitch
             foreach (var (device, binding, peer) in targets)
             {
                 var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, req.From.DisplayName ?? callerNumber), device);
+                    $"sip:{callerNumber}@{DomainFor(peer)}", $"sip:{device}@{DomainFor(peer)}", binding.Contact, peer, req.From.DisplayName ?? callerNumber), device);
                 _dialogs[leg.Dialog.Key] = (call, leg);
-                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer.Protocol));
+                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer));
                 if (req.Body.Length > 0)
                 {
                     invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
@@ -397,8 +397,8 @@ public sealed partial class SipSwitch
             {
                 // Answered after another member did (or after the call ended): release it.
                 leg.Dialog.OnResponse(r);
-                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer.Protocol), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
-                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
+                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer)), leg.Dialog.Peer);
             }
             else
             {

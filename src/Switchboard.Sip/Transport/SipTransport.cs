@@ -44,6 +44,12 @@ public sealed class SipTransportOptions
 
     /// <summary>Idle TCP connections are closed after this time.</summary>
     public TimeSpan TcpIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The server's public address when it sits behind NAT (written towards peers outside <see cref="LocalNetworks"/>); null for none.</summary>
+    public IPAddress? AdvertisedAddress { get; set; }
+
+    /// <summary>Networks whose peers are answered with the local address even when <see cref="AdvertisedAddress"/> is set.</summary>
+    public IReadOnlyList<IPNetwork> LocalNetworks { get; set; } = [];
 }
 
 /// <summary>
@@ -66,7 +72,11 @@ public sealed class SipTransport : IAsyncDisposable
     {
         _options = options;
         _log = log ?? NullLogger.Instance;
+        Addresses = new LocalAddressSelector(options.Address, options.AdvertisedAddress, options.LocalNetworks);
     }
+
+    /// <summary>Which local address to write towards each peer (Via, Contact, SDP).</summary>
+    public LocalAddressSelector Addresses { get; }
 
     /// <summary>The bound UDP endpoint.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_udp!.LocalEndPoint!;
@@ -336,6 +346,7 @@ public sealed class SipTransport : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _stop.Cancel();
+        Addresses.Dispose();
         _udp?.Dispose();
         _listener?.Dispose();
         foreach (var c in _tcp.Values) c.Socket.Dispose();
