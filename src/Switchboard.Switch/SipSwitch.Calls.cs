@@ -4,6 +4,7 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Registrar;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -89,9 +90,11 @@ public sealed partial class SipSwitch
         }
 
         _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, from, route.Target, cause is null ? "" : " (" + cause + ")");
+        var offer = OfferForCallee(call, peer.Value, PhoneFlow.Of(binding)?.NatDetected == true, calleeIsTrunk: false, out var endpointB);
         lock (call.Gate)
         {
-            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, invite.Body, invite[SipHeaderNames.ContentType], display, cause, autoAnswer: false);
+            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
+                display, cause, autoAnswer: false, endpointB);
         }
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
@@ -142,7 +145,8 @@ public sealed partial class SipSwitch
         if (call.InviteA is null) return;
         var toA = SipResponse.For(call.InviteA!.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
         toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer));
-        if (r.Body.Length > 0 && r.StatusCode == 183)
+        // Early media of an anchored call would tell the caller the callee's address; the switch has none to play.
+        if (r.Body.Length > 0 && r.StatusCode == 183 && call.Room is null)
         {
             toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
             toA.Body = call.A.Outgoing(r.Body);
@@ -195,11 +199,22 @@ public sealed partial class SipSwitch
                 return;
             }
             _pending.TryRemove(call.InviteA, out _);
+            if (call.Room is { } anchored && !JoinAnchored(call, anchored, b, r))
+            {
+                _log.LogWarning("Call {Call}: {Callee} answered without G.711 audio", call.Caller.Call.Id, b.Device);
+                await EndCallAsync(call, "no usable media", CallOutcome.Failed, finalToA: 488, reason: "Not Acceptable Here (no G.711 audio)").ConfigureAwait(false);
+                return;
+            }
             _model.Establish(call.Callee!);
             var ok = SipResponse.For(call.InviteA.Request, 200, toTag: call.A.Dialog.LocalTag);
             ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Dialog.Peer));
             ok.Add(SipHeaderNames.Allow, AllowedMethods);
-            if (r.Body.Length > 0)
+            if (call.Room is not null)
+            {
+                ok.Add(SipHeaderNames.ContentType, "application/sdp");
+                ok.Body = call.A.Outgoing(AnswerFromSwitch(call.A));
+            }
+            else if (r.Body.Length > 0)
             {
                 ok.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
                 ok.Body = call.A.Outgoing(r.Body);

@@ -105,7 +105,8 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
         _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} as {Dialled}", callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
-        lock (call.Gate) StartTrunkLeg(call, route, req.Body, req[SipHeaderNames.ContentType], caller, cause: null);
+        var offer = OfferForCallee(call, route.Trunk.Upstream, calleeBehindNat: false, calleeIsTrunk: true, out var endpointB);
+        lock (call.Gate) StartTrunkLeg(call, route, offer, endpointB is null ? req[SipHeaderNames.ContentType] : "application/sdp", caller, cause: null, endpointB);
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
 

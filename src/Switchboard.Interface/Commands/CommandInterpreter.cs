@@ -188,6 +188,8 @@ public sealed class CommandInterpreter
                 if (c.Partners.Count > 0) sb.Append(":").AppendJoin('+', c.Partners);
             }
         }
+        // Appended last so clients that read the fields before it see the reply as before.
+        if (status.RegisteredFrom is { Length: > 0 } from) sb.Append("; registered=").Append(from);
         return sb.ToString();
     }
 

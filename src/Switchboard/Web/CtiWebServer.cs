@@ -142,6 +142,7 @@ public sealed class CtiWebServer(
         reachable = s.Reachable,
         forwarding = s.Forwarding.ToString(),
         calls = s.Connections.Select(c => new { call = c.CallId, state = c.State.ToWire(), partners = c.Partners }),
+        registered = s.RegisteredFrom,
     };
 
     /// <inheritdoc />
