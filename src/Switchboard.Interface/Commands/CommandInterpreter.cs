@@ -188,8 +188,9 @@ public sealed class CommandInterpreter
                 if (c.Partners.Count > 0) sb.Append(":").AppendJoin('+', c.Partners);
             }
         }
-        // Appended last so clients that read the fields before it see the reply as before.
-        if (status.RegisteredFrom is { Length: > 0 } from) sb.Append("; registered=").Append(from);
+        // Appended last, and without '=' (which marks a call in the list above), so clients that read the reply as
+        // before are not misled.
+        if (status.RegisteredFrom is { Length: > 0 } from) sb.Append("; registered from ").Append(from);
         return sb.ToString();
     }
 

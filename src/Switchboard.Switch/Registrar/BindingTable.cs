@@ -15,6 +15,8 @@ public sealed class BindingTable
     private readonly Dictionary<string, List<PhoneBinding>> _bindings = new(StringComparer.Ordinal);
     // Unanswered keepalive pings in a row per (device, contact): not stored, a restart starts every phone afresh.
     private readonly Dictionary<(string Device, string Contact), int> _unanswered = [];
+    // When each binding last proved its flow alive (REGISTER or answered ping); the keepalive waits an interval after it.
+    private readonly Dictionary<(string Device, string Contact), DateTimeOffset> _heard = [];
     private readonly object _gate = new();
 
     /// <summary>Loads the stored bindings that have not expired.</summary>
@@ -24,6 +26,7 @@ public sealed class BindingTable
         _model = model;
         _time = time ?? TimeProvider.System;
         var now = _time.GetUtcNow();
+        _loaded = now;
         foreach (var b in store.LoadBindings())
         {
             if (b.Expires <= now)
@@ -45,6 +48,7 @@ public sealed class BindingTable
             _store.SaveBinding(binding);
             Add(binding);
             _unanswered.Remove((binding.Device, binding.Contact));
+            _heard[(binding.Device, binding.Contact)] = _time.GetUtcNow();
             _model?.SetReachable(binding.Device, true);
         }
     }
@@ -64,6 +68,7 @@ public sealed class BindingTable
             {
                 list.Remove(b);
                 _unanswered.Remove((device, b.Contact));
+                _heard.Remove((device, b.Contact));
                 _store.RemoveBinding(device, b.Contact);
             }
             return gone;
@@ -91,7 +96,11 @@ public sealed class BindingTable
         {
             if (!_bindings.TryGetValue(device, out var list) || !list.Any(b => b.Contact == contact)) return null;
             bool before = ReachableLocked(device, list);
-            if (answered) _unanswered.Remove((device, contact));
+            if (answered)
+            {
+                _unanswered.Remove((device, contact));
+                _heard[(device, contact)] = _time.GetUtcNow();
+            }
             else _unanswered[(device, contact)] = _unanswered.GetValueOrDefault((device, contact)) + 1;
             bool after = ReachableLocked(device, list);
             if (before == after) return null;
@@ -99,6 +108,14 @@ public sealed class BindingTable
             return after;
         }
     }
+
+    /// <summary>When the binding last registered or answered a ping (the table's load time for bindings read from the store).</summary>
+    public DateTimeOffset LastHeard(string device, string contact)
+    {
+        lock (_gate) return _heard.TryGetValue((device, contact), out var t) ? t : _loaded;
+    }
+
+    private readonly DateTimeOffset _loaded;
 
     /// <summary>Unanswered pings in a row of one binding.</summary>
     public int Unanswered(string device, string contact)
@@ -120,7 +137,11 @@ public sealed class BindingTable
             _store.RemoveBinding(device, contact);
             if (_bindings.TryGetValue(device, out var list))
             {
-                foreach (var b in list.Where(b => contact is null || b.Contact == contact)) _unanswered.Remove((device, b.Contact));
+                foreach (var b in list.Where(b => contact is null || b.Contact == contact))
+                {
+                    _unanswered.Remove((device, b.Contact));
+                    _heard.Remove((device, b.Contact));
+                }
                 if (contact is null) list.Clear();
                 else list.RemoveAll(b => b.Contact == contact);
                 if (list.Count == 0) _bindings.Remove(device);
@@ -154,6 +175,7 @@ public sealed class BindingTable
                 {
                     list.Remove(b);
                     _unanswered.Remove((device, b.Contact));
+                    _heard.Remove((device, b.Contact));
                     _store.RemoveBinding(device, b.Contact);
                 }
                 if (list.Count == 0)

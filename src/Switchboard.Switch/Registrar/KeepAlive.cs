@@ -23,10 +23,13 @@ internal sealed class KeepAlive(SipTransactionLayer layer, BindingTable bindings
     private ITimer? _timer;
     private int _inRound;
 
+    private TimeSpan _interval;
+
     /// <summary>Starts pinging every <paramref name="interval"/> (nothing when it is zero or negative).</summary>
     public void Start(TimeSpan interval)
     {
         if (interval <= TimeSpan.Zero) return;
+        _interval = interval;
         _timer = time.CreateTimer(_ => Round(), null, interval, interval);
     }
 
@@ -37,8 +40,11 @@ internal sealed class KeepAlive(SipTransactionLayer layer, BindingTable bindings
         try
         {
             int sent = 0, skipped = 0;
+            var now = time.GetUtcNow();
             foreach (var b in bindings.All())
             {
+                // A phone heard from within the last interval needs no ping yet (its REGISTER just opened the mapping).
+                if (now - bindings.LastHeard(b.Device, b.Contact) < _interval * 0.9) continue;
                 var key = (b.Device, b.Contact);
                 if (_outstanding.Count >= MaxOutstanding || PhoneFlow.Of(b) is not { } flow || !_outstanding.TryAdd(key, 0))
                 {

@@ -188,6 +188,80 @@ public sealed class PhonesOnNetworksTests
         Assert.True(f.Model.IsReachable("101"));
     }
 
+    [Fact]
+    public async Task A_phone_registered_over_TCP_from_behind_NAT_is_called_over_the_connection_it_registered_on()
+    {
+        await using var f = Wildcard();
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        tcp.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.7"), 0));
+        await tcp.ConnectAsync(Loopback(f));
+        var local = (IPEndPoint)tcp.LocalEndPoint!;
+        var stream = new TcpSip(tcp);
+        SipRequest Register(int cseq)
+        {
+            var r = new SipRequest("REGISTER", $"sip:{Loopback(f)}");
+            r.Add(SipHeaderNames.Via, $"SIP/2.0/TCP {local};branch=z9hG4bK{Guid.NewGuid():N};rport");
+            r.Add(SipHeaderNames.From, "<sip:101@127.0.0.1>;tag=tcpreg");
+            r.Add(SipHeaderNames.To, "<sip:101@127.0.0.1>");
+            r.Add(SipHeaderNames.CallId, "tcp-reg-" + local.Port);
+            r.Add(SipHeaderNames.CSeq, $"{cseq} REGISTER");
+            r.Add(SipHeaderNames.MaxForwards, "70");
+            r.Add(SipHeaderNames.Contact, "<sip:101@192.168.77.11:5060;transport=tcp>");
+            r.Add(SipHeaderNames.Expires, "300");
+            return r;
+        }
+        var first = Register(1);
+        await stream.SendAsync(first);
+        var challenge = (SipResponse)await stream.NextAsync();
+        Assert.Equal(401, challenge.StatusCode);
+        var second = Register(2);
+        Assert.True(Sip.Auth.DigestClient.Answer(challenge, second, "101", "pw101"));
+        await stream.SendAsync(second);
+        Assert.Equal(200, ((SipResponse)await stream.NextAsync()).StatusCode);
+        Assert.Equal($"TCP:{local}", (await f.Switch.GetStatusAsync("101"))!.RegisteredFrom);
+
+        await using var caller = RawPhone.OnLoopback("127.0.0.2", "100", "pw100", Loopback(f));
+        var calling = caller.CallAsync("101", "127.0.0.2", 40010, "tcp-" + Guid.NewGuid().ToString("N"));
+        SipRequest invite;
+        do invite = (SipRequest)await stream.NextAsync(); while (invite.Method == "OPTIONS");
+        Assert.Equal("INVITE", invite.Method);
+        Assert.Equal("TCP", invite.TopVia!.Transport);
+        Assert.Contains(";transport=tcp", invite[SipHeaderNames.Contact]);
+        await stream.SendAsync(SipResponse.For(invite, 486, toTag: "busy"));
+        Assert.Equal(486, (await calling).Final.StatusCode);
+    }
+
+    /// <summary>SIP over one TCP connection, framed by Content-Length.</summary>
+    private sealed class TcpSip(Socket socket)
+    {
+        private readonly byte[] _buffer = new byte[65536];
+        private int _filled;
+
+        public Task SendAsync(SipMessage m) => socket.SendAsync(m.ToBytes(), SocketFlags.None);
+
+        public async Task<SipMessage> NextAsync()
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (true)
+            {
+                if (_filled > 0)
+                {
+                    var status = SipParser.Parse(_buffer.AsSpan(0, _filled), false, SipParserLimits.Default, out var m, out var consumed, out _);
+                    if (status != SipParseStatus.Incomplete)
+                    {
+                        Buffer.BlockCopy(_buffer, consumed, _buffer, 0, _filled - consumed);
+                        _filled -= consumed;
+                        if (status == SipParseStatus.Complete && m is not null) return m;
+                        continue;
+                    }
+                }
+                int n = await socket.ReceiveAsync(_buffer.AsMemory(_filled), SocketFlags.None, cts.Token);
+                if (n == 0) throw new IOException("the switch closed the connection");
+                _filled += n;
+            }
+        }
+    }
+
     private static (string Address, int Port) MediaOf(byte[] sdp)
     {
         string? c = null;
