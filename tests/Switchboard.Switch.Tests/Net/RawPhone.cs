@@ -30,10 +30,10 @@ internal sealed class RawPhone : IAsyncDisposable
         _loop = ReceiveLoopAsync();
     }
 
-    public static RawPhone OnLoopback(string address, string device, string password, IPEndPoint server)
+    public static RawPhone OnLoopback(string address, string device, string password, IPEndPoint server, int port = 0)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Parse(address), 0));
+        s.Bind(new IPEndPoint(IPAddress.Parse(address), port));
         return new RawPhone(s, device, password, server);
     }
 
@@ -88,11 +88,11 @@ internal sealed class RawPhone : IAsyncDisposable
     }
 
     /// <summary>An INVITE to <paramref name="target"/> with an SDP naming <paramref name="sdpAddress"/>; answers the 407 and returns the final response.</summary>
-    public async Task<(SipRequest Invite, SipResponse Final)> CallAsync(string target, string sdpAddress, int rtpPort, string callId)
+    public async Task<(SipRequest Invite, SipResponse Final)> CallAsync(string target, string sdpAddress, int rtpPort, string callId, string? contact = null)
     {
         SipRequest Build()
         {
-            var r = NewRequest("INVITE", $"sip:{target}@{Server}", callId, "call" + Device, $"<sip:{target}@{Server.Address}>", $"<sip:{Device}@{Local}>");
+            var r = NewRequest("INVITE", $"sip:{target}@{Server}", callId, "call" + Device, $"<sip:{target}@{Server.Address}>", contact ?? $"<sip:{Device}@{Local}>");
             r.Add(SipHeaderNames.ContentType, "application/sdp");
             r.Body = Sdp(sdpAddress, rtpPort);
             return r;
