@@ -66,8 +66,14 @@ internal sealed class NetNs : IDisposable
         }
     }
 
+    /// <summary>The namespace side's interface name.</summary>
+    public string PeerVeth => "sbp" + _hostVeth[3..];
+
     /// <summary>A UDP socket bound inside the namespace (the socket keeps its namespace on any thread afterwards).</summary>
-    public Socket UdpSocket(int port = 0)
+    public Socket UdpSocket(int port = 0) => UdpSocketIn(Name, PeerAddress, port);
+
+    /// <summary>A UDP socket bound to <paramref name="address"/> inside namespace <paramref name="name"/>.</summary>
+    internal static Socket UdpSocketIn(string name, IPAddress address, int port = 0)
     {
         Socket? socket = null;
         Exception? error = null;
@@ -76,12 +82,12 @@ internal sealed class NetNs : IDisposable
             try
             {
                 using var own = File.OpenHandle("/proc/thread-self/ns/net");
-                using var target = File.OpenHandle("/var/run/netns/" + Name);
+                using var target = File.OpenHandle("/var/run/netns/" + name);
                 if (setns((int)target.DangerousGetHandle(), CloneNewNet) != 0) throw new InvalidOperationException($"setns failed: errno {Marshal.GetLastPInvokeError()}");
                 try
                 {
                     socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                    socket.Bind(new IPEndPoint(PeerAddress, port));
+                    socket.Bind(new IPEndPoint(address, port));
                 }
                 finally
                 {
@@ -95,7 +101,7 @@ internal sealed class NetNs : IDisposable
         });
         t.Start();
         t.Join();
-        if (error is not null) throw new InvalidOperationException("cannot open a socket in namespace " + Name, error);
+        if (error is not null) throw new InvalidOperationException("cannot open a socket in namespace " + name, error);
         return socket!;
     }
 
@@ -105,7 +111,7 @@ internal sealed class NetNs : IDisposable
         TryRun("ip", "link", "del", _hostVeth);
     }
 
-    private static string Run(string file, params string[] args)
+    internal static string Run(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -117,7 +123,7 @@ internal sealed class NetNs : IDisposable
         return output;
     }
 
-    private static void TryRun(string file, params string[] args)
+    internal static void TryRun(string file, params string[] args)
     {
         try
         {
@@ -132,4 +138,67 @@ internal sealed class NetNs : IDisposable
     [DllImport("libc", SetLastError = true)]
     private static extern int setns(int fd, int nstype);
 #pragma warning restore SYSLIB1054
+}
+
+/// <summary>
+/// A phone's home network behind a NAT router: namespace <see cref="Router"/> is linked to this host (as <see cref="NetNs"/>)
+/// and masquerades (iptables MASQUERADE) a home namespace on 192.168.x.0/24 that this host has no route to.
+/// </summary>
+internal sealed class NatNs : IDisposable
+{
+    private readonly string _home;
+
+    private NatNs(NetNs router, string home, IPAddress homeAddress)
+    {
+        Router = router;
+        _home = home;
+        HomeAddress = homeAddress;
+    }
+
+    public NetNs Router { get; }
+
+    /// <summary>The phone's private address.</summary>
+    public IPAddress HomeAddress { get; }
+
+    public static NatNs Create()
+    {
+        var router = NetNs.Create();
+        var tag = router.Name[5..];
+        var home = "sbhome" + tag;
+        int c = System.Security.Cryptography.RandomNumberGenerator.GetInt32(256);
+        var nat = new NatNs(router, home, IPAddress.Parse($"192.168.{c}.2"));
+        try
+        {
+            NetNs.Run("ip", "netns", "add", home);
+            NetNs.Run("ip", "link", "add", "sbh" + tag, "type", "veth", "peer", "name", "sbq" + tag);
+            NetNs.Run("ip", "link", "set", "sbh" + tag, "netns", router.Name);
+            NetNs.Run("ip", "link", "set", "sbq" + tag, "netns", home);
+            NetNs.Run("ip", "netns", "exec", router.Name, "ip", "addr", "add", $"192.168.{c}.1/24", "dev", "sbh" + tag);
+            NetNs.Run("ip", "netns", "exec", router.Name, "ip", "link", "set", "sbh" + tag, "up");
+            NetNs.Run("ip", "netns", "exec", home, "ip", "addr", "add", $"192.168.{c}.2/24", "dev", "sbq" + tag);
+            NetNs.Run("ip", "netns", "exec", home, "ip", "link", "set", "sbq" + tag, "up");
+            NetNs.Run("ip", "netns", "exec", home, "ip", "link", "set", "lo", "up");
+            NetNs.Run("ip", "netns", "exec", home, "ip", "route", "add", "default", "via", $"192.168.{c}.1");
+            NetNs.Run("ip", "netns", "exec", router.Name, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+            NetNs.Run("ip", "netns", "exec", router.Name, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", router.PeerVeth, "-j", "MASQUERADE");
+            return nat;
+        }
+        catch
+        {
+            nat.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A UDP socket of the phone at home.</summary>
+    public Socket PhoneSocket() => NetNs.UdpSocketIn(_home, HomeAddress);
+
+    /// <summary>The router stops forwarding (its NAT mapping is gone for good, as after a router reboot).</summary>
+    public void DropEverything() => NetNs.Run("ip", "netns", "exec", Router.Name, "iptables", "-I", "FORWARD", "-j", "DROP");
+
+    public void Dispose()
+    {
+        NetNs.TryRun("ip", "netns", "del", _home);
+        Router.Dispose();
+    }
 }

@@ -126,6 +126,34 @@ public sealed class PhonesOnNetworksTests
         Assert.Equal($"UDP:{callee.Local}", (await f.Switch.GetStatusAsync("101"))!.RegisteredFrom);
     }
 
+    [Fact]
+    public async Task A_phone_behind_a_real_NAT_router_is_called_through_its_mapping_and_turns_unreachable_when_the_mapping_is_gone()
+    {
+        using var nat = NatNs.Create();
+        await using var f = Wildcard(o =>
+        {
+            o.T1Milliseconds = 50;
+            o.KeepAliveInterval = TimeSpan.FromMilliseconds(300);
+            o.KeepAliveFailures = 2;
+        });
+        var server = new IPEndPoint(nat.Router.HostAddress, f.Switch.LocalEndPoint.Port);
+        await using var phone = new RawPhone(nat.PhoneSocket(), "101", "pw101", server);
+        Assert.Equal(200, (await phone.RegisterAsync()).StatusCode); // Contact: its private 192.168 address
+        var registered = (await f.Switch.GetStatusAsync("101"))!.RegisteredFrom!;
+        Assert.StartsWith($"UDP:{nat.Router.PeerAddress}:", registered); // the router's public side, not the phone
+
+        await using var caller = RawPhone.OnLoopback("127.0.0.1", "100", "pw100", Loopback(f));
+        var calling = caller.CallAsync("101", "127.0.0.1", 40012, "realnat-" + Guid.NewGuid().ToString("N"));
+        var (invite, from) = await phone.RequestAsync("INVITE");
+        Assert.Equal(nat.Router.HostAddress.ToString(), MediaOf(invite.Body).Address);
+        await phone.RespondAsync(invite, 486, from);
+        Assert.Equal(486, (await calling).Final.StatusCode);
+        await Eventually(() => Volatile.Read(ref phone.PingsSeen) >= 1, TimeSpan.FromSeconds(10));
+
+        nat.DropEverything();
+        await Eventually(() => !f.Model.IsReachable("101"), TimeSpan.FromSeconds(30));
+    }
+
     [Theory]
     [InlineData(MediaAnchorMode.Auto, true)]
     [InlineData(MediaAnchorMode.Always, false)]
