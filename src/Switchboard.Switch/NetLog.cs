@@ -37,4 +37,8 @@ internal static partial class NetLog
     [LoggerMessage(EventId = 4108, Level = LogLevel.Warning,
         Message = "Call {Call}: anchoring wanted ({Why}) but the caller offered no G.711 audio; media stays phone to phone")]
     public static partial void AnchorImpossible(ILogger log, string call, string why);
+
+    [LoggerMessage(EventId = 4109, Level = LogLevel.Warning,
+        Message = "Call {Call}: {Callee} answered the switch's media offer without G.711 audio; the call is released (488 to the caller)")]
+    public static partial void AnchoredAnswerUnusable(ILogger log, string call, string callee);
 }

@@ -201,7 +201,7 @@ public sealed partial class SipSwitch
             _pending.TryRemove(call.InviteA, out _);
             if (call.Room is { } anchored && !JoinAnchored(call, anchored, b, r))
             {
-                _log.LogWarning("Call {Call}: {Callee} answered without G.711 audio", call.Caller.Call.Id, b.Device);
+                NetLog.AnchoredAnswerUnusable(_log, call.Caller.Call.Id, b.Device);
                 await EndCallAsync(call, "no usable media", CallOutcome.Failed, finalToA: 488, reason: "Not Acceptable Here (no G.711 audio)").ConfigureAwait(false);
                 return;
             }
