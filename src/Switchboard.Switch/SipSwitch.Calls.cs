@@ -91,10 +91,21 @@ public sealed partial class SipSwitch
 
         _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, from, route.Target, cause is null ? "" : " (" + cause + ")");
         var offer = OfferForCallee(call, peer.Value, PhoneFlow.Of(binding)?.NatDetected == true, calleeIsTrunk: false, out var endpointB);
+        bool started;
         lock (call.Gate)
         {
-            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
-                display, cause, autoAnswer: false, endpointB);
+            // The caller may have cancelled while the media was being set up.
+            started = call.State == B2BState.Calling;
+            if (started)
+                StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
+                    display, cause, autoAnswer: false, endpointB);
+        }
+        if (!started)
+        {
+            if (endpointB is not null) await endpointB.DisposeAsync().ConfigureAwait(false);
+            DropEndpoint(call.A);
+            if (call.Room is { } room) await room.Mixer.DisposeAsync().ConfigureAwait(false);
+            return;
         }
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
