@@ -58,7 +58,7 @@ public sealed partial class SipSwitch
         {
             case AnswerMethod.Talk:
                 if (leg.Dialog.RemoteTag is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the phone has not sent 180 Ringing yet");
-                var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Caller.Party, leg.Dialog.Peer.Protocol));
+                var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Caller.Party, leg.Dialog.Peer));
                 notify.Add("Event", "talk");
                 notify.Add("Subscription-State", "terminated;reason=noresource");
                 var r = await _layer.Send(notify, leg.Dialog.Peer).FinalResponse.ConfigureAwait(false);

@@ -58,8 +58,12 @@ public sealed partial class SipSwitch
     }
 
     /// <inheritdoc />
-    public ValueTask<DeviceStatus?> GetStatusAsync(string device, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_model.Status(device));
+    public ValueTask<DeviceStatus?> GetStatusAsync(string device, CancellationToken cancellationToken = default)
+    {
+        if (_model.Status(device) is not { } status) return ValueTask.FromResult<DeviceStatus?>(null);
+        var from = _bindings.Lookup(device).Select(b => Registrar.PhoneFlow.TryParseSource(b.Source, out var s) ? s.ToString() : null).OfType<string>().ToList();
+        return ValueTask.FromResult<DeviceStatus?>(from.Count == 0 ? status : status with { RegisteredFrom = string.Join(',', from) });
+    }
 
     private static ValueTask<CallControlResult> Done(ReplyCode code, string message) => ValueTask.FromResult(new CallControlResult(code, message));
 

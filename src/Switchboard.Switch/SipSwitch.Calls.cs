@@ -4,6 +4,7 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Registrar;
 using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
 
@@ -97,9 +98,22 @@ public sealed partial class SipSwitch
         }
 
         _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, from, route.Target, cause is null ? "" : " (" + cause + ")");
+        var offer = OfferForCallee(call, peer.Value, PhoneFlow.Of(binding)?.NatDetected == true, calleeIsTrunk: false, out var endpointB);
+        bool started;
         lock (call.Gate)
         {
-            StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, invite.Body, invite[SipHeaderNames.ContentType], display, cause, autoAnswer: false);
+            // The caller may have cancelled while the media was being set up.
+            started = call.State == B2BState.Calling;
+            if (started)
+                StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
+                    display, cause, autoAnswer: false, endpointB);
+        }
+        if (!started)
+        {
+            if (endpointB is not null) await endpointB.DisposeAsync().ConfigureAwait(false);
+            DropEndpoint(call.A);
+            if (call.Room is { } room) await room.Mixer.DisposeAsync().ConfigureAwait(false);
+            return;
         }
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
@@ -113,14 +127,14 @@ public sealed partial class SipSwitch
     {
         var caller = call.Caller.Party;
         var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{caller}@{Domain}", $"sip:{target}@{Domain}", contact, peer, display), target);
+            $"sip:{caller}@{DomainFor(peer)}", $"sip:{target}@{DomainFor(peer)}", contact, peer, display), target);
         legB.Endpoint = endpoint;
         call.B = legB;
         _dialogs[legB.Dialog.Key] = (call, legB);
-        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer.Protocol));
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer));
         if (autoAnswer)
         {
-            invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
+            invite.Add("Call-Info", $"<sip:{DomainFor(peer)}>;answer-after=0");
             invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
         }
         if (sdp.Length > 0)
@@ -149,8 +163,9 @@ public sealed partial class SipSwitch
         }
         if (call.InviteA is null) return;
         var toA = SipResponse.For(call.InviteA!.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
-        toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer.Protocol));
-        if (r.Body.Length > 0 && r.StatusCode == 183)
+        toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer));
+        // Early media of an anchored call would tell the caller the callee's address; the switch has none to play.
+        if (r.Body.Length > 0 && r.StatusCode == 183 && call.Room is null)
         {
             toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
             toA.Body = call.A.Outgoing(r.Body);
@@ -166,8 +181,8 @@ public sealed partial class SipSwitch
             if (r.StatusCode is >= 200 and < 300)
             {
                 b.Dialog.OnResponse(r);
-                await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol), r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
-                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
+                await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer), r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer)), b.Dialog.Peer);
             }
             _dialogs.TryRemove(b.Dialog.Key, out _);
             DropEndpoint(b);
@@ -178,7 +193,7 @@ public sealed partial class SipSwitch
             b.Dialog.OnResponse(r);
             b.Sdp = r.Body;
             b.Confirmed = true;
-            await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol), cseq: r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
+            await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer), cseq: r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
             bool late;
             lock (call.Gate)
             {
@@ -193,7 +208,7 @@ public sealed partial class SipSwitch
             if (late)
             {
                 // The caller cancelled while the callee answered (CANCEL crossed the 200): release the callee.
-                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer.Protocol)), b.Dialog.Peer);
+                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer)), b.Dialog.Peer);
                 _dialogs.TryRemove(b.Dialog.Key, out _);
                 return;
             }
@@ -203,11 +218,22 @@ public sealed partial class SipSwitch
                 return;
             }
             _pending.TryRemove(call.InviteA, out _);
+            if (call.Room is { } anchored && !JoinAnchored(call, anchored, b, r))
+            {
+                NetLog.AnchoredAnswerUnusable(_log, call.Caller.Call.Id, b.Device);
+                await EndCallAsync(call, "no usable media", CallOutcome.Failed, finalToA: 488, reason: "Not Acceptable Here (no G.711 audio)").ConfigureAwait(false);
+                return;
+            }
             _model.Establish(call.Callee!);
             var ok = SipResponse.For(call.InviteA.Request, 200, toTag: call.A.Dialog.LocalTag);
-            ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Dialog.Peer.Protocol));
+            ok.Add(SipHeaderNames.Contact, ContactFor(b.Device, call.A.Dialog.Peer));
             ok.Add(SipHeaderNames.Allow, AllowedMethods);
-            if (r.Body.Length > 0)
+            if (call.Room is not null)
+            {
+                ok.Add(SipHeaderNames.ContentType, "application/sdp");
+                ok.Body = call.A.Outgoing(AnswerFromSwitch(call.A));
+            }
+            else if (r.Body.Length > 0)
             {
                 ok.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
                 ok.Body = call.A.Outgoing(r.Body);
@@ -274,7 +300,7 @@ public sealed partial class SipSwitch
             {
                 // MakeCall: the caller's phone already answered; release it.
                 call.A.Ended = true;
-                _ = _layer.Send(call.A.Dialog.NewRequest("BYE", ContactFor(call.B?.Device ?? call.A.Device, call.A.Dialog.Peer.Protocol)), call.A.Dialog.Peer);
+                _ = _layer.Send(call.A.Dialog.NewRequest("BYE", ContactFor(call.B?.Device ?? call.A.Device, call.A.Dialog.Peer)), call.A.Dialog.Peer);
             }
             else if (call.InviteAOut is { } outA && !outA.FinalResponse.IsCompleted)
             {
@@ -288,7 +314,7 @@ public sealed partial class SipSwitch
                 if (leg is null || leg == byeFrom || leg.Ended) continue;
                 leg.Ended = true;
                 var other = call.Other(leg);
-                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Dialog.Peer)), leg.Dialog.Peer);
             }
         }
         _dialogs.TryRemove(call.A.Dialog.Key, out _);
@@ -358,7 +384,7 @@ public sealed partial class SipSwitch
             return;
         }
         // Relay the request (re-INVITE for hold/resume, INFO for DTMF, UPDATE …) to the other phone and its answer back.
-        var relay = other.Dialog.NewRequest(req.Method, ContactFor(leg.Device, other.Dialog.Peer.Protocol));
+        var relay = other.Dialog.NewRequest(req.Method, ContactFor(leg.Device, other.Dialog.Peer));
         if (req[SipHeaderNames.ContentType] is { } ct) relay.Add(SipHeaderNames.ContentType, ct);
         foreach (var h in new[] { "Event", "Subscription-State", "Session-Expires" })
             if (req[h] is { } v) relay.Add(h, v);
@@ -367,13 +393,13 @@ public sealed partial class SipSwitch
         if (req.Method == "INVITE" && answer.StatusCode is >= 200 and < 300)
         {
             other.Dialog.OnResponse(answer);
-            await _layer.SendAckAsync(other.Dialog.NewRequest("ACK", ContactFor(leg.Device, other.Dialog.Peer.Protocol), relay.CSeq.Number), other.Dialog.Peer).ConfigureAwait(false);
+            await _layer.SendAckAsync(other.Dialog.NewRequest("ACK", ContactFor(leg.Device, other.Dialog.Peer), relay.CSeq.Number), other.Dialog.Peer).ConfigureAwait(false);
             if (req.Body.Length > 0) leg.Sdp = req.Body;
             if (answer.Body.Length > 0) other.Sdp = answer.Body;
             NotePhoneHold(call, leg, req.Body);
         }
         var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
-        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer.Protocol));
+        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer));
         if (answer[SipHeaderNames.ContentType] is { } act) back.Add(SipHeaderNames.ContentType, act);
         back.Body = IsSdp(answer[SipHeaderNames.ContentType]) ? leg.Outgoing(answer.Body) : answer.Body;
         await txn.RespondAsync(back).ConfigureAwait(false);

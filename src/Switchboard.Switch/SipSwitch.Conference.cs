@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Switchboard.Media;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
+using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
 using Switchboard.Telephony;
 
@@ -30,7 +31,7 @@ public sealed partial class SipSwitch
             {
                 return _media ??= new MediaEngine(new MediaEngineOptions
                 {
-                    BindAddress = _options.RtpAddress.Length > 0 ? _options.RtpAddress : _options.ListenAddress,
+                    BindAddress = (_rtpAddress ?? (LocalEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any)).ToString(),
                     PortMin = _options.RtpPortMin,
                     PortMax = _options.RtpPortMax,
                 });
@@ -97,7 +98,7 @@ public sealed partial class SipSwitch
     {
         if (leg.Endpoint is not null) return true;
         var endpoint = Media.CreateEndpoint();
-        if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port), "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
+        if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), endpoint.LocalEndPoint.Port), "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
         {
             await endpoint.DisposeAsync().ConfigureAwait(false);
             return false;
@@ -121,12 +122,12 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>The offer for a new callee leg: an endpoint of the switch when the call's media is anchored, else the caller's own media.</summary>
-    private byte[] CalleeOffer(B2BCall call, out RtpEndpoint? endpoint)
+    private byte[] CalleeOffer(B2BCall call, SipEndPoint calleePeer, out RtpEndpoint? endpoint)
     {
         if (call.Room is not null)
         {
             endpoint = Media.CreateEndpoint();
-            return SdpText.Offer(MediaAddress, endpoint.LocalEndPoint.Port);
+            return SdpText.Offer(MediaAddressFor(calleePeer), endpoint.LocalEndPoint.Port);
         }
         endpoint = null;
         return call.InviteA is null ? SdpText.WithDirection(call.A.Sdp, "sendrecv") : call.A.Sdp;
@@ -142,8 +143,12 @@ public sealed partial class SipSwitch
         }
     }
 
-    /// <summary>The address put into the switch's own SDP.</summary>
-    private string MediaAddress => Advertised.Trim('[', ']');
+    /// <summary>
+    /// The address the switch's own SDP names towards a phone: the configured RTP address, else the address that
+    /// serves that phone's signalling (RTP sockets listen on the wildcard, so every local address reaches them).
+    /// </summary>
+    private string MediaAddressFor(SipEndPoint peer) =>
+        _rtpAddress is { } fixedAddress ? fixedAddress.ToString() : _layer.Transport.Addresses.For(peer.Address.Address).ToString();
 
     /// <summary>Points an endpoint at the audio a phone described; false if it described none the mixer can take.</summary>
     private static bool PointAt(RtpEndpoint endpoint, byte[] sdp)
@@ -186,9 +191,9 @@ public sealed partial class SipSwitch
                 // The answer mirrors the phone's direction (RFC 3264 §6.1): a phone that holds gets recvonly.
                 var direction = SdpText.DirectionOf(req.Body) switch { "sendonly" => "recvonly", "recvonly" => "sendonly", "inactive" => "inactive", _ => "sendrecv" };
                 var ok = SipResponse.For(req, 200);
-                ok.Add(SipHeaderNames.Contact, ContactFor("conference", leg.Dialog.Peer.Protocol));
+                ok.Add(SipHeaderNames.Contact, ContactFor("conference", leg.Dialog.Peer));
                 ok.Add(SipHeaderNames.ContentType, "application/sdp");
-                ok.Body = leg.Outgoing(SdpText.WithDirection(SdpText.Offer(MediaAddress, member.Endpoint.LocalEndPoint.Port), direction));
+                ok.Body = leg.Outgoing(SdpText.WithDirection(SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), member.Endpoint.LocalEndPoint.Port), direction));
                 await txn.RespondAsync(ok).ConfigureAwait(false);
                 return;
             case "REFER" when room.Members.Count == 2:

@@ -105,7 +105,7 @@ public sealed partial class SipSwitch
         var moved = _model.Divert(connected, target, ConnectionState.Alerting, cause);
         var call = new B2BCall(legs.Theirs, null, partner) { Callee = moved, Room = room };
         _dialogs[legs.Theirs.Dialog.Key] = (call, legs.Theirs);
-        var offer = CalleeOffer(call, out var endpoint);
+        var offer = CalleeOffer(call, peer.Value, out var endpoint);
         StartCalleeLeg(call, target, binding.Contact, peer.Value, offer, "application/sdp", legs.Theirs.Device, cause, autoAnswer: false, endpoint);
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
         return CallControlResult.Ok($"{what}: call {moved.Call.Id} transferred to {target}");
@@ -147,7 +147,7 @@ public sealed partial class SipSwitch
     /// <summary>Sends a re-INVITE with an offer on a confirmed leg and ACKs the answer; false on a non-2xx answer.</summary>
     private async Task<bool> ReinviteAsync(Leg leg, byte[] offer, string asDevice)
     {
-        var contact = ContactFor(asDevice, leg.Dialog.Peer.Protocol);
+        var contact = ContactFor(asDevice, leg.Dialog.Peer);
         var reinvite = leg.Dialog.NewRequest("INVITE", contact);
         reinvite.Add(SipHeaderNames.ContentType, "application/sdp");
         reinvite.Body = leg.Outgoing(offer);
@@ -189,7 +189,7 @@ public sealed partial class SipSwitch
             if (controller.Ended) return;
             controller.Ended = true;
         }
-        _ = _layer.Send(controller.Dialog.NewRequest("BYE", ContactFor(call.Other(controller)?.Device ?? controller.Device, controller.Dialog.Peer.Protocol)), controller.Dialog.Peer);
+        _ = _layer.Send(controller.Dialog.NewRequest("BYE", ContactFor(call.Other(controller)?.Device ?? controller.Device, controller.Dialog.Peer)), controller.Dialog.Peer);
     }
 
     /// <summary>The B2BUA call of a connected (or held) connection, with the leg to its own phone and the leg to the partner's.</summary>

@@ -56,13 +56,13 @@ public sealed partial class SipSwitch
     {
         var callerConn = _model.StartCall(device, destination);
         var legA = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{destination}@{Domain}", $"sip:{device}@{Domain}", callerBinding.Contact, callerPeer, "Call to " + destination), device);
+            $"sip:{destination}@{DomainFor(callerPeer)}", $"sip:{device}@{DomainFor(callerPeer)}", callerBinding.Contact, callerPeer, "Call to " + destination), device);
         var call = new B2BCall(legA, null, callerConn);
         _dialogs[legA.Dialog.Key] = (call, legA);
 
-        var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer.Protocol));
+        var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer));
         // Auto-answer hints as phones understand them (Call-Info answer-after, Alert-Info alert-autoanswer).
-        invite.Add("Call-Info", $"<sip:{Domain}>;answer-after=0");
+        invite.Add("Call-Info", $"<sip:{DomainFor(callerPeer)}>;answer-after=0");
         invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
         invite.Add(SipHeaderNames.ContentType, "application/sdp");
         if (_model.IsDevice(route.Target))
@@ -72,11 +72,11 @@ public sealed partial class SipSwitch
             // conference then never need to re-INVITE these phones.
             legA.Endpoint = Media.CreateEndpoint();
             call.Room = new ConferenceRoom(Media.CreateConference());
-            invite.Body = legA.Outgoing(SdpText.Offer(MediaAddress, legA.Endpoint.LocalEndPoint.Port));
+            invite.Body = legA.Outgoing(SdpText.Offer(MediaAddressFor(callerPeer), legA.Endpoint.LocalEndPoint.Port));
         }
         else
         {
-            invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer()));
+            invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer(callerPeer)));
         }
         var txn = _layer.Send(invite, callerPeer, t => call.InviteAOut = t);
         _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
@@ -101,7 +101,7 @@ public sealed partial class SipSwitch
         a.Dialog.OnResponse(r);
         a.Sdp = r.Body;
         a.Confirmed = true;
-        await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.Caller.Call.Called, a.Dialog.Peer.Protocol), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
+        await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.Caller.Call.Called, a.Dialog.Peer), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
         lock (call.Gate)
         {
             if (call.State != B2BState.Calling) return;
@@ -131,7 +131,7 @@ public sealed partial class SipSwitch
             return;
         }
         var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
-        var offer = CalleeOffer(call, out var endpoint);
+        var offer = CalleeOffer(call, peer.Value, out var endpoint);
         StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, "application/sdp", a.Device, cause, autoAnswer: false, endpoint);
     }
 
@@ -164,9 +164,9 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>An offer that sends and receives nothing: the caller's phone is connected to silence until the destination answers.</summary>
-    private string InactiveOffer()
+    private string InactiveOffer(SipEndPoint peer)
     {
-        var ip = Advertised.Trim('[', ']');
+        var ip = MediaAddressFor(peer);
         var family = ip.Contains(':') ? "IP6" : "IP4";
         var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return $"v=0\r\no=switchboard {id} 1 IN {family} {ip}\r\ns=-\r\nc=IN {family} {ip}\r\nt=0 0\r\n" +

@@ -85,7 +85,7 @@ public sealed partial class SipSwitch
     private async Task AcceptReferAsync(ServerTransaction txn, Leg leg, B2BCall call)
     {
         var accepted = SipResponse.For(txn.Request, 202, "Accepted");
-        accepted.Add(SipHeaderNames.Contact, ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer.Protocol));
+        accepted.Add(SipHeaderNames.Contact, ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer));
         await txn.RespondAsync(accepted).ConfigureAwait(false);
     }
 
@@ -95,7 +95,7 @@ public sealed partial class SipSwitch
     /// </summary>
     private async Task NotifyReferOutcomeAsync(Leg leg, B2BCall call, CallControlResult result)
     {
-        var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer.Protocol));
+        var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer));
         notify.Add("Event", "refer");
         notify.Add("Subscription-State", "terminated;reason=noresource");
         notify.Add(SipHeaderNames.ContentType, "message/sipfrag;version=2.0");

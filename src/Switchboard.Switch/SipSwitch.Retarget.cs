@@ -67,7 +67,7 @@ public sealed partial class SipSwitch
         var replaced = ReplaceRingingLeg(what, call, c =>
         {
             if (!again) c.Callee = _model.Divert(ringing, newTarget, ConnectionState.Alerting, cause!);
-            var sdp = CalleeOffer(c, out var endpoint);
+            var sdp = CalleeOffer(c, peer.Value, out var endpoint);
             StartCalleeLeg(c, newTarget, binding.Contact, peer.Value, sdp, "application/sdp", c.Caller.Party, cause, autoAnswer, endpoint);
         });
         if (replaced is { } no) return no;

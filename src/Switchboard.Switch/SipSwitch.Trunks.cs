@@ -43,7 +43,7 @@ public sealed partial class SipSwitch
             _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
                 string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
             if (!trunk.Options.Register) continue;
-            var contact = $"<sip:{trunk.Options.Username}@{Domain}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+            var contact = $"<sip:{trunk.Options.Username}@{DomainFor(trunk.Upstream)}{(trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tcp ? ";transport=tcp" : "")}>";
             var upstream = trunk.Upstream;
             var registration = new TrunkRegistration(trunk, contact, req => _layer.Send(req, upstream).FinalResponse, Time, _log);
             _trunkRegistrations.Add(registration);
@@ -110,7 +110,8 @@ public sealed partial class SipSwitch
         _dialogs[legA.Dialog.Key] = (call, legA);
         _pending[txn] = call;
         _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} as {Dialled}", callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
-        lock (call.Gate) StartTrunkLeg(call, route, req.Body, req[SipHeaderNames.ContentType], caller, cause: null);
+        var offer = OfferForCallee(call, route.Trunk.Upstream, calleeBehindNat: false, calleeIsTrunk: true, out var endpointB);
+        lock (call.Gate) StartTrunkLeg(call, route, offer, endpointB is null ? req[SipHeaderNames.ContentType] : "application/sdp", caller, cause: null, endpointB);
         call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
     }
 
@@ -175,7 +176,7 @@ public sealed partial class SipSwitch
         IReadOnlyList<SipResponse> challenges)
     {
         var t = route.Trunk;
-        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream.Protocol));
+        var invite = legB.Dialog.NewRequest("INVITE", ContactFor(callerId, t.Upstream));
         if (t.Options.PAssertedIdentity) invite.Add("P-Asserted-Identity", $"<sip:{callerId}@{t.Domain}>");
         if (sdp.Length > 0)
         {
@@ -280,7 +281,7 @@ public sealed partial class SipSwitch
         var replaced = ReplaceRingingLeg(what, call, c =>
         {
             c.Callee = _model.Divert(ringing, tr.E164, ConnectionState.Alerting, cause);
-            var sdp = CalleeOffer(c, out var endpoint);
+            var sdp = CalleeOffer(c, tr.Trunk.Upstream, out var endpoint);
             StartTrunkLeg(c, tr, sdp, "application/sdp", presenting, cause, endpoint);
         });
         if (replaced is { } no) return no;
@@ -330,9 +331,9 @@ public sealed partial class SipSwitch
             foreach (var (device, binding, peer) in targets)
             {
                 var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-                    $"sip:{callerNumber}@{Domain}", $"sip:{device}@{Domain}", binding.Contact, peer, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber)), device);
+                    $"sip:{callerNumber}@{DomainFor(peer)}", $"sip:{device}@{DomainFor(peer)}", binding.Contact, peer, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber)), device);
                 _dialogs[leg.Dialog.Key] = (call, leg);
-                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer.Protocol));
+                var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer));
                 if (req.Body.Length > 0)
                 {
                     invite.Add(SipHeaderNames.ContentType, req[SipHeaderNames.ContentType] ?? "application/sdp");
@@ -402,8 +403,8 @@ public sealed partial class SipSwitch
             {
                 // Answered after another member did (or after the call ended): release it.
                 leg.Dialog.OnResponse(r);
-                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer.Protocol), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
-                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer.Protocol)), leg.Dialog.Peer);
+                await _layer.SendAckAsync(leg.Dialog.NewRequest("ACK", ContactFor(callerNumber, leg.Dialog.Peer), r.CSeq.Number), leg.Dialog.Peer).ConfigureAwait(false);
+                _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(callerNumber, leg.Dialog.Peer)), leg.Dialog.Peer);
             }
             else
             {

@@ -36,6 +36,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     private readonly DialPlan _dialPlan = new();
     private readonly ConcurrentDictionary<string, (B2BCall Call, Leg Leg)> _dialogs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ServerTransaction, B2BCall> _pending = new();
+    private readonly IPAddress? _rtpAddress;
+    private readonly KeepAlive _keepAlive;
     private ITimer? _expiry;
     private int _disposed;
 
@@ -47,7 +49,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _model = model;
         Time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        _bindings = new BindingTable(bindingStore, model, Time);
+        _bindings = new BindingTable(bindingStore, model, Time) { UnreachableAfter = Math.Max(1, options.KeepAliveFailures) };
         _secrets = new DeviceSecrets(secretStore);
         _digest = new DigestServer(options.Realm, Time)
         {
@@ -63,10 +65,26 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             RequestBurst = options.AuthRequestBurst,
         };
         var listen = IPAddress.Parse(options.ListenAddress);
-        var transport = new SipTransport(new SipTransportOptions { Address = listen, Port = options.Port }, _log);
+        IPAddress? advertised = null;
+        if (options.AdvertisedAddress.Length > 0 && !IPAddress.TryParse(options.AdvertisedAddress.Trim('[', ']'), out advertised))
+            throw new ArgumentException($"Sip:AdvertisedAddress '{options.AdvertisedAddress}' is no IP address", nameof(options));
+        var transport = new SipTransport(new SipTransportOptions
+        {
+            Address = listen,
+            Port = options.Port,
+            AdvertisedAddress = advertised,
+            LocalNetworks = LocalAddressSelector.ParseNetworks(options.LocalNetworks),
+        }, _log);
         _layer = new SipTransactionLayer(transport, new SipTimers { T1 = TimeSpan.FromMilliseconds(options.T1Milliseconds) }, Time, _log);
         _registrar = new Registrar.Registrar(this, _bindings, options, _log);
+        if (options.RtpAddress.Length > 0)
+        {
+            if (!IPAddress.TryParse(options.RtpAddress, out var rtp))
+                throw new ArgumentException($"Sip:RtpAddress '{options.RtpAddress}' is no IP address", nameof(options));
+            if (!rtp.Equals(IPAddress.Any) && !rtp.Equals(IPAddress.IPv6Any)) _rtpAddress = rtp;
+        }
         CreatedPasswords = _secrets.EnsureAll(model.Devices, options.Passwords);
+        _keepAlive = new KeepAlive(_layer, _bindings, DomainFor, Time, _log);
     }
 
     /// <summary>Passwords generated at this start (device → password): shown once, then only stored.</summary>
@@ -95,6 +113,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         _layer.Start(this);
         _expiry = Time.CreateTimer(_ => _bindings.Expire(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        _keepAlive.Start(_options.KeepAliveInterval);
         StartTrunks();
         _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), realm {Realm}, devices {Devices}", LocalEndPoint, _options.Realm,
             string.Join(",", _model.Devices.Order()));
@@ -103,20 +122,14 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     /// <summary>The password of a device (for tests and the first-start hint).</summary>
     public string? PasswordOf(string device) => _secrets.Get(device);
 
-    private string Advertised
-    {
-        get
-        {
-            if (_options.AdvertisedAddress.Length > 0) return _options.AdvertisedAddress;
-            var a = LocalEndPoint.Address;
-            return a.Equals(IPAddress.Any) ? "127.0.0.1" : a.Equals(IPAddress.IPv6Any) ? "[::1]" : a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]" : a.ToString();
-        }
-    }
+    /// <summary>The host part this switch writes towards a peer (IPv6 in brackets): never a wildcard, and loopback only to loopback.</summary>
+    private string HostFor(SipEndPoint peer) => _layer.SentBy(peer.Address.Address);
 
-    private string Domain => $"{Advertised}:{LocalEndPoint.Port}";
+    /// <summary>host:port of this switch as the peer reaches it (From/To domains, Call-Info).</summary>
+    private string DomainFor(SipEndPoint peer) => $"{HostFor(peer)}:{LocalEndPoint.Port}";
 
-    private string ContactFor(string user, SipProtocol protocol) =>
-        $"<sip:{user}@{Domain}{(protocol == SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+    private string ContactFor(string user, SipEndPoint peer) =>
+        $"<sip:{user}@{DomainFor(peer)}{(peer.Protocol == SipProtocol.Tcp ? ";transport=tcp" : "")}>";
 
     // ---- transaction user -------------------------------------------------------------------------------------
 
@@ -193,7 +206,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         // A retransmitted 2xx from the callee after its transaction ended: our ACK was lost; send it again.
         if (_dialogs.TryGetValue(SipDialog.KeyOf(response.CallId, response.From.Tag), out var d) && d.Leg == d.Call.B)
-            await _layer.SendAckAsync(d.Leg.Dialog.NewRequest("ACK", ContactFor(d.Call.Caller.Party, d.Leg.Dialog.Peer.Protocol), response.CSeq.Number), d.Leg.Dialog.Peer).ConfigureAwait(false);
+            await _layer.SendAckAsync(d.Leg.Dialog.NewRequest("ACK", ContactFor(d.Call.Caller.Party, d.Leg.Dialog.Peer), response.CSeq.Number), d.Leg.Dialog.Peer).ConfigureAwait(false);
     }
 
     // ---- authentication -----------------------------------------------------------------------------------------
@@ -256,6 +269,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _expiry?.Dispose();
+        _keepAlive.Dispose();
         foreach (var call in _dialogs.Values.Select(d => d.Call).Distinct().ToList())
             await EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503).ConfigureAwait(false);
         await StopTrunksAsync().ConfigureAwait(false);

@@ -6,8 +6,27 @@ public sealed class SwitchOptions
     /// <summary>Address the SIP transport listens on.</summary>
     public string ListenAddress { get; set; } = "0.0.0.0";
 
-    /// <summary>The address put into Via and Contact headers; empty means the listen address (or 127.0.0.1 for 0.0.0.0).</summary>
+    /// <summary>
+    /// The server's public IP address when it sits behind NAT: written into Via, Contact and SDP towards peers outside
+    /// <see cref="LocalNetworks"/> (all non-loopback peers when that is empty). Empty: each peer gets the address of the
+    /// interface that routes to it (or the listen address when that is not a wildcard).
+    /// </summary>
     public string AdvertisedAddress { get; set; } = "";
+
+    /// <summary>
+    /// CIDR networks ("192.168.1.0/24") whose peers get the local address even when <see cref="AdvertisedAddress"/> is
+    /// set; also the networks inside which two phones may send media to each other directly.
+    /// </summary>
+    public List<string> LocalNetworks { get; set; } = [];
+
+    /// <summary>Where the media of calls dialled on phones runs: auto (the switch decides per call), always (the switch's media engine), never (phone to phone).</summary>
+    public MediaAnchorMode MediaAnchor { get; set; } = MediaAnchorMode.Auto;
+
+    /// <summary>How often each registered phone is pinged with OPTIONS (keeps NAT bindings open, notices dead phones); zero turns pinging off.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Unanswered pings in a row after which a phone is shown unreachable.</summary>
+    public int KeepAliveFailures { get; set; } = 3;
 
     /// <summary>SIP port for UDP and TCP.</summary>
     public int Port { get; set; } = 5060;
@@ -57,7 +76,10 @@ public sealed class SwitchOptions
     /// </summary>
     public Dictionary<string, AnswerMethod> AnswerMethods { get; set; } = [];
 
-    /// <summary>Address the RTP sockets of media anchored in the switch bind to (MakeCall, transfers, conferences); empty means the SIP listen address.</summary>
+    /// <summary>
+    /// Address the RTP sockets of media anchored in the switch bind to, and the address its SDP names; empty: the
+    /// wildcard, with each phone's SDP naming the address that serves that phone.
+    /// </summary>
     public string RtpAddress { get; set; } = "";
 
     /// <summary>Lowest RTP port for media anchored in the switch (0 with <see cref="RtpPortMax"/> 0: the system picks).</summary>
@@ -74,4 +96,15 @@ public sealed class SwitchOptions
 
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
+}
+
+/// <summary>Where the media of a call dialled on a phone runs (<see cref="SwitchOptions.MediaAnchor"/>).</summary>
+public enum MediaAnchorMode
+{
+    /// <summary>Phone to phone when both phones are directly reachable (same local network, no NAT), else in the switch.</summary>
+    Auto,
+    /// <summary>Always in the switch's media engine.</summary>
+    Always,
+    /// <summary>Always phone to phone (SDP passes through).</summary>
+    Never,
 }

@@ -44,8 +44,12 @@ public interface ICallControl
     IReadOnlyCollection<string> Devices { get; }
 }
 
-/// <summary>A snapshot of one device: whether a phone is reachable, its setting, and its connections.</summary>
-public sealed record DeviceStatus(string Device, bool Reachable, ForwardingSetting Forwarding, IReadOnlyList<ConnectionStatus> Connections);
+/// <summary>
+/// A snapshot of one device: whether a phone is reachable, its setting, its connections and, for phone systems that
+/// know it, where its phone registered from ("UDP:10.1.2.3:5060"; several separated by ',').
+/// </summary>
+public sealed record DeviceStatus(string Device, bool Reachable, ForwardingSetting Forwarding, IReadOnlyList<ConnectionStatus> Connections,
+    string? RegisteredFrom = null);
 
 /// <summary>One connection of a device in a snapshot: the call, the local state and the other parties.</summary>
 public sealed record ConnectionStatus(string CallId, ConnectionState State, IReadOnlyList<string> Partners);

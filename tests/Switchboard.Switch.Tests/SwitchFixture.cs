@@ -9,7 +9,7 @@ internal sealed class SwitchFixture : IAsyncDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-switch-").FullName;
     private readonly SqliteStore _store;
 
-    public SwitchFixture(int authFreeFailures = 5, Microsoft.Extensions.Logging.ILogger<SipSwitch>? log = null)
+    public SwitchFixture(int authFreeFailures = 5, Action<SwitchOptions>? configure = null, Microsoft.Extensions.Logging.ILogger<SipSwitch>? log = null)
     {
         _store = new SqliteStore(Path.Combine(_dir, "sb.db"));
         var options = new SwitchOptions
@@ -21,6 +21,7 @@ internal sealed class SwitchFixture : IAsyncDisposable
             AuthFreeFailures = authFreeFailures,
             Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
         };
+        configure?.Invoke(options);
         Model = new CallModel(options.Devices, new CallEventHub(), _store, _store);
         Switch = new SipSwitch(options, Model, _store, _store, log: log);
         Switch.Start();

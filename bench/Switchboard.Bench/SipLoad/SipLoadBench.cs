@@ -225,6 +225,7 @@ internal sealed class SwitchboardPeer : IPeer
         var p = SippTools.Start("dotnet", [dll, "--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1",
             $"--Sip:Passwords:100={password}", $"--Sip:Passwords:101={password}", "--Sip:AuthFreeFailures=1000000",
             "--Sip:AuthRequestsPerSecond=0",
+            "--Sip:KeepAliveInterval=00:00:00", // sipp's UAS would count keepalive OPTIONS as unexpected messages
             $"--IpInterface:Port={commandPort}", "--IpInterface:ListenAddress=127.0.0.1", "--CtiServer:Enabled=false",
             "--DialFiles:Enabled=false", "--Logging:LogLevel:Default=Warning"], work, Path.Combine(work, "switchboard.log"));
         File.WriteAllText(Path.Combine(dir, "uac_auth.xml"), SippTools.AuthUacScenario);

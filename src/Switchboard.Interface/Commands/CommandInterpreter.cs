@@ -197,6 +197,9 @@ public sealed partial class CommandInterpreter : IDisposable
                 if (c.Partners.Count > 0) sb.Append(":").AppendJoin('+', c.Partners);
             }
         }
+        // Appended last, and without '=' (which marks a call in the list above), so clients that read the reply as
+        // before are not misled.
+        if (status.RegisteredFrom is { Length: > 0 } from) sb.Append("; registered from ").Append(from);
         return sb.ToString();
     }
 

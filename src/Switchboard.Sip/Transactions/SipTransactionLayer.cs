@@ -132,7 +132,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         // The same ACK is sent again for each retransmitted 2xx, possibly from two threads at once: one Via only.
         lock (ack)
         {
-            if (ack[SipHeaderNames.Via] is null) ack.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+            if (ack[SipHeaderNames.Via] is null) ack.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination)));
         }
         try
         {
@@ -144,16 +144,26 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         }
     }
 
-    /// <summary>The Via this host puts on requests it sends.</summary>
-    public string LocalVia(SipProtocol protocol)
+    /// <summary>
+    /// The Via this host puts on a request to <paramref name="destination"/>: its sent-by is the address that peer can
+    /// answer to (never the wildcard the socket is bound to), so responses come back even without rport.
+    /// </summary>
+    public string LocalVia(SipEndPoint destination)
     {
-        var local = Transport.LocalEndPoint;
-        return $"SIP/2.0/{protocol.ToString().ToUpperInvariant()} {local.Address}:{local.Port};branch={NewBranch()};rport";
+        var host = SentBy(destination.Address.Address);
+        return $"SIP/2.0/{destination.Protocol.ToString().ToUpperInvariant()} {host}:{Transport.LocalEndPoint.Port};branch={NewBranch()};rport";
+    }
+
+    /// <summary>The host part (IPv6 in brackets) this host writes towards <paramref name="peer"/>.</summary>
+    public string SentBy(System.Net.IPAddress peer)
+    {
+        var a = Transport.Addresses.For(peer);
+        return a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{a}]" : a.ToString();
     }
 
     internal ClientTransaction CreateClient(SipRequest request, SipEndPoint destination, bool keepVia)
     {
-        if (!keepVia) request.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination.Protocol)));
+        if (!keepVia) request.Headers.Insert(0, new SipHeader(SipHeaderNames.Via, LocalVia(destination)));
         var branch = request.TopVia!.Branch!;
         var txn = new ClientTransaction(this, branch + "|" + request.Method, request, destination);
         _clients[txn.Key] = txn;

@@ -52,6 +52,12 @@ public sealed class SipTransportOptions
 
     /// <summary>An accepted TCP connection that has not delivered one complete SIP message within this time is closed.</summary>
     public TimeSpan TcpFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The server's public address when it sits behind NAT (written towards peers outside <see cref="LocalNetworks"/>); null for none.</summary>
+    public IPAddress? AdvertisedAddress { get; set; }
+
+    /// <summary>Networks whose peers are answered with the local address even when <see cref="AdvertisedAddress"/> is set.</summary>
+    public IReadOnlyList<IPNetwork> LocalNetworks { get; set; } = [];
 }
 
 /// <summary>
@@ -78,10 +84,14 @@ public sealed class SipTransport : IAsyncDisposable
         _log = log ?? NullLogger.Instance;
         _accepted = new ConnectionLimiter(options.MaxTcpConnections, options.MaxTcpConnectionsPerSource);
         _throttle = new LogThrottle(_log);
+        Addresses = new LocalAddressSelector(options.Address, options.AdvertisedAddress, options.LocalNetworks);
     }
 
     /// <summary>Accepted TCP connections currently open (connections this side opened are not counted).</summary>
     public int AcceptedTcpConnections => _accepted.Count;
+
+    /// <summary>Which local address to write towards each peer (Via, Contact, SDP).</summary>
+    public LocalAddressSelector Addresses { get; }
 
     /// <summary>The bound UDP endpoint.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_udp!.LocalEndPoint!;
@@ -375,6 +385,7 @@ public sealed class SipTransport : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         _stop.Cancel();
+        Addresses.Dispose();
         _udp?.Dispose();
         _listener?.Dispose();
         foreach (var c in _tcp.Values) c.Socket.Dispose();

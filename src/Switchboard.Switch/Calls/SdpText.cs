@@ -114,6 +114,31 @@ internal static class SdpText
             "a=ptime:20\r\na=sendrecv\r\n");
     }
 
+    /// <summary>An answer of the switch's own media endpoint with one G.711 codec and, when given, one telephone-event type.</summary>
+    public static byte[] Answer(string address, int port, AudioCodec codec, int? telephoneEvent)
+    {
+        var family = address.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4";
+        var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        var (pt, name) = codec == AudioCodec.Pcma ? ("8", "PCMA") : ("0", "PCMU");
+        var sb = new StringBuilder(256);
+        sb.Append("v=0\r\no=switchboard ").Append(id).Append(" 1 IN ").Append(family).Append(' ').Append(address).Append("\r\ns=switchboard\r\nc=IN ")
+            .Append(family).Append(' ').Append(address).Append("\r\nt=0 0\r\nm=audio ").Append(p).Append(" RTP/AVP ").Append(pt);
+        if (telephoneEvent is { } te) sb.Append(' ').Append(te.ToString(CultureInfo.InvariantCulture));
+        sb.Append("\r\na=rtpmap:").Append(pt).Append(' ').Append(name).Append("/8000\r\n");
+        if (telephoneEvent is { } t)
+        {
+            var tt = t.ToString(CultureInfo.InvariantCulture);
+            sb.Append("a=rtpmap:").Append(tt).Append(" telephone-event/8000\r\na=fmtp:").Append(tt).Append(" 0-15\r\n");
+        }
+        sb.Append("a=ptime:20\r\na=sendrecv\r\n");
+        return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+
+    /// <summary>True when the description maps a telephone-event payload type (RFC 4733).</summary>
+    public static bool OffersTelephoneEvent(byte[] sdp) =>
+        Lines(sdp).Any(l => l.StartsWith("a=rtpmap:", StringComparison.Ordinal) && l.Contains("telephone-event", StringComparison.OrdinalIgnoreCase));
+
     private static List<string> Lines(byte[] sdp)
     {
         var lines = Encoding.ASCII.GetString(sdp).Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').ToList();

@@ -13,6 +13,10 @@ public sealed class BindingTable
     private readonly CallModel? _model;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, List<PhoneBinding>> _bindings = new(StringComparer.Ordinal);
+    // Unanswered keepalive pings in a row per (device, contact): not stored, a restart starts every phone afresh.
+    private readonly Dictionary<(string Device, string Contact), int> _unanswered = [];
+    // When each binding last proved its flow alive (REGISTER or answered ping); the keepalive waits an interval after it.
+    private readonly Dictionary<(string Device, string Contact), DateTimeOffset> _heard = [];
     private readonly object _gate = new();
 
     /// <summary>Loads the stored bindings that have not expired.</summary>
@@ -22,6 +26,7 @@ public sealed class BindingTable
         _model = model;
         _time = time ?? TimeProvider.System;
         var now = _time.GetUtcNow();
+        _loaded = now;
         foreach (var b in store.LoadBindings())
         {
             if (b.Expires <= now)
@@ -42,9 +47,87 @@ public sealed class BindingTable
         {
             _store.SaveBinding(binding);
             Add(binding);
+            _unanswered.Remove((binding.Device, binding.Contact));
+            _heard[(binding.Device, binding.Contact)] = _time.GetUtcNow();
             _model?.SetReachable(binding.Device, true);
         }
     }
+
+    /// <summary>
+    /// Removes the device's bindings made under <paramref name="callId"/> whose Contact is not in <paramref name="keep"/>:
+    /// the UA re-registered from somewhere else. Returns the bindings removed.
+    /// </summary>
+    public IReadOnlyList<PhoneBinding> DropOthersOfCall(string device, string? callId, IReadOnlyCollection<string> keep)
+    {
+        if (callId is null || keep.Count == 0) return [];
+        lock (_gate)
+        {
+            if (!_bindings.TryGetValue(device, out var list)) return [];
+            var gone = list.Where(b => b.CallId == callId && !keep.Contains(b.Contact)).ToList();
+            foreach (var b in gone)
+            {
+                list.Remove(b);
+                _unanswered.Remove((device, b.Contact));
+                _heard.Remove((device, b.Contact));
+                _store.RemoveBinding(device, b.Contact);
+            }
+            return gone;
+        }
+    }
+
+    /// <summary>Every live binding (snapshot), for the keepalive round.</summary>
+    public IReadOnlyList<PhoneBinding> All()
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            return [.. _bindings.Values.SelectMany(l => l).Where(b => b.Expires > now)];
+        }
+    }
+
+    /// <summary>
+    /// Records the outcome of a keepalive ping. A phone is unreachable once every one of its bindings missed
+    /// <see cref="UnreachableAfter"/> pings in a row, reachable again at the first answer. Returns the device's
+    /// reachability when it changed, else null.
+    /// </summary>
+    public bool? PingResult(string device, string contact, bool answered)
+    {
+        lock (_gate)
+        {
+            if (!_bindings.TryGetValue(device, out var list) || !list.Any(b => b.Contact == contact)) return null;
+            bool before = ReachableLocked(device, list);
+            if (answered)
+            {
+                _unanswered.Remove((device, contact));
+                _heard[(device, contact)] = _time.GetUtcNow();
+            }
+            else _unanswered[(device, contact)] = _unanswered.GetValueOrDefault((device, contact)) + 1;
+            bool after = ReachableLocked(device, list);
+            if (before == after) return null;
+            _model?.SetReachable(device, after);
+            return after;
+        }
+    }
+
+    /// <summary>When the binding last registered or answered a ping (the table's load time for bindings read from the store).</summary>
+    public DateTimeOffset LastHeard(string device, string contact)
+    {
+        lock (_gate) return _heard.TryGetValue((device, contact), out var t) ? t : _loaded;
+    }
+
+    private readonly DateTimeOffset _loaded;
+
+    /// <summary>Unanswered pings in a row of one binding.</summary>
+    public int Unanswered(string device, string contact)
+    {
+        lock (_gate) return _unanswered.GetValueOrDefault((device, contact));
+    }
+
+    private bool ReachableLocked(string device, List<PhoneBinding> list) =>
+        list.Any(b => _unanswered.GetValueOrDefault((device, b.Contact)) < UnreachableAfter);
+
+    /// <summary>Unanswered pings in a row after which a binding counts as unreachable.</summary>
+    public int UnreachableAfter { get; init; } = 3;
 
     /// <summary>Removes one binding, or all of a device's bindings when contact is null (<c>Contact: *</c>).</summary>
     public void Unregister(string device, string? contact)
@@ -54,11 +137,16 @@ public sealed class BindingTable
             _store.RemoveBinding(device, contact);
             if (_bindings.TryGetValue(device, out var list))
             {
+                foreach (var b in list.Where(b => contact is null || b.Contact == contact))
+                {
+                    _unanswered.Remove((device, b.Contact));
+                    _heard.Remove((device, b.Contact));
+                }
                 if (contact is null) list.Clear();
                 else list.RemoveAll(b => b.Contact == contact);
                 if (list.Count == 0) _bindings.Remove(device);
             }
-            _model?.SetReachable(device, _bindings.ContainsKey(device));
+            _model?.SetReachable(device, _bindings.TryGetValue(device, out var rest) && ReachableLocked(device, rest));
         }
     }
 
@@ -69,7 +157,8 @@ public sealed class BindingTable
         {
             if (!_bindings.TryGetValue(device, out var list)) return [];
             var now = _time.GetUtcNow();
-            return [.. list.Where(b => b.Expires > now).OrderByDescending(b => b.Expires)];
+            // A binding that stopped answering pings goes last: another phone of the device is more likely to ring.
+            return [.. list.Where(b => b.Expires > now).OrderBy(b => _unanswered.ContainsKey((device, b.Contact)) ? 1 : 0).ThenByDescending(b => b.Expires)];
         }
     }
 
@@ -85,6 +174,8 @@ public sealed class BindingTable
                 foreach (var b in list.Where(b => b.Expires <= now).ToList())
                 {
                     list.Remove(b);
+                    _unanswered.Remove((device, b.Contact));
+                    _heard.Remove((device, b.Contact));
                     _store.RemoveBinding(device, b.Contact);
                 }
                 if (list.Count == 0)

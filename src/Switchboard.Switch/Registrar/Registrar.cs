@@ -45,6 +45,7 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
         }
         else
         {
+            var registered = new List<string>(contacts.Count);
             foreach (var c in contacts)
             {
                 int expires = c.Parameters.TryGetValue("expires", out var ce) && int.TryParse(ce, NumberStyles.None, CultureInfo.InvariantCulture, out var cev) ? cev : defaultExpires;
@@ -62,11 +63,17 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
                     return;
                 }
                 expires = Math.Min(expires, options.MaxExpires);
-                var source = $"{txn.Source.Protocol.ToString().ToLowerInvariant()}:{txn.Source.Address}";
+                var flow = PhoneFlow.Of(c.Uri, txn.Source);
                 bindings.Register(new PhoneBinding(device, c.Uri, sw.Time.GetUtcNow().AddSeconds(expires),
-                    txn.Source.Protocol.ToString().ToLowerInvariant(), source, req.CallId, req[SipHeaderNames.UserAgent]));
-                log.LogInformation("{Device} registered {Contact} from {Source} for {Expires} s", device, c.Uri, txn.Source, expires);
+                    txn.Source.Protocol.ToString().ToLowerInvariant(), PhoneFlow.FormatSource(txn.Source), req.CallId, req[SipHeaderNames.UserAgent]));
+                registered.Add(c.Uri);
+                if (flow.Reason == FlowReason.ContactUnroutable)
+                    NetLog.UnroutableContact(log, device, c.Uri, txn.Source);
+                NetLog.Registered(log, device, c.Uri, txn.Source, txn.Source.Protocol, flow.EndPoint, flow.NatDetected ? "yes" : "no", flow.Reason, expires);
             }
+            // The same UA (same Call-ID, RFC 3261 §10.2.4) registering another Contact has moved: its old flows go.
+            foreach (var moved in bindings.DropOthersOfCall(device, req.CallId, registered))
+                NetLog.BindingReplaced(log, device, moved.Contact, moved.Source, txn.Source);
         }
         var ok = SipResponse.For(req, 200, toTag: SipTransactionLayer.NewToken());
         var now = sw.Time.GetUtcNow();
@@ -75,21 +82,6 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
         await txn.RespondAsync(ok).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// The endpoint a binding's phone is reached at. A Contact with an IP literal on the host the REGISTER came from is
-    /// used as written (a phone, or a registering agent for a phone, on that host); otherwise the REGISTER's source
-    /// address, which is right for phones behind NAT whose Contact names a private address.
-    /// </summary>
-    public static SipEndPoint? EndPointOf(PhoneBinding b)
-    {
-        var s = b.Source;
-        int colon = s.IndexOf(':');
-        if (colon < 0) return null;
-        var protocol = s[..colon] == "tcp" ? SipProtocol.Tcp : SipProtocol.Udp;
-        if (!System.Net.IPEndPoint.TryParse(s[(colon + 1)..], out var source)) return null;
-        if (SipUri.Parse(b.Contact) is { } contact && System.Net.IPAddress.TryParse(contact.Host.Trim('[', ']'), out var ip)
-            && ip.Equals(source.Address) && protocol == SipProtocol.Udp)
-            return new SipEndPoint(protocol, new System.Net.IPEndPoint(ip, contact.PortOrDefault));
-        return new SipEndPoint(protocol, source);
-    }
+    /// <summary>The endpoint a binding's phone is reached at (see <see cref="PhoneFlow"/>); null for an unreadable stored source.</summary>
+    public static SipEndPoint? EndPointOf(PhoneBinding b) => PhoneFlow.Of(b)?.EndPoint;
 }

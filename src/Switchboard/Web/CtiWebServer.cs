@@ -214,6 +214,7 @@ public sealed partial class CtiWebServer(
         reachable = s.Reachable,
         forwarding = s.Forwarding.ToString(),
         calls = s.Connections.Select(c => new { call = c.CallId, state = c.State.ToWire(), partners = c.Partners }),
+        registered = s.RegisteredFrom,
     };
 
     /// <inheritdoc />
