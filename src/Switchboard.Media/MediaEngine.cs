@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchboard.Media.Jitter;
+using Switchboard.Media.Rtp;
 
 namespace Switchboard.Media;
 
@@ -26,6 +27,7 @@ public sealed class MediaEngine : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Thread _clock;
     private readonly ManualResetEventSlim _stopping = new(false, spinCount: 1);
+    private readonly ReceivePoller? _poller;
 
     private Conference[] _conferences = [];
 
@@ -65,6 +67,8 @@ public sealed class MediaEngine : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _nextPort = (options.PortMin + 1) / 2 * 2;
         RelatchAfterTicks = (long)(options.RelatchAfterMilliseconds / 1000.0 * _time.TimestampFrequency);
+        // One receive thread per core (at most four) serves every RTP socket; relaying happens on it.
+        _poller = ReceivePoller.TryCreate(Math.Clamp(Environment.ProcessorCount, 1, 4));
         _clock = new Thread(RunClock) { IsBackground = true, Name = "media-clock" };
         _clock.Start();
     }
@@ -88,6 +92,9 @@ public sealed class MediaEngine : IAsyncDisposable
     public int MixingConferences => Volatile.Read(ref _mixing).Length;
 
     internal ILogger Logger => _logger;
+
+    /// <summary>The epoll receive threads, or null where endpoints receive with async socket calls.</summary>
+    internal ReceivePoller? Poller => _poller;
 
     internal long TimestampFrequency => _time.TimestampFrequency;
 
@@ -159,6 +166,7 @@ public sealed class MediaEngine : IAsyncDisposable
             await endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
+        _poller?.Dispose();
         _stopping.Dispose();
     }
 

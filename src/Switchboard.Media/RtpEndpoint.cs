@@ -51,6 +51,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private readonly JitterBuffer _jitter;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _receiveLoop;
+    private readonly ulong? _registration;
 
     // Receive loop only.
     private readonly short[] _decoded = new short[FrameSamples];
@@ -111,7 +112,15 @@ public sealed class RtpEndpoint : IAsyncDisposable
         _ssrc = (uint)Random.Shared.NextInt64(1, uint.MaxValue);
         _sequence = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
         _timestamp = (uint)Random.Shared.NextInt64(uint.MaxValue + 1L);
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        if (engine.Poller is { } poller)
+        {
+            _receiveLoop = Task.CompletedTask;
+            _registration = poller.Add(this, socket);
+        }
+        else
+        {
+            _receiveLoop = Task.Run(ReceiveLoopAsync);
+        }
     }
 
     /// <summary>The local address and port of the RTP socket (for the SDP offer or answer).</summary>
@@ -223,6 +232,11 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
 
         conference?.Remove(this);
+        if (_registration is { } registration)
+        {
+            _engine.Poller!.Remove(registration, _socket);
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _receiveLoop.ConfigureAwait(false);
@@ -571,6 +585,27 @@ public sealed class RtpEndpoint : IAsyncDisposable
                 Interlocked.Increment(ref _badPackets);
                 _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
             }
+        }
+    }
+
+    /// <summary>A receive thread of the engine's poller: the socket has a datagram; read and handle it.</summary>
+    internal void OnReadable(byte[] buffer, SocketAddress source)
+    {
+        var length = ReceivePoller.Receive(_socket, buffer, source);
+        if (length < 0)
+        {
+            return;
+        }
+
+        try
+        {
+            OnDatagram(buffer.AsSpan(0, length), source);
+        }
+        catch (Exception ex)
+        {
+            // As in the async loop: a packet must never stop the receive thread, which serves many endpoints.
+            Interlocked.Increment(ref _badPackets);
+            _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
         }
     }
 
