@@ -119,9 +119,19 @@ public sealed class MediaEngine : IAsyncDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var endpoint = new RtpEndpoint(this, Bind(), _options.PlayoutDelayFrames, _logger);
-            _endpoints.Add(endpoint);
-            return endpoint;
+            var socket = Bind();
+            try
+            {
+                var endpoint = new RtpEndpoint(this, socket, _options.PlayoutDelayFrames, _logger);
+                _endpoints.Add(endpoint);
+                return endpoint;
+            }
+            catch
+            {
+                // The poller could not take the socket (epoll_ctl failed): no endpoint, and no socket left open.
+                socket.Dispose();
+                throw;
+            }
         }
     }
 
