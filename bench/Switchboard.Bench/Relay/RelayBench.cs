@@ -50,8 +50,8 @@ internal static class RelayBench
         Console.WriteLine($"Relay benchmark: {Environment.ProcessorCount} cores, G.711 20 ms, 50 packets/s per stream, two streams per call; late = more than {lateMs} ms through the relay");
         Console.WriteLine($"rounds interleaved per step: {string.Join(", ", Enumerable.Repeat(string.Join(", ", peers), rounds))}; {warmup} s warm-up, {seconds} s measured");
         Console.WriteLine();
-        Console.WriteLine("| calls | peer | round | packets sent | lost | late | p50 ms | p99 ms | max ms | peer CPU % | CPU per call (% of a core) | bench CPU % | load avg |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| calls | peer | round | packets sent | lost | late | p50 ms | p99 ms | max ms | peer CPU % | CPU per call (% of a core) | CPU µs per relayed packet | bench CPU % | load avg |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         var summary = new List<(int Calls, string Peer, List<RunResult> Runs)>();
         foreach (var calls in steps)
         {
@@ -76,7 +76,7 @@ internal static class RelayBench
 
                     perPeer[peer].Add(result);
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {calls} | {peer} | {round} | {result.Sent} | {result.Lost} | {result.Late} | {result.P50:F2} | {result.P99:F2} | {result.Max:F1} | {result.PeerCpu:F1} | {result.PeerCpu / calls:F4} | {result.BenchCpu:F1} | {load} |"));
+                        $"| {calls} | {peer} | {round} | {result.Sent} | {result.Lost} | {result.Late} | {result.P50:F2} | {result.P99:F2} | {result.Max:F1} | {result.PeerCpu:F1} | {result.PeerCpu / calls:F4} | {result.CpuPerPacket:F2} | {result.BenchCpu:F1} | {load} |"));
                 }
             }
 
@@ -89,8 +89,8 @@ internal static class RelayBench
         Console.WriteLine();
         Console.WriteLine("Medians over the rounds (clean = no lost and no late packet in any round):");
         Console.WriteLine();
-        Console.WriteLine("| calls | peer | lost | late | p99 ms | peer CPU % | clean |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---|");
+        Console.WriteLine("| calls | peer | lost | late | p99 ms | peer CPU % | CPU µs per relayed packet | clean |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---|");
         foreach (var (calls, peer, runs) in summary)
         {
             if (runs.Count == 0)
@@ -101,7 +101,7 @@ internal static class RelayBench
 
             var clean = runs.All(r => r.Lost == 0 && r.Late == 0);
             Console.WriteLine(FormattableString.Invariant(
-                $"| {calls} | {peer} | {Median(runs.Select(r => (double)r.Lost)):F0} | {Median(runs.Select(r => (double)r.Late)):F0} | {Median(runs.Select(r => r.P99)):F2} | {Median(runs.Select(r => r.PeerCpu)):F1} | {(clean ? "yes" : "no")} |"));
+                $"| {calls} | {peer} | {Median(runs.Select(r => (double)r.Lost)):F0} | {Median(runs.Select(r => (double)r.Late)):F0} | {Median(runs.Select(r => r.P99)):F2} | {Median(runs.Select(r => r.PeerCpu)):F1} | {Median(runs.Select(r => r.CpuPerPacket)):F2} | {(clean ? "yes" : "no")} |"));
         }
 
         if (peers.Length == 2)
@@ -168,7 +168,11 @@ internal static class RelayBench
         return (server.CpuTime() - cpu0).TotalSeconds / wall.Elapsed.TotalSeconds * 100;
     }
 
-    internal sealed record RunResult(long Sent, long Lost, long Late, double P50, double P99, double Max, double PeerCpu, double BenchCpu);
+    internal sealed record RunResult(long Sent, long Lost, long Late, double P50, double P99, double Max, double PeerCpu, double BenchCpu, double Seconds)
+    {
+        /// <summary>The peer's CPU time per packet it delivered: the cost of the work itself, whatever else the machine runs.</summary>
+        public double CpuPerPacket => Sent - Lost <= 0 ? 0 : PeerCpu / 100 * Seconds / (Sent - Lost) * 1e6;
+    }
 
     /// <summary>The peer process: the switch's media engine (a child of this bench) or rtpengine.</summary>
     private sealed class Peer : IAsyncDisposable
@@ -216,28 +220,40 @@ internal static class RelayBench
             }
 
             var control = FreeUdpPort();
+            var cli = FreeUdpPort();
             var rtpengine = Launch(
-                $"/usr/bin/rtpengine --foreground --log-stderr --log-level=3 --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:{control} --port-min=20000 --port-max=59999 --timeout=600",
+                $"/usr/bin/rtpengine --foreground --log-stderr --log-level=3 --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:{control} --listen-cli=127.0.0.1:{cli} --port-min=20000 --port-max=59999 --timeout=600",
                 redirectInput: false);
-            using var ng = new RtpEngineNg(new IPEndPoint(IPAddress.Loopback, control));
-            for (var attempt = 0; !ng.Ping(); attempt++)
+            try
             {
-                if (attempt > 20 || rtpengine.HasExited)
+                using var ng = new RtpEngineNg(new IPEndPoint(IPAddress.Loopback, control));
+                for (var attempt = 0; !ng.Ping(); attempt++)
                 {
-                    throw new InvalidOperationException("rtpengine did not answer ping: " + (rtpengine.HasExited ? await rtpengine.StandardError.ReadToEndAsync().ConfigureAwait(false) : ""));
+                    if (attempt > 20 || rtpengine.HasExited)
+                    {
+                        throw new InvalidOperationException("rtpengine did not answer ping: " + (rtpengine.HasExited ? await rtpengine.StandardError.ReadToEndAsync().ConfigureAwait(false) : ""));
+                    }
+
+                    await Task.Delay(100).ConfigureAwait(false);
                 }
 
-                await Task.Delay(100).ConfigureAwait(false);
-            }
+                for (var c = 0; c < calls; c++)
+                {
+                    var (forA, forB) = ng.Connect($"bench-{c}", phones[0], phones[1]);
+                    a[c] = new IPEndPoint(IPAddress.Loopback, forA).Serialize();
+                    b[c] = new IPEndPoint(IPAddress.Loopback, forB).Serialize();
+                }
 
-            for (var c = 0; c < calls; c++)
+                return new Peer(rtpengine, a, b);
+            }
+            catch
             {
-                var (forA, forB) = ng.Connect($"bench-{c}", phones[0], phones[1]);
-                a[c] = new IPEndPoint(IPAddress.Loopback, forA).Serialize();
-                b[c] = new IPEndPoint(IPAddress.Loopback, forB).Serialize();
+                // A peer that could not be set up must not outlive the round (nor hold its ports for the next one).
+                if (!rtpengine.HasExited) rtpengine.Kill();
+                await rtpengine.WaitForExitAsync().ConfigureAwait(false);
+                rtpengine.Dispose();
+                throw;
             }
-
-            return new Peer(rtpengine, a, b);
         }
 
         /// <summary>User plus system CPU time of the peer process, from /proc.</summary>
@@ -383,7 +399,7 @@ internal static class RelayBench
             var histogram = new long[histograms[0].Length];
             for (var i = 0; i < histogram.Length; i++) histogram[i] = histograms[0][i] + histograms[1][i];
             return new RunResult(sent, lost, late[0] + late[1], Percentile(histogram, 0.5), Percentile(histogram, 0.99), Percentile(histogram, 1.0),
-                (peer1 - peer0).TotalSeconds / wall * 100, (self1 - self0).TotalSeconds / wall * 100);
+                (peer1 - peer0).TotalSeconds / wall * 100, (self1 - self0).TotalSeconds / wall * 100, wall);
         }
 
         public void Dispose()
