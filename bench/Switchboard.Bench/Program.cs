@@ -1,6 +1,7 @@
 // Runnable benchmarks that print their figures. Usage: switchboard-bench <command> [options]
 using Switchboard.Bench.Ip;
 using Switchboard.Bench.Media;
+using Switchboard.Bench.Relay;
 using Switchboard.Bench.Sip;
 using Switchboard.Bench.SipLoad;
 
@@ -16,11 +17,16 @@ switch (command)
         return SipParseBench.Run(rest);
     case "media":
         return MediaBench.Run(rest);
+    case "relay":
+        return await RelayBench.RunAsync(rest);
+    case "relay-server":
+        return await RelayServer.RunAsync(rest);
     default:
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
             switchboard-bench sip-load [--peers switchboard,kamailio] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, then N calls held at once (memory per call)
             switchboard-bench media [--seconds S] [--ticks N] [--start N]   media engine: µs per mixed frame of a three-party conference, and how many such conferences one mixing thread carries at 20 ms ticks
+            switchboard-bench relay [--calls 500,1000,...] [--rounds R] [--peers switchboard,rtpengine] [--seconds S] [--late-ms X] [--idle-calls N]   anchored two-party calls, RTP both ways at 50 packets/s: lost and late packets and CPU per call for the switch's relay and rtpengine, rounds interleaved; then N calls without RTP
             switchboard-bench sip-parse [--seconds S]   SIP parser and writer: messages/s, ns and bytes allocated per message (INVITE+SDP, REGISTER, 200 OK)
             """);
         return command == "help" ? 0 : 2;

@@ -1,8 +1,26 @@
+using Microsoft.Extensions.Logging;
 using Switchboard.Media.Mixing;
 
 namespace Switchboard.Media;
 
-/// <summary>A set of endpoints that hear each other: mixed on the engine's clock, DTMF relayed between members.</summary>
+/// <summary>How a <see cref="Conference"/> carries its members' media at the moment.</summary>
+public enum ConferenceMode
+{
+    /// <summary>Fewer than two members: nobody to hear, nothing sent, no tick.</summary>
+    Idle,
+
+    /// <summary>Two members of one codec: each packet goes to the other member as it arrives; no decode, mix or tick.</summary>
+    Relay,
+
+    /// <summary>Three or more members, or two of different codecs: decoded, mixed and encoded on the engine's 20 ms clock.</summary>
+    Mix,
+}
+
+/// <summary>
+/// A set of endpoints that hear each other. Two members of one codec are relayed packet by packet (as rtpengine and
+/// Asterisk's native RTP bridge do); three or more, or two that need transcoding, are mixed on the engine's clock, DTMF
+/// relayed between members. Each member's outgoing stream stays one stream across the changes.
+/// </summary>
 public sealed class Conference : IAsyncDisposable
 {
     private readonly MediaEngine _engine;
@@ -11,6 +29,7 @@ public sealed class Conference : IAsyncDisposable
 
     // Replaced under the lock on Add/Remove; readers (tick, DTMF relay) take the current array without locking.
     private Member[] _members = [];
+    private ConferenceMode _mode;
     private bool _disposed;
 
     internal Conference(MediaEngine engine)
@@ -21,7 +40,19 @@ public sealed class Conference : IAsyncDisposable
     /// <summary>Number of member endpoints.</summary>
     public int Count => Volatile.Read(ref _members).Length;
 
-    /// <summary>Adds an endpoint; it starts sending the mix of the others at the next tick. An endpoint is in at most one conference.</summary>
+    /// <summary>Whether the members are relayed, mixed on the clock, or too few to hear anything.</summary>
+    public ConferenceMode Mode
+    {
+        get
+        {
+            lock (_gate) return _mode;
+        }
+    }
+
+    /// <summary>
+    /// Adds an endpoint; it hears the other member's packets as they arrive (two members) or the mix of the others from
+    /// the next tick (three or more). An endpoint is in at most one conference.
+    /// </summary>
     public void Add(RtpEndpoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
@@ -40,6 +71,7 @@ public sealed class Conference : IAsyncDisposable
 
             var party = _mixer.Join();
             _members = [.. _members, new Member(endpoint, party)];
+            Reconfigure();
         }
     }
 
@@ -55,9 +87,13 @@ public sealed class Conference : IAsyncDisposable
                 return;
             }
 
-            _mixer.Leave(_members[index].Party);
+            var member = _members[index];
+            _mixer.Leave(member.Party);
             _members = [.. _members.AsSpan(0, index), .. _members.AsSpan(index + 1)];
+            endpoint.RelayTo(null);
+            member.Mixing = false;
             endpoint.Detach(this);
+            Reconfigure();
         }
     }
 
@@ -80,13 +116,25 @@ public sealed class Conference : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>A member's codec changed (new SDP): relay and mixer are chosen again.</summary>
+    internal void MembersChanged()
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                Reconfigure();
+            }
+        }
+    }
+
     /// <summary>One 20 ms tick on the engine's clock: read each member's jitter buffer, mix, send.</summary>
     internal void Tick()
     {
         lock (_gate)
         {
             var members = _members;
-            if (members.Length == 0)
+            if (_mode != ConferenceMode.Mix)
             {
                 return;
             }
@@ -116,5 +164,48 @@ public sealed class Conference : IAsyncDisposable
         }
     }
 
-    private sealed record Member(RtpEndpoint Endpoint, MixerParty Party);
+    /// <summary>Under the lock: relay, mix or idle for the members there are now, and the endpoints told.</summary>
+    private void Reconfigure()
+    {
+        var members = _members;
+        var mode = members.Length switch
+        {
+            < 2 => ConferenceMode.Idle,
+
+            // A member without SDP yet has no codec; it cannot be sent to, so it forces no transcoding either.
+            2 when members[0].Endpoint.Codec is not { } a || members[1].Endpoint.Codec is not { } b || a == b => ConferenceMode.Relay,
+            _ => ConferenceMode.Mix,
+        };
+
+        foreach (var member in members)
+        {
+            member.Endpoint.RelayTo(mode == ConferenceMode.Relay ? Other(members, member).Endpoint : null);
+            var mixing = mode == ConferenceMode.Mix;
+            if (mixing && !member.Mixing)
+            {
+                member.Endpoint.StartMixing();
+            }
+
+            member.Mixing = mixing;
+        }
+
+        if (mode != _mode)
+        {
+            MediaLog.ModeChanged(_engine.Logger, members.Length, mode);
+            _mode = mode;
+            _engine.SetMixing(this, mode == ConferenceMode.Mix);
+        }
+    }
+
+    private static Member Other(Member[] pair, Member one) => pair[0] == one ? pair[1] : pair[0];
+
+    private sealed class Member(RtpEndpoint endpoint, MixerParty party)
+    {
+        public RtpEndpoint Endpoint { get; } = endpoint;
+
+        public MixerParty Party { get; } = party;
+
+        // Under the conference lock: whether the endpoint is sending on the clock.
+        public bool Mixing { get; set; }
+    }
 }

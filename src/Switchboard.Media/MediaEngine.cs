@@ -3,12 +3,14 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchboard.Media.Jitter;
+using Switchboard.Media.Rtp;
 
 namespace Switchboard.Media;
 
 /// <summary>
-/// The media engine: creates RTP endpoints and conferences, and runs the one 20 ms mixing clock that drives every
-/// conference on a dedicated thread.
+/// The media engine: creates RTP endpoints and conferences, and runs the one 20 ms mixing clock, on a dedicated thread,
+/// for the conferences that mix (three or more members, or transcoding). Two-party conferences relay on the receive
+/// path and cost nothing while no packet flows.
 /// </summary>
 public sealed class MediaEngine : IAsyncDisposable
 {
@@ -25,8 +27,12 @@ public sealed class MediaEngine : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Thread _clock;
     private readonly ManualResetEventSlim _stopping = new(false, spinCount: 1);
+    private readonly ReceivePoller? _poller;
 
     private Conference[] _conferences = [];
+
+    // The conferences the clock ticks: a subset of _conferences, replaced under _gate, read by the clock without it.
+    private Conference[] _mixing = [];
     private readonly List<RtpEndpoint> _endpoints = [];
     private int _nextPort;
     private bool _disposed;
@@ -53,11 +59,16 @@ public sealed class MediaEngine : IAsyncDisposable
 
         ArgumentOutOfRangeException.ThrowIfNegative(options.PlayoutDelayFrames, nameof(options.PlayoutDelayFrames));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.PlayoutDelayFrames, JitterBuffer.MaxPlayoutDelayFrames, nameof(options.PlayoutDelayFrames));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.RelatchAfterMilliseconds, nameof(options.RelatchAfterMilliseconds));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.RelatchAfterMilliseconds, MediaEngineOptions.MaxRelatchAfterMilliseconds, nameof(options.RelatchAfterMilliseconds));
         _options = options;
         _bindAddress = bindAddress;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _nextPort = (options.PortMin + 1) / 2 * 2;
+        RelatchAfterTicks = (long)(options.RelatchAfterMilliseconds / 1000.0 * _time.TimestampFrequency);
+        // One receive thread per core (at most four) serves every RTP socket; relaying happens on it.
+        _poller = ReceivePoller.TryCreate(Math.Clamp(Environment.ProcessorCount, 1, 4));
         _clock = new Thread(RunClock) { IsBackground = true, Name = "media-clock" };
         _clock.Start();
     }
@@ -77,6 +88,22 @@ public sealed class MediaEngine : IAsyncDisposable
     /// <summary>Conferences created and not yet disposed.</summary>
     public int OpenConferences => Volatile.Read(ref _conferences).Length;
 
+    /// <summary>Conferences the clock mixes each tick (the others relay or are idle).</summary>
+    public int MixingConferences => Volatile.Read(ref _mixing).Length;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>The epoll receive threads, or null where endpoints receive with async socket calls.</summary>
+    internal ReceivePoller? Poller => _poller;
+
+    internal long TimestampFrequency => _time.TimestampFrequency;
+
+    /// <summary>The engine's time, in <see cref="TimestampFrequency"/> units.</summary>
+    internal long Now => _time.GetTimestamp();
+
+    /// <summary><see cref="MediaEngineOptions.RelatchAfterMilliseconds"/> in <see cref="TimestampFrequency"/> units.</summary>
+    internal long RelatchAfterTicks { get; }
+
     /// <summary>Ticks that ended more than one frame after their deadline (the clock was overloaded).</summary>
     public long Overruns => Interlocked.Read(ref _overruns);
 
@@ -92,9 +119,19 @@ public sealed class MediaEngine : IAsyncDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var endpoint = new RtpEndpoint(this, Bind(), _options.PlayoutDelayFrames, _logger);
-            _endpoints.Add(endpoint);
-            return endpoint;
+            var socket = Bind();
+            try
+            {
+                var endpoint = new RtpEndpoint(this, socket, _options.PlayoutDelayFrames, _logger);
+                _endpoints.Add(endpoint);
+                return endpoint;
+            }
+            catch
+            {
+                // The poller could not take the socket (epoll_ctl failed): no endpoint, and no socket left open.
+                socket.Dispose();
+                throw;
+            }
         }
     }
 
@@ -139,6 +176,7 @@ public sealed class MediaEngine : IAsyncDisposable
             await endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
+        _poller?.Dispose();
         _stopping.Dispose();
     }
 
@@ -146,12 +184,32 @@ public sealed class MediaEngine : IAsyncDisposable
     {
         lock (_gate)
         {
-            var index = Array.IndexOf(_conferences, conference);
-            if (index >= 0)
+            _conferences = Without(_conferences, conference);
+            _mixing = Without(_mixing, conference);
+        }
+    }
+
+    /// <summary>Puts a conference on the clock or takes it off.</summary>
+    internal void SetMixing(Conference conference, bool mixing)
+    {
+        lock (_gate)
+        {
+            var ticking = Array.IndexOf(_mixing, conference) >= 0;
+            if (mixing && !ticking && Array.IndexOf(_conferences, conference) >= 0)
             {
-                _conferences = [.. _conferences.AsSpan(0, index), .. _conferences.AsSpan(index + 1)];
+                _mixing = [.. _mixing, conference];
+            }
+            else if (!mixing && ticking)
+            {
+                _mixing = Without(_mixing, conference);
             }
         }
+    }
+
+    private static Conference[] Without(Conference[] conferences, Conference conference)
+    {
+        var index = Array.IndexOf(conferences, conference);
+        return index < 0 ? conferences : [.. conferences.AsSpan(0, index), .. conferences.AsSpan(index + 1)];
     }
 
     internal void Unregister(RtpEndpoint endpoint)
@@ -238,7 +296,7 @@ public sealed class MediaEngine : IAsyncDisposable
 
     private void RunTick()
     {
-        foreach (var conference in Volatile.Read(ref _conferences))
+        foreach (var conference in Volatile.Read(ref _mixing))
         {
             try
             {

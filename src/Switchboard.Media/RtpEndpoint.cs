@@ -9,9 +9,17 @@ using Switchboard.Media.Rtp;
 namespace Switchboard.Media;
 
 /// <summary>
-/// One RTP stream pair on its own UDP socket: receives into a jitter buffer, detects RFC 4733 DTMF, and (as a
-/// <see cref="Conference"/> member) sends one G.711 packet per 20 ms tick.
+/// One RTP stream pair on its own UDP socket. As a member of a two-party <see cref="Conference"/> it relays each packet
+/// from its phone to the other member as it arrives; in a mixing conference it receives into a jitter buffer and sends
+/// one G.711 packet per 20 ms tick. Either way it sends one continuous stream (its own SSRC, sequence numbers and
+/// timestamps) and detects RFC 4733 DTMF. Symmetric RTP: it sends to where its phone's packets come from.
 /// </summary>
+/// <remarks>
+/// Latching: the first packet of a negotiated payload type after <see cref="SetRemote"/> fixes the source; packets
+/// from any other source are dropped (RTP injection) until the latched source has been silent for
+/// <see cref="MediaEngineOptions.RelatchAfterMilliseconds"/> and another source sends the latched SSRC (a NAT mapping
+/// that moved). A new SDP (<see cref="SetRemote"/>) starts learning afresh. No per-source state is kept.
+/// </remarks>
 public sealed class RtpEndpoint : IAsyncDisposable
 {
     /// <summary>Largest datagram read; anything longer is no G.711 packet of 20 ms and is counted as bad.</summary>
@@ -24,7 +32,13 @@ public sealed class RtpEndpoint : IAsyncDisposable
     public const int MaxQueuedDigits = 32;
 
     private const int FrameSamples = JitterBuffer.FrameSamples;
+    private const int SampleRate = 8000;
     private const byte DtmfVolume = 10;
+
+    // A relayed source whose numbering jumps further than this (RFC 3550 A.1's MAX_DROPOUT / MAX_MISORDER) has
+    // restarted: the outgoing stream then continues by one instead of copying the jump.
+    private const int MaxRelayDropout = 3000;
+    private const int MaxRelayMisorder = 100;
 
     // Relayed digits last as long as the original, within these bounds (in samples: 60 ms .. 2 s).
     private const int MinDtmfDuration = 480;
@@ -37,22 +51,35 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private readonly JitterBuffer _jitter;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _receiveLoop;
+    private readonly ulong? _registration;
 
     // Receive loop only.
     private readonly short[] _decoded = new short[FrameSamples];
-    private bool _latched;
+    private uint _latchedSsrc;
+    private long _latchedHeardAt;
+    private bool _foreignLogged;
     private bool _haveLastDtmf;
     private uint _lastDtmfTimestamp;
     private uint _lastDtmfSsrc;
 
-    // Clock thread only.
-    private readonly byte[] _packet = new byte[RtpPacket.FixedHeaderSize + FrameSamples];
+    // The outgoing stream, guarded by _sendGate: fed by the clock thread (mixing) or by the partner's receive loop
+    // (relaying), and handed from one to the other without a jump in its numbering or timeline.
+    private readonly Lock _sendGate = new();
+    private readonly byte[] _packet = new byte[RtpPacket.FixedHeaderSize + MaxDatagramSize];
     private readonly byte[] _encoded = new byte[FrameSamples];
     private readonly uint _ssrc;
     private ushort _sequence;
     private uint _timestamp;
     private bool _sentFirst;
     private int _probesSent;
+    private bool _haveSent;
+    private uint _lastMediaTimestamp;
+    private long _lastSentAt;
+    private bool _clocked;
+    private bool _relaySynced;
+    private uint _relaySourceSsrc;
+    private ushort _relaySourceSequence;
+    private uint _relayTimestampOffset;
     private bool _dtmfActive;
     private byte _dtmfEvent;
     private uint _dtmfTimestamp;
@@ -64,11 +91,15 @@ public sealed class RtpEndpoint : IAsyncDisposable
     private Conference? _conference;
     private bool _disposed;
 
+    // Set by the conference (under its lock): the member this endpoint's packets are relayed to, if relaying.
+    private volatile RtpEndpoint? _relayTo;
     private volatile Remote? _remote;
     private long _packetsReceived;
     private long _packetsSent;
     private long _badPackets;
     private long _ignoredPackets;
+    private long _foreignPackets;
+    private long _relayedPackets;
     private long _sendErrors;
 
     internal RtpEndpoint(MediaEngine engine, Socket socket, int playoutDelayFrames, ILogger logger)
@@ -81,13 +112,21 @@ public sealed class RtpEndpoint : IAsyncDisposable
         _ssrc = (uint)Random.Shared.NextInt64(1, uint.MaxValue);
         _sequence = (ushort)Random.Shared.Next(ushort.MaxValue + 1);
         _timestamp = (uint)Random.Shared.NextInt64(uint.MaxValue + 1L);
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        if (engine.Poller is { } poller)
+        {
+            _receiveLoop = Task.CompletedTask;
+            _registration = poller.Add(this, socket);
+        }
+        else
+        {
+            _receiveLoop = Task.Run(ReceiveLoopAsync);
+        }
     }
 
     /// <summary>The local address and port of the RTP socket (for the SDP offer or answer).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>Where packets are sent: the address given to <see cref="SetRemote"/>, or the one learned from the first packet.</summary>
+    /// <summary>Where packets are sent: the address given to <see cref="SetRemote"/>, or the source latched onto (symmetric RTP).</summary>
     public IPEndPoint? RemoteEndPoint => _remote?.EndPoint;
 
     /// <summary>The negotiated codec, once <see cref="SetRemote"/> was called.</summary>
@@ -132,6 +171,15 @@ public sealed class RtpEndpoint : IAsyncDisposable
     /// <summary>Well-formed packets dropped unused: before <see cref="SetRemote"/>, or of a payload type not negotiated.</summary>
     public long IgnoredPackets => Interlocked.Read(ref _ignoredPackets);
 
+    /// <summary>Packets dropped because they came from another source than the latched one (symmetric RTP).</summary>
+    public long ForeignPackets => Interlocked.Read(ref _foreignPackets);
+
+    /// <summary>Packets from this endpoint's phone relayed to the other member as they arrived (no decode, no tick).</summary>
+    public long RelayedPackets => Interlocked.Read(ref _relayedPackets);
+
+    /// <summary>Whether the source of the phone's packets is known (the first valid packet since <see cref="SetRemote"/> came).</summary>
+    public bool IsLatched => _remote?.Latched == true;
+
     /// <summary>Sends that failed (network unreachable and the like).</summary>
     public long SendErrors => Interlocked.Read(ref _sendErrors);
 
@@ -139,8 +187,8 @@ public sealed class RtpEndpoint : IAsyncDisposable
     public event Action<char>? DtmfReceived;
 
     /// <summary>
-    /// Sets the far end and the negotiated codec. Symmetric RTP: the source address of the first packet received after
-    /// this call replaces <paramref name="remote"/> (the phone may sit behind NAT).
+    /// Sets the far end and the negotiated codec. Symmetric RTP: the source address of the first packet of a negotiated
+    /// payload type received after this call replaces <paramref name="remote"/> (the phone may sit behind NAT).
     /// </summary>
     public void SetRemote(IPEndPoint remote, AudioCodec codec, int telephoneEventPayloadType = 101)
     {
@@ -157,8 +205,15 @@ public sealed class RtpEndpoint : IAsyncDisposable
             throw new ArgumentException($"remote {remote} is not of the socket's address family ({LocalEndPoint.AddressFamily})", nameof(remote));
         }
 
-        _latched = false;
-        _remote = new Remote(remote, remote.Serialize(), codec, G711.PayloadType(codec), telephoneEventPayloadType);
+        _remote = new Remote(remote, remote.Serialize(), codec, G711.PayloadType(codec), telephoneEventPayloadType, Latched: false);
+        Conference? conference;
+        lock (_gate)
+        {
+            conference = _conference;
+        }
+
+        // The codec decides between relay and mixer.
+        conference?.MembersChanged();
     }
 
     /// <inheritdoc />
@@ -177,6 +232,11 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
 
         conference?.Remove(this);
+        if (_registration is { } registration)
+        {
+            _engine.Poller!.Remove(registration, _socket);
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         _socket.Dispose();
         await _receiveLoop.ConfigureAwait(false);
@@ -209,6 +269,48 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>Conference lock: this endpoint's packets go to <paramref name="partner"/> as they arrive (null: stop relaying).</summary>
+    internal void RelayTo(RtpEndpoint? partner)
+    {
+        if (_relayTo == partner)
+        {
+            return;
+        }
+
+        _relayTo = partner;
+        lock (_sendGate)
+        {
+            // A relayed digit passes through as the phone sent it; a half-sent mixer digit would otherwise resume later.
+            _relaySynced = false;
+            _dtmfActive = false;
+            _clocked = false;
+        }
+
+        lock (_gate)
+        {
+            _dtmfQueue.Clear();
+        }
+    }
+
+    /// <summary>Conference lock: this endpoint starts sending on the clock, its timeline continuing where the relay left it.</summary>
+    internal void StartMixing()
+    {
+        lock (_sendGate)
+        {
+            _timestamp = ContinuedTimestamp(_engine.Now);
+            _relaySynced = false;
+
+            // A packet the partner's receive loop relays after this moment would cut into the clock's timeline.
+            _clocked = true;
+        }
+
+        lock (_gate)
+        {
+            // Whatever is buffered predates the relay; the stream is measured afresh from its next packet.
+            _jitter.Reset();
+        }
+    }
+
     /// <summary>Clock thread: the frame due now from the jitter buffer, or false for silence.</summary>
     internal bool ReadFrame(Span<short> frame)
     {
@@ -234,33 +336,140 @@ public sealed class RtpEndpoint : IAsyncDisposable
         return seq;
     }
 
+    /// <summary>
+    /// The RTP timestamp for media that starts now: the last one sent plus the time since (at least one frame), so a
+    /// pause (relay without packets, a member being replaced) looks like silence suppression, never a step back.
+    /// </summary>
+    private uint ContinuedTimestamp(long now)
+    {
+        if (!_haveSent)
+        {
+            return _timestamp;
+        }
+
+        var samples = (now - _lastSentAt) * (double)SampleRate / _engine.TimestampFrequency;
+        return _lastMediaTimestamp + (uint)Math.Clamp(samples, FrameSamples, int.MaxValue);
+    }
+
+    private void NoteSent(uint mediaEnd, long now)
+    {
+        if (!_haveSent || (int)(mediaEnd - _lastMediaTimestamp) > 0)
+        {
+            _lastMediaTimestamp = mediaEnd;
+        }
+
+        _haveSent = true;
+        _lastSentAt = now;
+    }
+
     /// <summary>Clock thread: sends one tick's worth, a G.711 frame of <paramref name="samples"/> or a relayed DTMF packet.</summary>
     internal void SendFrame(ReadOnlySpan<short> samples)
     {
         var remote = _remote;
+        lock (_sendGate)
+        {
+            if (remote is null)
+            {
+                _timestamp += FrameSamples;
+                return;
+            }
+
+            if (!_dtmfActive)
+            {
+                StartQueuedDtmf();
+            }
+
+            if (_dtmfActive)
+            {
+                SendDtmfTick(remote);
+            }
+            else
+            {
+                G711.Encode(remote.Codec, samples, _encoded);
+                Send(remote, new RtpPacket(remote.AudioPayloadType, NextAudioSequence(), _timestamp, _ssrc, _encoded, marker: !_sentFirst));
+                _sentFirst = true;
+            }
+
+            NoteSent(_timestamp, _engine.Now);
+            _timestamp += FrameSamples;
+        }
+    }
+
+    /// <summary>
+    /// The partner's receive loop: sends a packet of the partner's phone on to this endpoint's phone, payload as it is,
+    /// header rewritten into this endpoint's stream. Gaps and reordering in the source show through (the phone's
+    /// jitter buffer needs them); a new source SSRC or a jump continues the stream by one, its timeline by the time
+    /// since the last packet.
+    /// </summary>
+    internal void Relay(in RtpPacket packet, bool telephoneEvent)
+    {
+        var remote = _remote;
         if (remote is null)
         {
-            _timestamp += FrameSamples;
             return;
         }
 
-        if (!_dtmfActive)
+        lock (_sendGate)
         {
-            StartQueuedDtmf();
-        }
+            if (_clocked)
+            {
+                return;
+            }
 
-        if (_dtmfActive)
-        {
-            SendDtmfTick(remote);
-        }
-        else
-        {
-            G711.Encode(remote.Codec, samples, _encoded);
-            Send(remote, new RtpPacket(remote.AudioPayloadType, NextAudioSequence(), _timestamp, _ssrc, _encoded, marker: !_sentFirst));
+            var now = _engine.Now;
+            var marker = packet.Marker;
+            var distance = RtpSequence.Distance(_relaySourceSequence, packet.SequenceNumber);
+            ushort sequence;
+            if (!_relaySynced || packet.Ssrc != _relaySourceSsrc || distance > MaxRelayDropout || distance < -MaxRelayMisorder)
+            {
+                _relaySynced = true;
+                _relaySourceSsrc = packet.Ssrc;
+                _relaySourceSequence = packet.SequenceNumber;
+                _relayTimestampOffset = ContinuedTimestamp(now) - packet.Timestamp;
+                sequence = NextAudioSequence();
+                marker = true;
+                distance = 1;
+            }
+            else if (distance > 0)
+            {
+                _relaySourceSequence = packet.SequenceNumber;
+                if (_probesSent < SequenceProbes)
+                {
+                    sequence = NextAudioSequence();
+                }
+                else
+                {
+                    sequence = (ushort)(_sequence + distance - 1);
+                    _sequence = (ushort)(sequence + 1);
+                }
+            }
+            else if (_probesSent < SequenceProbes)
+            {
+                // A straggler while the probes still jump about has no number that fits; the phone would drop it anyway.
+                return;
+            }
+            else
+            {
+                sequence = (ushort)(_sequence + distance - 1);
+            }
+
+            var timestamp = packet.Timestamp + _relayTimestampOffset;
+            var payloadType = telephoneEvent ? (byte)remote.EventPayloadType : remote.AudioPayloadType;
+            Send(remote, new RtpPacket(payloadType, sequence, timestamp, _ssrc, packet.Payload, marker));
             _sentFirst = true;
-        }
 
-        _timestamp += FrameSamples;
+            // An event's timestamp is its start; the media it covers runs on for its duration.
+            var mediaEnd = timestamp;
+            if (telephoneEvent && TelephoneEvent.TryParse(packet.Payload, out var tone))
+            {
+                mediaEnd += tone.Duration;
+            }
+
+            if (distance > 0)
+            {
+                NoteSent(mediaEnd, now);
+            }
+        }
     }
 
     /// <summary>Queues a digit to be sent as telephone-events (from the DTMF relay of the conference).</summary>
@@ -379,6 +588,27 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>A receive thread of the engine's poller: the socket has a datagram; read and handle it.</summary>
+    internal void OnReadable(byte[] buffer, SocketAddress source)
+    {
+        var length = ReceivePoller.Receive(_socket, buffer, source);
+        if (length < 0)
+        {
+            return;
+        }
+
+        try
+        {
+            OnDatagram(buffer.AsSpan(0, length), source);
+        }
+        catch (Exception ex)
+        {
+            // As in the async loop: a packet must never stop the receive thread, which serves many endpoints.
+            Interlocked.Increment(ref _badPackets);
+            _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
+        }
+    }
+
     private void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
     {
         if (datagram.Length > MaxDatagramSize || !RtpPacket.TryParse(datagram, out var packet))
@@ -394,14 +624,35 @@ public sealed class RtpEndpoint : IAsyncDisposable
             return;
         }
 
-        if (!_latched)
+        // Only a negotiated payload type may latch or be relayed: anything else is no stream of this call.
+        var audio = packet.PayloadType == remote.AudioPayloadType;
+        if (!audio && packet.PayloadType != remote.EventPayloadType)
         {
-            _latched = true;
-            remote = Learn(remote, source);
+            Interlocked.Increment(ref _ignoredPackets);
+            return;
+        }
+
+        if (!Admit(ref remote, source, packet.Ssrc))
+        {
+            Interlocked.Increment(ref _foreignPackets);
+            return;
         }
 
         Interlocked.Increment(ref _packetsReceived);
-        if (packet.PayloadType == remote.AudioPayloadType)
+        var partner = _relayTo;
+        if (partner is not null)
+        {
+            partner.Relay(packet, telephoneEvent: !audio);
+            Interlocked.Increment(ref _relayedPackets);
+            if (!audio && TelephoneEvent.TryParse(packet.Payload, out var relayed))
+            {
+                OnTelephoneEvent(packet.Timestamp, packet.Ssrc, relayed, relayToMembers: false);
+            }
+
+            return;
+        }
+
+        if (audio)
         {
             if (packet.Payload.IsEmpty || packet.Payload.Length > FrameSamples)
             {
@@ -417,9 +668,9 @@ public sealed class RtpEndpoint : IAsyncDisposable
                 _jitter.Put(packet.SequenceNumber, packet.Ssrc, samples);
             }
         }
-        else if (packet.PayloadType == remote.EventPayloadType && TelephoneEvent.TryParse(packet.Payload, out var tone))
+        else if (TelephoneEvent.TryParse(packet.Payload, out var tone))
         {
-            OnTelephoneEvent(packet.Timestamp, packet.Ssrc, tone);
+            OnTelephoneEvent(packet.Timestamp, packet.Ssrc, tone, relayToMembers: true);
         }
         else
         {
@@ -427,28 +678,68 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
-    private Remote Learn(Remote remote, SocketAddress source)
+    /// <summary>
+    /// Symmetric RTP: whether a packet of a negotiated payload type from <paramref name="source"/> is the phone's.
+    /// Latches onto the first source; afterwards only that source, unless it has been silent long enough and the new
+    /// one sends the SSRC it sent. Keeps one source and one SSRC, whatever the number of senders.
+    /// </summary>
+    private bool Admit(ref Remote remote, SocketAddress source, uint ssrc)
     {
-        if (source.Equals(remote.Address))
+        var now = _engine.Now;
+        if (remote.Latched && source.Equals(remote.Address))
         {
-            return remote;
+            _latchedSsrc = ssrc;
+            _latchedHeardAt = now;
+            return true;
         }
 
-        var copy = new SocketAddress(source.Family, source.Size);
-        source.Buffer.Span[..source.Size].CopyTo(copy.Buffer.Span);
-        var learned = remote with { EndPoint = (IPEndPoint)remote.EndPoint.Create(copy), Address = copy };
-
-        // Only if SetRemote did not replace the remote meanwhile.
-        if (Interlocked.CompareExchange(ref _remote, learned, remote) == remote)
+        if (remote.Latched && (ssrc != _latchedSsrc || now - _latchedHeardAt < _engine.RelatchAfterTicks))
         {
-            _logger.LogInformation("RTP on {Local}: remote {Given} replaced by the source of the first packet, {Learned}", LocalEndPoint, remote.EndPoint, learned.EndPoint);
-            return learned;
+            if (!_foreignLogged)
+            {
+                _foreignLogged = true;
+                MediaLog.ForeignSource(_logger, LocalEndPoint, (IPEndPoint)remote.EndPoint.Create(source), remote.EndPoint);
+            }
+
+            return false;
         }
 
-        return _remote ?? remote;
+        var latched = Latch(remote, source);
+        if (remote.Latched)
+        {
+            MediaLog.Relatched(_logger, LocalEndPoint, remote.EndPoint, latched.EndPoint, ssrc);
+        }
+        else if (!latched.EndPoint.Equals(remote.EndPoint))
+        {
+            MediaLog.Latched(_logger, LocalEndPoint, latched.EndPoint, remote.EndPoint);
+        }
+
+        remote = latched;
+        _latchedSsrc = ssrc;
+        _latchedHeardAt = now;
+        _foreignLogged = false;
+        return true;
     }
 
-    private void OnTelephoneEvent(uint timestamp, uint ssrc, TelephoneEvent tone)
+    private Remote Latch(Remote remote, SocketAddress source)
+    {
+        Remote latched;
+        if (source.Equals(remote.Address))
+        {
+            latched = remote with { Latched = true };
+        }
+        else
+        {
+            var copy = new SocketAddress(source.Family, source.Size);
+            source.Buffer.Span[..source.Size].CopyTo(copy.Buffer.Span);
+            latched = remote with { EndPoint = (IPEndPoint)remote.EndPoint.Create(copy), Address = copy, Latched = true };
+        }
+
+        // Only if SetRemote did not replace the remote meanwhile; a new SDP wins and learns on its own next packet.
+        return Interlocked.CompareExchange(ref _remote, latched, remote) == remote ? latched : _remote ?? latched;
+    }
+
+    private void OnTelephoneEvent(uint timestamp, uint ssrc, TelephoneEvent tone, bool relayToMembers)
     {
         // All packets of one event share its timestamp; the end packet comes three times. Fire on the first end only.
         if (!tone.End || (_haveLastDtmf && timestamp == _lastDtmfTimestamp && ssrc == _lastDtmfSsrc))
@@ -464,13 +755,17 @@ public sealed class RtpEndpoint : IAsyncDisposable
             return;
         }
 
-        Conference? conference;
-        lock (_gate)
+        if (relayToMembers)
         {
-            conference = _conference;
+            Conference? conference;
+            lock (_gate)
+            {
+                conference = _conference;
+            }
+
+            conference?.RelayDtmf(this, tone.Event, tone.Duration);
         }
 
-        conference?.RelayDtmf(this, tone.Event, tone.Duration);
         if (DtmfReceived is not { } handlers)
         {
             return;
@@ -490,5 +785,5 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
-    private sealed record Remote(IPEndPoint EndPoint, SocketAddress Address, AudioCodec Codec, byte AudioPayloadType, int EventPayloadType);
+    private sealed record Remote(IPEndPoint EndPoint, SocketAddress Address, AudioCodec Codec, byte AudioPayloadType, int EventPayloadType, bool Latched);
 }

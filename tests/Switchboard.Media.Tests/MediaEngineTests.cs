@@ -18,23 +18,38 @@ public class MediaEngineTests
         }
     }
 
-    [Fact]
-    public async Task A_new_stream_opens_with_four_sequence_probes_a_quarter_apart_then_counts_by_one()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_new_stream_opens_with_four_sequence_probes_a_quarter_apart_then_counts_by_one(bool mixed)
     {
         await using var engine = new MediaEngine(new MediaEngineOptions());
         using var phone = new TestPhone(AudioCodec.Pcmu, 440);
         using var other = new TestPhone(AudioCodec.Pcmu, 1000);
+        using var third = new TestPhone(AudioCodec.Pcmu, 1700);
         await using var a = engine.CreateEndpoint();
         await using var b = engine.CreateEndpoint();
+        await using var c = engine.CreateEndpoint();
         a.SetRemote(phone.LocalEndPoint, AudioCodec.Pcmu);
         b.SetRemote(other.LocalEndPoint, AudioCodec.Pcmu);
+        c.SetRemote(third.LocalEndPoint, AudioCodec.Pcmu);
         await using var conference = engine.CreateConference();
         conference.Add(a);
         conference.Add(b);
+        if (mixed)
+        {
+            // Three members: the mixer sends on every tick, silence included.
+            conference.Add(c);
+        }
+
         using var guard = new CancellationTokenSource(Guard);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
         var receiving = phone.ReceiveAsync(stop.Token);
+
+        // Two members relay: the phone hears the other's packets as they come.
+        var sending = mixed ? Task.CompletedTask : other.SendToneAsync(b.LocalEndPoint, 10, guard.Token);
         await WaitUntilAsync(() => phone.Received.Count >= 8, guard.Token);
+        await sending;
         await stop.CancelAsync();
         await receiving;
 
@@ -206,6 +221,8 @@ public class MediaEngineTests
         using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
         var receiving = natted.ReceiveAsync(stopReceiving.Token);
         await natted.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
+        await WaitUntilAsync(() => a.IsLatched, guard.Token);
+        await other.SendToneAsync(b.LocalEndPoint, 5, guard.Token);
         await WaitUntilAsync(() => !natted.Received.IsEmpty, guard.Token);
         await stopReceiving.CancelAsync();
         await receiving;

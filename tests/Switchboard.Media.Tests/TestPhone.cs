@@ -12,16 +12,19 @@ internal sealed class TestPhone : IDisposable
 {
     private const int FrameSamples = 160;
     private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
-    private readonly uint _ssrc = (uint)Random.Shared.Next();
+    private readonly uint _ssrc;
     private ushort _sequence = (ushort)Random.Shared.Next(65536);
     private uint _timestamp = (uint)Random.Shared.Next();
     private long _sampleIndex;
 
-    public TestPhone(AudioCodec codec, double frequency)
+    public TestPhone(AudioCodec codec, double frequency, uint? ssrc = null)
     {
         Codec = codec;
         Frequency = frequency;
+        _ssrc = ssrc ?? (uint)Random.Shared.Next();
     }
+
+    public uint Ssrc => _ssrc;
 
     public AudioCodec Codec { get; }
 
@@ -119,6 +122,21 @@ internal sealed class TestPhone : IDisposable
         }
 
         return events;
+    }
+
+    /// <summary>The RTP headers of what arrived, in arrival order.</summary>
+    public List<(byte PayloadType, ushort Sequence, uint Timestamp, uint Ssrc, bool Marker)> ReceivedHeaders()
+    {
+        var headers = new List<(byte, ushort, uint, uint, bool)>();
+        foreach (var datagram in Received)
+        {
+            if (RtpPacket.TryParse(datagram, out var packet))
+            {
+                headers.Add((packet.PayloadType, packet.SequenceNumber, packet.Timestamp, packet.Ssrc, packet.Marker));
+            }
+        }
+
+        return headers;
     }
 
     public void Dispose() => _client.Dispose();
