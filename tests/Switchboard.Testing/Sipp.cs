@@ -1,37 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Xunit;
 
-namespace Switchboard.Sip.Tests;
+namespace Switchboard.Testing;
 
-/// <summary>Runs the real sipp (Debian sip-tester) with a scenario from Scenarios/ against the stack under test.</summary>
-internal static class Sipp
+/// <summary>
+/// Runs the real sipp (Debian sip-tester) with a scenario from the calling test project's Scenarios/ folder (copied
+/// next to its assembly) against the stack under test.
+/// </summary>
+public static class Sipp
 {
     private static string? Executable() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, "sipp")).FirstOrDefault(File.Exists);
-
-    public static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    /// <summary>
-    /// A listening sipp (UAS) is ready once its UDP port shows in /proc/net/udp. (Probing by binding the port
-    /// ourselves would race with sipp's own bind and make it fail.)
-    /// </summary>
-    private static void WaitUntilBound(int port)
-    {
-        var needle = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
-        for (int i = 0; i < 100; i++)
-        {
-            if (File.ReadLines("/proc/net/udp").Any(l => l.Contains(needle, StringComparison.Ordinal))) return;
-            Thread.Sleep(50);
-        }
-    }
 
     /// <summary>
     /// sipp substitutes -key values inside messages but not in attributes such as recv response="…"; so the keys are
@@ -76,13 +57,13 @@ internal static class Sipp
         if (remote is not null) args.Add(remote);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var run = new SippRun(Process.Start(psi)!, errors);
-        if (remote is null) WaitUntilBound(localPort);
+        if (remote is null) Ports.WaitUntilUdpBound(localPort);
         return run;
     }
 }
 
 /// <summary>A running sipp.</summary>
-internal sealed class SippRun(Process process, string errorFile) : IDisposable
+public sealed class SippRun(Process process, string errorFile) : IDisposable
 {
     private readonly Task<string> _out = process.StandardOutput.ReadToEndAsync();
     private readonly Task<string> _err = process.StandardError.ReadToEndAsync();

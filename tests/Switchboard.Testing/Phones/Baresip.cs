@@ -6,13 +6,23 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Switchboard.EndToEnd.Phones;
+namespace Switchboard.Testing.Phones;
 
 /// <summary>
-/// A real baresip 1.0.0 softphone (Debian baresip-core), headless: SIP on a loopback port, audio from a WAV file or a
-/// sine, received audio recorded to WAV, driven through its ctrl_tcp interface (netstring JSON).
+/// Where a phone runs: its own address, and the network namespace that holds it (null: the test's own, where the
+/// address is normally 127.0.0.1).
 /// </summary>
-internal sealed class Baresip : IAsyncDisposable
+public sealed record PhoneHost(string Address, string? Namespace)
+{
+    public static PhoneHost Loopback { get; } = new("127.0.0.1", null);
+}
+
+/// <summary>
+/// A real baresip 1.0.0 softphone (Debian baresip-core), headless: SIP on a port of its host's address (loopback, or
+/// inside a network namespace), audio from a WAV file or a sine, received audio recorded to WAV, driven through its
+/// ctrl_tcp interface (netstring JSON).
+/// </summary>
+public sealed class Baresip : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TcpClient _ctrl;
@@ -45,10 +55,13 @@ internal sealed class Baresip : IAsyncDisposable
     /// <summary>
     /// Starts a phone. <paramref name="account"/> is baresip's account line, e.g.
     /// <c>&lt;sip:100@127.0.0.1:5060&gt;;auth_pass=secret;answermode=manual;regint=600</c>.
-    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>.
+    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>. On a
+    /// <paramref name="host"/> inside a network namespace the phone is started with <c>ip netns exec</c> and binds SIP,
+    /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link).
     /// </summary>
-    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source)
+    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null)
     {
+        host ??= PhoneHost.Loopback;
         if (!File.Exists("/usr/bin/baresip")) throw new InvalidOperationException("baresip is not installed (Debian package baresip-core; scripts/test.sh installs it)");
         int block = Ports.Block(24);
         int sipPort = block, ctrlPort = block + 2, rtpFrom = block + 4;
@@ -70,8 +83,8 @@ internal sealed class Baresip : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(dir, "config"), $"""
             poll_method		epoll
-            sip_listen		127.0.0.1:{sipPort}
-            net_interface		127.0.0.1
+            sip_listen		{host.Address}:{sipPort}
+            net_interface		{host.Address}
             call_local_timeout	120
             call_max_calls		4
             audio_source		{audioSource}
@@ -87,7 +100,7 @@ internal sealed class Baresip : IAsyncDisposable
             module_tmp		account.so
             module_app		menu.so
             module_app		ctrl_tcp.so
-            ctrl_tcp_listen		127.0.0.1:{ctrlPort}
+            ctrl_tcp_listen		{host.Address}:{ctrlPort}
             snd_path		{dir}/rec
             statmode_default	off
 
@@ -95,7 +108,11 @@ internal sealed class Baresip : IAsyncDisposable
         File.WriteAllText(Path.Combine(dir, "accounts"), account + "\n");
         File.WriteAllText(Path.Combine(dir, "contacts"), "");
 
-        var psi = new ProcessStartInfo("baresip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        // ip netns exec execs baresip in place, so the process (and its pid for Kill) is baresip itself.
+        var psi = host.Namespace is null
+            ? new ProcessStartInfo("baresip")
+            : new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", host.Namespace, "baresip" } };
+        psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
         foreach (var a in new[] { "-s", "-f", dir }) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var log = new StreamWriter(Path.Combine(dir, "baresip.log")) { AutoFlush = true };
@@ -110,7 +127,7 @@ internal sealed class Baresip : IAsyncDisposable
             var client = new TcpClient();
             try
             {
-                await client.ConnectAsync("127.0.0.1", ctrlPort);
+                await client.ConnectAsync(host.Address, ctrlPort);
                 return new Baresip(name, dir, sipPort, p, client);
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !p.HasExited)
@@ -305,7 +322,7 @@ internal sealed class Baresip : IAsyncDisposable
 /// What a phone's RTP stream looks like: its ports, its SSRC, the negotiated direction, packets received per remote
 /// SSRC, and the sequence number its jitter buffer last accepted (it moves only while received audio is played).
 /// </summary>
-internal sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received, int JitterSeqPut)
+public sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received, int JitterSeqPut)
 {
     /// <summary>Packets received from the given sender's SSRC.</summary>
     public long From(RtpView sender) => Received.GetValueOrDefault(sender.Ssrc);
