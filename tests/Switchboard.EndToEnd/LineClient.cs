@@ -1,7 +1,7 @@
 namespace Switchboard.EndToEnd;
 
 /// <summary>A TCP client of the IP interface: one command, one reply line; EVENT lines are kept aside.</summary>
-internal sealed class LineClient : IAsyncDisposable
+public sealed class LineClient : IAsyncDisposable
 {
     private readonly System.Net.Sockets.TcpClient _tcp;
     private readonly StreamReader _reader;

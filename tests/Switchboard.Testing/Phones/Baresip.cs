@@ -12,7 +12,11 @@ namespace Switchboard.Testing.Phones;
 /// Where a phone runs: its own address, and the network namespace that holds it (null: the test's own, where the
 /// address is normally 127.0.0.1).
 /// </summary>
-public sealed record PhoneHost(string Address, string? Namespace)
+/// <remarks>
+/// <paramref name="ReachControl"/> is for a host the test cannot reach directly (behind a NAT router): given the
+/// ctrl_tcp port, it opens a way there (a port forward) and returns the address to connect to.
+/// </remarks>
+public sealed record PhoneHost(string Address, string? Namespace, Func<int, string>? ReachControl = null)
 {
     public static PhoneHost Loopback { get; } = new("127.0.0.1", null);
 }
@@ -30,6 +34,7 @@ public sealed class Baresip : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _responses = new();
     private readonly List<JsonObject> _events = [];
     private readonly SemaphoreSlim _eventSignal = new(0);
+    private readonly HashSet<string> _oldRecordings = [];
     private readonly Task _reader;
     private int _token;
 
@@ -121,13 +126,14 @@ public sealed class Baresip : IAsyncDisposable
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
 
+        var controlAddress = host.ReachControl?.Invoke(ctrlPort) ?? host.Address;
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
             var client = new TcpClient();
             try
             {
-                await client.ConnectAsync(host.Address, ctrlPort);
+                await client.ConnectAsync(controlAddress, ctrlPort);
                 return new Baresip(name, dir, sipPort, p, client);
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !p.HasExited)
@@ -148,8 +154,17 @@ public sealed class Baresip : IAsyncDisposable
         var tcs = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         _responses[token] = tcs;
         var frame = Encoding.ASCII.GetBytes(json.Length.ToString(CultureInfo.InvariantCulture) + ":").Concat(json).Append((byte)',').ToArray();
-        await _stream.WriteAsync(frame);
-        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _stream.WriteAsync(frame);
+            return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException)
+        {
+            _responses.TryRemove(token, out _);
+            var state = _process.HasExited ? $"baresip exited ({_process.ExitCode})" : "baresip is running";
+            throw new TimeoutException($"{Name}: no answer to the ctrl_tcp command '{command}' ({ex.Message}; {state}); end of its log:\n{LogTail()}", ex);
+        }
     }
 
     /// <summary>
@@ -228,6 +243,33 @@ public sealed class Baresip : IAsyncDisposable
             }
             await _eventSignal.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
         }
+    }
+
+    /// <summary>Forgets every event received so far, so that a following wait sees only what happens next.</summary>
+    public void DiscardEvents()
+    {
+        lock (_events) _events.Clear();
+    }
+
+    /// <summary>
+    /// Treats every recording made so far as old: <see cref="LastReceived"/> then reads only calls that start later,
+    /// so a phone reused for several calls is never judged by an earlier call's audio.
+    /// </summary>
+    public void ForgetRecordings()
+    {
+        lock (_oldRecordings)
+            foreach (var f in System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")) _oldRecordings.Add(f);
+    }
+
+    /// <summary>What this phone received in its newest call since <see cref="ForgetRecordings"/>: level and dominant frequency.</summary>
+    public ReceivedAudio? LastReceived()
+    {
+        string? file;
+        lock (_oldRecordings)
+            file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav").Where(f => !_oldRecordings.Contains(f)).OrderBy(File.GetLastWriteTimeUtc).LastOrDefault();
+        if (file is null) return null;
+        var (samples, rate) = Audio.Read(file);
+        return new ReceivedAudio(file, samples, rate, Audio.Rms(samples), Audio.DominantFrequency(samples, rate));
     }
 
     /// <summary>The last lines of the phone's log (SIP trace included), for failure messages.</summary>
@@ -326,4 +368,11 @@ public sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Di
 {
     /// <summary>Packets received from the given sender's SSRC.</summary>
     public long From(RtpView sender) => Received.GetValueOrDefault(sender.Ssrc);
+}
+
+/// <summary>One recording of what a phone received: its samples, level (RMS) and strongest frequency.</summary>
+public sealed record ReceivedAudio(string File, short[] Samples, int Rate, double Rms, int Frequency)
+{
+    /// <summary>"silence (rms 2)", "1000 Hz (rms 8123)": what a listener would say it heard.</summary>
+    public override string ToString() => Rms < 100 ? $"silence (rms {Rms:0})" : $"{Frequency} Hz (rms {Rms:0})";
 }

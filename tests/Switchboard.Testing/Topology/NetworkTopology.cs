@@ -11,7 +11,10 @@ namespace Switchboard.Testing.Topology;
 /// </summary>
 public sealed record Site(string Name, string Namespace, string Address, string ServerAddress, string? PublicAddress = null)
 {
-    public Phones.PhoneHost Host => new(Address, Namespace);
+    /// <summary>Set for a site behind NAT: forwards one TCP port of the router's outside address to the site.</summary>
+    internal Func<int, string>? ForwardTcp { get; init; }
+
+    public Phones.PhoneHost Host => new(Address, Namespace, ForwardTcp);
 }
 
 /// <summary>Why a topology could not be built here (not root, no CAP_NET_ADMIN, tools missing).</summary>
@@ -50,7 +53,20 @@ public sealed class NetworkTopology : IDisposable
         LanA = new Site("LAN A", id + "a", $"10.{net}.1.2", $"10.{net}.1.1");
         LanB = new Site("LAN B", id + "b", $"10.{net}.2.2", $"10.{net}.2.1");
         Router = new Site("NAT router", id + "n", $"10.{net}.3.2", $"10.{net}.3.1");
-        Home = new Site("home (behind NAT)", id + "h", $"192.168.{net}.2", $"10.{net}.3.1", PublicAddress: $"10.{net}.3.2");
+        Home = new Site("home (behind NAT)", id + "h", $"192.168.{net}.2", $"10.{net}.3.1", PublicAddress: $"10.{net}.3.2") { ForwardTcp = ForwardToHome };
+    }
+
+    /// <summary>
+    /// The test drives a phone behind the NAT through its ctrl_tcp port, which the host cannot reach (and must not: a
+    /// route to 192.168.x would hide every NAT bug). So that one TCP port is forwarded on the router, as a home router
+    /// forwards a port; SIP and RTP (UDP) still see only the MASQUERADE mapping.
+    /// </summary>
+    private string ForwardToHome(int port)
+    {
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        Command.InNamespace(Router.Namespace, "iptables", "-t", "nat", "-A", "PREROUTING", "-i", Id + "n1", "-p", "tcp", "--dport", p,
+            "-j", "DNAT", "--to-destination", Home.Address + ":" + p);
+        return Router.Address;
     }
 
     /// <summary>The name prefix of everything this instance made (namespaces and links).</summary>
