@@ -334,7 +334,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
         foreach (var (phone, device) in f.Extensions.Zip(["100", "101", "102"]))
         {
             for (int i = 0; i < 3; i++) await phone.CommandAsync("hangup");
-            for (int i = 0; i < 4 && (await client.CommandAsync("Status " + device)).Contains('=', StringComparison.Ordinal); i++)
+            for (int i = 0; i < 4 && ShowsCall(await client.CommandAsync("Status " + device)); i++)
             {
                 await client.CommandAsync("Drop " + device);
                 await Task.Delay(200);
@@ -392,16 +392,21 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
 
     private static async Task AssertIdleAsync(LineClient client, string device, string when)
     {
-        var last = await Poll.ForAsync(() => client.CommandAsync("Status " + device), s => !s.Contains('=', StringComparison.Ordinal));
-        Assert.False(last.Contains('=', StringComparison.Ordinal), $"Status {device} still shows a call {when}: '{last}'");
+        var last = await Poll.ForAsync(() => client.CommandAsync("Status " + device), s => !ShowsCall(s));
+        Assert.False(ShowsCall(last), $"Status {device} still shows a call {when}: '{last}'");
     }
+
+    /// <summary>Whether a Status reply lists a call ("… calls: 11=connected:101"), not just other key=value facts.</summary>
+    private static bool ShowsCall(string status) =>
+        status.Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries)
+            .Any(word => word.IndexOf('=') is > 0 and var eq && word[..eq].All(char.IsAsciiDigit));
 
     /// <summary>The listener's recording of this call: the speaker's tone, or what the listener got instead.</summary>
     private static void AssertHeard(Baresip listener, string from, string during)
     {
         var who = listener.Name.TrimStart('p');
         var heard = listener.LastReceived();
-        if (heard is null) Assert.Fail($"{who} recorded nothing in {during}");
+        if (heard is null) Assert.Fail($"{who} recorded nothing in {during} (recordings: {listener.RecordingList()})");
         Assert.True(heard.Rms >= 100 && heard.Frequency == Tones[from],
             $"{who} heard {heard} in {during}, not {from}'s {Tones[from]} Hz");
     }
@@ -410,7 +415,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
     {
         var who = listener.Name.TrimStart('p');
         var heard = listener.LastReceived();
-        if (heard is null) Assert.Fail($"{who} recorded nothing in {during}");
+        if (heard is null) Assert.Fail($"{who} recorded nothing in {during} (recordings: {listener.RecordingList()})");
         var expected = from.Select(p => (double)Tones[p]).ToArray();
         Assert.True(Audio.HeardTogether(heard.Samples, heard.Rate, expected, Tones[who], out var seconds),
             $"{who} never heard {string.Join(" and ", from.Select(p => $"{p} ({Tones[p]} Hz)"))} in {during}: overall {heard}; per second:\n{seconds}");

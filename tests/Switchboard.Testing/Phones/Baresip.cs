@@ -34,7 +34,7 @@ public sealed class Baresip : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _responses = new();
     private readonly List<JsonObject> _events = [];
     private readonly SemaphoreSlim _eventSignal = new(0);
-    private readonly HashSet<string> _oldRecordings = [];
+    private readonly Dictionary<string, (long Length, DateTime Written)> _oldRecordings = [];
     private readonly Task _reader;
     private int _token;
 
@@ -258,15 +258,24 @@ public sealed class Baresip : IAsyncDisposable
     public void ForgetRecordings()
     {
         lock (_oldRecordings)
-            foreach (var f in System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")) _oldRecordings.Add(f);
+            foreach (var f in System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")) _oldRecordings[f] = Stamp(f);
     }
+
+    // sndfile names recordings by the second a call starts, so a later call can reuse an old name: a file counts as
+    // old only while it is unchanged.
+    private static (long, DateTime) Stamp(string file) => (new FileInfo(file).Length, File.GetLastWriteTimeUtc(file));
+
+    /// <summary>The recordings on disk, for failure messages.</summary>
+    public string RecordingList() =>
+        string.Join(", ", System.IO.Directory.GetFiles(RecordingDirectory).Select(f => $"{Path.GetFileName(f)} ({new FileInfo(f).Length} bytes)"));
 
     /// <summary>What this phone received in its newest call since <see cref="ForgetRecordings"/>: level and dominant frequency.</summary>
     public ReceivedAudio? LastReceived()
     {
         string? file;
         lock (_oldRecordings)
-            file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav").Where(f => !_oldRecordings.Contains(f)).OrderBy(File.GetLastWriteTimeUtc).LastOrDefault();
+            file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")
+                .Where(f => !_oldRecordings.TryGetValue(f, out var old) || old != Stamp(f)).OrderBy(File.GetLastWriteTimeUtc).LastOrDefault();
         if (file is null) return null;
         var (samples, rate) = Audio.Read(file);
         return new ReceivedAudio(file, samples, rate, Audio.Rms(samples), Audio.DominantFrequency(samples, rate));
