@@ -113,28 +113,11 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
     public async Task A_call_dialled_from_LAN_A_to_LAN_B_is_hung_up_by_the_caller_then_by_the_callee_and_the_switch_learns_it()
     {
         await using var client = await StartAsync();
-        await f.P100.CommandAsync("dial", Dial("101", f.Topology.LanA));
-        await ExpectAsync(f.P101, "CALL_INCOMING", "101 never rang for the call dialled on 100");
-        await f.P101.CommandAsync("accept");
-        await ExpectAsync(f.P100, "CALL_ESTABLISHED", "100 never heard 101 answer");
-        await TalkAsync();
-        await f.P100.CommandAsync("hangup");
-        await ExpectAsync(f.P101, "CALL_CLOSED", "101's phone still shows the call after 100 hung up");
-        AssertHeard(f.P100, from: "101", "a call dialled on 100");
-        AssertHeard(f.P101, from: "100", "a call dialled on 100");
-        await AssertIdleAsync(client, "100", "after 100 hung up");
-        await AssertIdleAsync(client, "101", "after 100 hung up");
-
+        await DialledCallAsync(client, f.P100, "100", f.Topology.LanA, f.P101, "101", callerHangsUp: true);
         await Task.Delay(300);
         f.P100.DiscardEvents();
-        await f.P100.CommandAsync("dial", Dial("101", f.Topology.LanA));
-        await ExpectAsync(f.P101, "CALL_INCOMING", "101 never rang for the second call");
-        await f.P101.CommandAsync("accept");
-        await ExpectAsync(f.P100, "CALL_ESTABLISHED", "100 never heard 101 answer the second call");
-        await f.P101.CommandAsync("hangup");
-        await ExpectAsync(f.P100, "CALL_CLOSED", "100's phone still shows the call after 101 hung up");
-        await AssertIdleAsync(client, "100", "after 101 hung up");
-        await AssertIdleAsync(client, "101", "after 101 hung up");
+        f.P101.DiscardEvents();
+        await DialledCallAsync(client, f.P100, "100", f.Topology.LanA, f.P101, "101", callerHangsUp: false);
     }
 
     [SkippableFact]
@@ -175,16 +158,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
     public async Task A_call_dialled_on_the_phone_behind_NAT_to_LAN_A_carries_audio_both_ways()
     {
         await using var client = await StartAsync();
-        await f.P102.CommandAsync("dial", Dial("100", f.Topology.Home));
-        await ExpectAsync(f.P100, "CALL_INCOMING", "100 never rang for the call dialled on 102 (behind NAT)");
-        await f.P100.CommandAsync("accept");
-        await ExpectAsync(f.P102, "CALL_ESTABLISHED", "102 (behind NAT) never heard 100 answer");
-        await TalkAsync();
-        await f.P100.CommandAsync("hangup");
-        await ExpectAsync(f.P102, "CALL_CLOSED", "102's phone (behind NAT) still shows the call after 100 hung up");
-        AssertHeard(f.P100, from: "102", "a call dialled on 102 behind NAT");
-        AssertHeard(f.P102, from: "100", "a call dialled on 102 behind NAT");
-        await AssertIdleAsync(client, "102", "after 100 hung up");
+        await DialledCallAsync(client, f.P102, "102", f.Topology.Home, f.P100, "100", callerHangsUp: false);
     }
 
     [SkippableFact]
@@ -218,9 +192,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
     public async Task Redirect_of_a_ringing_call_sends_it_to_the_phone_behind_NAT_which_talks_to_the_caller()
     {
         await using var client = await StartAsync();
-        await f.P100.CommandAsync("dial", Dial("101", f.Topology.LanA));
-        await ExpectAsync(f.P101, "CALL_INCOMING", "101 never rang for the call dialled on 100");
-        await AssertStatusAsync(client, "101", "=alerting:100", "while 101 rings");
+        await RingAsync(client);
         await ExpectReplyAsync(client, "Redirect 101 102", "200 Redirect 101 102");
         await ExpectAsync(f.P101, "CALL_CLOSED", "101 kept ringing after Redirect 101 102");
         await ExpectAsync(f.P102, "CALL_INCOMING", "102 (behind NAT) never rang after Redirect 101 102");
@@ -241,9 +213,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
         await using var client = await StartAsync();
         // baresip ignores the auto-answer hints of the pickup INVITE, so the picking phone auto-answers.
         await f.P102.CommandAsync("answermode", "auto");
-        await f.P100.CommandAsync("dial", Dial("101", f.Topology.LanA));
-        await ExpectAsync(f.P101, "CALL_INCOMING", "101 never rang for the call dialled on 100");
-        await AssertStatusAsync(client, "101", "=alerting:100", "while 101 rings");
+        await RingAsync(client);
         await ExpectReplyAsync(client, "Pickup 102 101", "200 Pickup 102 101");
         await ExpectAsync(f.P101, "CALL_CLOSED", "101 kept ringing after Pickup 102 101");
         await ExpectAsync(f.P100, "CALL_ESTABLISHED", "100 never heard the picked-up call answer");
@@ -300,6 +270,31 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
         AssertHeard(f.P102, from: "far", "the inbound trunk call");
         AssertHeard(f.Far, from: "102", "the inbound trunk call");
         await AssertIdleAsync(client, "102", "after the outside caller hung up");
+    }
+
+    /// <summary>100 dials 101 on the other LAN, and 101 rings: where Redirect and Pickup start.</summary>
+    private async Task RingAsync(LineClient client)
+    {
+        await f.P100.CommandAsync("dial", Dial("101", f.Topology.LanA));
+        await ExpectAsync(f.P101, "CALL_INCOMING", "101 never rang for the call dialled on 100");
+        await AssertStatusAsync(client, "101", "=alerting:100", "while 101 rings");
+    }
+
+    /// <summary>A call dialled on the caller's phone, answered, talked on, hung up by one side; both must have heard the other.</summary>
+    private async Task DialledCallAsync(LineClient client, Baresip caller, string from, Site site, Baresip callee, string to, bool callerHangsUp)
+    {
+        await caller.CommandAsync("dial", Dial(to, site));
+        await ExpectAsync(callee, "CALL_INCOMING", $"{to} never rang for the call dialled on {from} ({site.Name})");
+        await callee.CommandAsync("accept");
+        await ExpectAsync(caller, "CALL_ESTABLISHED", $"{from} never heard {to} answer");
+        await TalkAsync();
+        var (hangsUp, who, other, otherName) = callerHangsUp ? (caller, from, callee, to) : (callee, to, caller, from);
+        await hangsUp.CommandAsync("hangup");
+        await ExpectAsync(other, "CALL_CLOSED", $"{otherName}'s phone still shows the call after {who} hung up");
+        AssertHeard(caller, from: to, $"a call dialled on {from}");
+        AssertHeard(callee, from: from, $"a call dialled on {from}");
+        await AssertIdleAsync(client, from, $"after {who} hung up");
+        await AssertIdleAsync(client, to, $"after {who} hung up");
     }
 
     /// <summary>MakeCall caller→callee: the caller's phone (auto-answer) rings first, the callee answers, Drop ends it.</summary>
