@@ -294,11 +294,11 @@ public sealed class NetworkTopology : IDisposable
         {
             var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             int i = Array.IndexOf(words, "inet");
-            if (i >= 0 && i + 1 < words.Length && IPNetwork.TryParse(words[i + 1], out _))
-            {
-                var slash = words[i + 1].Split('/');
-                result.Add((IPAddress.Parse(slash[0]), int.Parse(slash[1], CultureInfo.InvariantCulture)));
-            }
+            // An interface address has host bits set ("192.0.2.2/24"), which IPNetwork.TryParse refuses.
+            var slash = i >= 0 && i + 1 < words.Length ? words[i + 1].Split('/') : [];
+            if (slash.Length == 2 && IPAddress.TryParse(slash[0], out var address) &&
+                int.TryParse(slash[1], NumberStyles.None, CultureInfo.InvariantCulture, out var length) && length <= 32)
+                result.Add((address, length));
         }
         return result;
     }
