@@ -44,6 +44,14 @@ public sealed class LineClient : IAsyncDisposable
         return _events;
     }
 
+    /// <summary>
+    /// Whether a Status reply lists a call ("… calls: 11=connected:101"), not just other key=value facts such as
+    /// where the phone registered from ("registered=UDP:10.1.2.3:5062").
+    /// </summary>
+    public static bool ShowsCall(string status) =>
+        status.Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries)
+            .Any(word => word.IndexOf('=') is > 0 and var eq && word[..eq].All(char.IsAsciiDigit));
+
     public ValueTask DisposeAsync()
     {
         _tcp.Dispose();

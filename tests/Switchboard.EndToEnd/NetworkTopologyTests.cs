@@ -329,7 +329,7 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
         foreach (var (phone, device) in f.Extensions.Zip(["100", "101", "102"]))
         {
             for (int i = 0; i < 3; i++) await phone.CommandAsync("hangup");
-            for (int i = 0; i < 4 && ShowsCall(await client.CommandAsync("Status " + device)); i++)
+            for (int i = 0; i < 4 && LineClient.ShowsCall(await client.CommandAsync("Status " + device)); i++)
             {
                 await client.CommandAsync("Drop " + device);
                 await Task.Delay(200);
@@ -387,14 +387,10 @@ public sealed class NetworkTopologyTests(TopologyFixture f) : IClassFixture<Topo
 
     private static async Task AssertIdleAsync(LineClient client, string device, string when)
     {
-        var last = await Poll.ForAsync(() => client.CommandAsync("Status " + device), s => !ShowsCall(s));
-        Assert.False(ShowsCall(last), $"Status {device} still shows a call {when}: '{last}'");
+        var last = await Poll.ForAsync(() => client.CommandAsync("Status " + device), s => !LineClient.ShowsCall(s));
+        Assert.False(LineClient.ShowsCall(last), $"Status {device} still shows a call {when}: '{last}'");
     }
 
-    /// <summary>Whether a Status reply lists a call ("… calls: 11=connected:101"), not just other key=value facts.</summary>
-    private static bool ShowsCall(string status) =>
-        status.Split([' ', ';'], StringSplitOptions.RemoveEmptyEntries)
-            .Any(word => word.IndexOf('=') is > 0 and var eq && word[..eq].All(char.IsAsciiDigit));
 
     /// <summary>The listener's recording of this call: the speaker's tone, or what the listener got instead.</summary>
     private static void AssertHeard(Baresip listener, string from, string during)
