@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs the real SIP software the end-to-end and conformance tests drive
-# (Debian: baresip-core, sip-tester, kamailio) when it is missing and we are root; restores NuGet packages.
+# (Debian: baresip-core, sip-tester, kamailio, and iproute2/iptables for the network topology) when it is missing and we are root; restores NuGet packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 # The dashboard tests drive Debian's chromium through Playwright (ExecutablePath /usr/bin/chromium, no browser download).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The network topology tests build namespaces, veth pairs and a NAT router (tests/Switchboard.Testing/Topology).
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]}"

@@ -1,4 +1,5 @@
-using Switchboard.EndToEnd.Phones;
+using Switchboard.Testing;
+using Switchboard.Testing.Phones;
 
 namespace Switchboard.EndToEnd;
 

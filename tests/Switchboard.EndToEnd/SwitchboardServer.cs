@@ -7,7 +7,7 @@ using Switchboard.Switch;
 namespace Switchboard.EndToEnd;
 
 /// <summary>Switchboard with the built-in SIP switch, in-process, on ports picked by the system.</summary>
-internal sealed class SwitchboardServer : IAsyncDisposable
+public sealed class SwitchboardServer : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly string _dir;
@@ -25,10 +25,13 @@ internal sealed class SwitchboardServer : IAsyncDisposable
     public int CommandPort => _host.Services.GetRequiredService<IpInterfaceServer>().LocalEndPoint.Port;
 
     /// <summary>The account line of baresip for an extension registered to this switch.</summary>
-    public string Account(string extension, string? password = null, string answerMode = "manual") =>
-        $"<sip:{extension}@127.0.0.1:{SipPort}>;auth_pass={password ?? Switch.PasswordOf(extension)};answermode={answerMode};regint=600";
+    public string Account(string extension, string? password = null, string answerMode = "manual") => AccountAt(extension, "127.0.0.1", password, answerMode);
 
-    public static async Task<SwitchboardServer> StartAsync(string dir, Dictionary<string, string?>? extra = null)
+    /// <summary>The account line of a phone that reaches this switch at <paramref name="serverAddress"/>.</summary>
+    public string AccountAt(string extension, string serverAddress, string? password = null, string answerMode = "manual") =>
+        $"<sip:{extension}@{serverAddress}:{SipPort}>;auth_pass={password ?? Switch.PasswordOf(extension)};answermode={answerMode};regint=600";
+
+    public static Task<SwitchboardServer> StartAsync(string dir, Dictionary<string, string?>? extra = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -44,6 +47,32 @@ internal sealed class SwitchboardServer : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (k, v) in extra ?? []) settings[k] = v;
+        return StartWithAsync(dir, settings);
+    }
+
+    /// <summary>
+    /// The server as a new user starts it: the built-in defaults (SIP on 0.0.0.0, no advertised address, no media
+    /// setting), only ports picked by the system, files in <paramref name="dir"/>, and the CTI server port off
+    /// (with IpInterface:Port=0 it would be "equal" and refused).
+    /// </summary>
+    public static Task<SwitchboardServer> StartOnDefaultsAsync(string dir, Dictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Sip:Port"] = "0",
+            ["IpInterface:Port"] = "0",
+            ["CtiServer:Enabled"] = "false",
+            ["Database"] = Path.Combine(dir, "sb.db"),
+            ["DialFiles:Directory"] = Path.Combine(dir, "dial"),
+            ["ExtensionMap"] = dir,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (k, v) in extra ?? []) settings[k] = v;
+        return StartWithAsync(dir, settings);
+    }
+
+    private static async Task<SwitchboardServer> StartWithAsync(string dir, Dictionary<string, string?> settings)
+    {
         var host = SwitchboardHost.Build([], c => c.AddInMemoryCollection(settings));
         await host.StartAsync();
         return new SwitchboardServer(host, dir);

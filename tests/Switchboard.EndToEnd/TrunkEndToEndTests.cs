@@ -1,101 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using Switchboard.EndToEnd.Phones;
+using Switchboard.Testing;
+using Switchboard.Testing.Phones;
 using Switchboard.Switch.Trunks;
 
 namespace Switchboard.EndToEnd;
-
-/// <summary>
-/// Kamailio as the provider: it takes Switchboard's registration (401), challenges its INVITEs (407) and delivers
-/// them to the party registered under the dialled number, here a baresip phone.
-/// </summary>
-internal sealed class ProviderKamailio : IAsyncDisposable
-{
-    private readonly Process _process;
-
-    private ProviderKamailio(Process process, int port)
-    {
-        _process = process;
-        Port = port;
-    }
-
-    public int Port { get; }
-
-    public static async Task<ProviderKamailio> StartAsync(string dir)
-    {
-        int port;
-        using (var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            port = ((IPEndPoint)s.LocalEndPoint!).Port;
-        }
-        var cfg = Path.Combine(dir, "provider.cfg");
-        await File.WriteAllTextAsync(cfg, $$"""
-            #!KAMAILIO
-            debug=2
-            log_stderror=yes
-            children=1
-            listen=udp:127.0.0.1:{{port}}
-            alias="127.0.0.1:{{port}}"
-            auto_aliases=no
-            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-            loadmodule "kex.so"
-            loadmodule "corex.so"
-            loadmodule "tm.so"
-            loadmodule "tmx.so"
-            loadmodule "sl.so"
-            loadmodule "rr.so"
-            loadmodule "pv.so"
-            loadmodule "maxfwd.so"
-            loadmodule "usrloc.so"
-            loadmodule "registrar.so"
-            loadmodule "textops.so"
-            loadmodule "siputils.so"
-            loadmodule "xlog.so"
-            loadmodule "auth.so"
-            modparam("usrloc", "db_mode", 0)
-            request_route {
-              xlog("L_INFO", "REQ $rm $ru from $si:$sp auth $au\n");
-              if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
-              if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-              if (has_totag()) { loose_route(); t_relay(); exit; }
-              t_check_trans();
-              if (is_method("REGISTER")) {
-                if (!pv_www_authenticate("$td", "pw-$au", "0")) { www_challenge("$td", "0"); exit; }
-                if (!save("location")) { sl_reply_error(); }
-                exit;
-              }
-              if (is_method("INVITE")) {
-                if (!pv_proxy_authenticate("$fd", "pw-$au", "0")) { proxy_challenge("$fd", "0"); exit; }
-                consume_credentials();
-                record_route();
-              }
-              if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-              t_relay();
-            }
-            """);
-        var psi = new ProcessStartInfo("/usr/sbin/kamailio") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-f", cfg, "-DD", "-E", "-n", "1", "-Y", dir, "-P", Path.Combine(dir, "provider.pid") }) psi.ArgumentList.Add(a);
-        var process = Process.Start(psi)!;
-        var log = new StreamWriter(Path.Combine(dir, "provider.log")) { AutoFlush = true };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        var needle = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
-        for (int i = 0; i < 100 && !File.ReadLines("/proc/net/udp").Any(l => l.Contains(needle, StringComparison.Ordinal)); i++) await Task.Delay(50);
-        return new ProviderKamailio(process, port);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-    }
-}
 
 /// <summary>MakeCall over the IP interface to an outside number, through a trunk to Kamailio, answered by a real phone there.</summary>
 public sealed class TrunkEndToEndTests : IDisposable
@@ -107,7 +15,9 @@ public sealed class TrunkEndToEndTests : IDisposable
     [Fact]
     public async Task MakeCall_in_crm_format_reaches_the_provider_phone_in_national_format_and_both_hear_each_other()
     {
-        await using var provider = await ProviderKamailio.StartAsync(_dir);
+        // Kamailio as the provider: it takes the registration (401), challenges INVITEs (407) and delivers them to the
+        // party registered under the dialled number, here a baresip phone.
+        using var provider = Kamailio.Start(_dir, KamailioRole.Provider(), "provider");
         await using var server = await SwitchboardServer.StartAsync(_dir, new()
         {
             ["Sip:Trunks:0:Name"] = "provider",

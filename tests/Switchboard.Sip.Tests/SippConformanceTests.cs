@@ -4,6 +4,7 @@ using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
+using Switchboard.Testing;
 
 namespace Switchboard.Sip.Tests;
 
@@ -75,7 +76,7 @@ public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
     public async Task A_retransmitted_INVITE_is_absorbed_and_the_call_completes()
     {
         _answerAfterRetransmission = true;
-        using var sipp = Sipp.Start("uac_retransmitted_invite.xml", Sipp.FreePort(), Target);
+        using var sipp = Sipp.Start("uac_retransmitted_invite.xml", Ports.FreeUdp(), Target);
         AssertPassed(await sipp.ExitAsync());
         Assert.Equal(1, _invites);
         Assert.True(_layer.AbsorbedRequests >= 1, $"absorbed {_layer.AbsorbedRequests}");
@@ -85,7 +86,7 @@ public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
     [Fact]
     public async Task The_200_is_retransmitted_until_a_late_ACK_arrives()
     {
-        using var sipp = Sipp.Start("uac_lost_ack.xml", Sipp.FreePort(), Target);
+        using var sipp = Sipp.Start("uac_lost_ack.xml", Ports.FreeUdp(), Target);
         AssertPassed(await sipp.ExitAsync());
         Assert.Equal(1, _invites);
         Assert.True(_layer.ResponseRetransmissions >= 2, $"200 retransmitted {_layer.ResponseRetransmissions} times");
@@ -98,7 +99,7 @@ public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
     [InlineData("t1")]
     public async Task Sipps_built_in_caller_completes_a_call(string transport)
     {
-        using var sipp = Sipp.Start("builtin:uac", Sipp.FreePort(), Target, "-t", transport);
+        using var sipp = Sipp.Start("builtin:uac", Ports.FreeUdp(), Target, "-t", transport);
         AssertPassed(await sipp.ExitAsync());
         Assert.Equal(1, _invites);
         Assert.Equal(1, _byes);
@@ -112,7 +113,7 @@ public sealed class SippConformanceTests : IAsyncLifetime, ISipTransactionUser
         await using var uac = new SipTransactionLayer(new SipTransport(new SipTransportOptions { Port = 0, EnableTcp = false }));
         uac.Start(this);
         var local = "127.0.0.1:" + uac.Transport.LocalEndPoint.Port.ToString(CultureInfo.InvariantCulture);
-        int sippPort = Sipp.FreePort();
+        int sippPort = Ports.FreeUdp();
         using var sipp = Sipp.Start("uas_200_retransmitted.xml", sippPort, null);
         var peer = new SipEndPoint(SipProtocol.Udp, new IPEndPoint(IPAddress.Loopback, sippPort));
         var remote = $"sip:sipp@127.0.0.1:{sippPort.ToString(CultureInfo.InvariantCulture)}";

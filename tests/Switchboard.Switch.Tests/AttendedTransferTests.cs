@@ -6,6 +6,7 @@ using System.Text;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
 using Switchboard.Telephony;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -20,12 +21,12 @@ public sealed class AttendedTransferTests
     public async Task Refer_with_replaces_joins_the_two_partners_and_releases_the_transferring_phone()
     {
         await using var f = new SwitchFixture();
-        int p101 = Sipp.FreePort(), p102 = Sipp.FreePort();
+        int p101 = Ports.FreeUdp(), p102 = Ports.FreeUdp();
         using var phone101 = Sipp.Start("uas_reinvite.xml", p101, null);
         using var phone102 = Sipp.Start("uas_reinvite.xml", p102, null);
         foreach (var (user, port) in new[] { ("101", p101), ("102", p102) })
         {
-            using var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", user, "-au", user, "-ap", "pw" + user,
+            using var reg = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", user, "-au", user, "-ap", "pw" + user,
                 "-key", "contact_port", port.ToString(CultureInfo.InvariantCulture), "-key", "expect", "200");
             Assert.Equal(0, (await reg.ExitAsync()).Code);
         }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -16,9 +17,9 @@ public sealed class RetransmissionTests
     public async Task Retransmitted_invites_are_absorbed_and_the_200_is_retransmitted_until_the_ack()
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("builtin:uas", uasPort, null);
-        using (var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+        using (var reg = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
             "-key", "contact_port", uasPort.ToString(CultureInfo.InvariantCulture), "-key", "expect", "200"))
             Assert.Equal(0, (await reg.ExitAsync()).Code);
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Switchboard.Telephony;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -10,7 +11,7 @@ public sealed class SippConformanceTests
 
     private static async Task RegisterAsync(SwitchFixture f, string user, string password, int contactPort, string expect = "200")
     {
-        using var run = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", user, "-au", user, "-ap", password,
+        using var run = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", user, "-au", user, "-ap", password,
             "-key", "contact_port", P(contactPort), "-key", "expect", expect);
         var (code, output) = await run.ExitAsync();
         Assert.True(code == 0, $"sipp register {user} expecting {expect}: exit {code}\n{output}");
@@ -32,7 +33,7 @@ public sealed class SippConformanceTests
         await using var f = new SwitchFixture(authFreeFailures: 2);
         for (int i = 0; i < 3; i++) await RegisterAsync(f, "101", "guess" + i, 40101, expect: "403");
         // Blocked now: even the right password is refused without a challenge.
-        using var run = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+        using var run = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
             "-key", "contact_port", "40101", "-key", "expect", "200");
         var (code, output) = await run.ExitAsync();
         Assert.NotEqual(0, code);
@@ -44,10 +45,10 @@ public sealed class SippConformanceTests
     public async Task Authenticated_call_from_sipp_to_a_registered_sipp_phone_is_answered_and_released()
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("builtin:uas", uasPort, null);
         await RegisterAsync(f, "101", "pw101", uasPort);
-        using var uac = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var uac = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "talk_ms", "500");
         var (code, output) = await uac.ExitAsync();
         Assert.True(code == 0, "caller: " + output);
@@ -60,10 +61,10 @@ public sealed class SippConformanceTests
     public async Task Busy_callee_gives_486_to_the_caller()
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("uas_busy.xml", uasPort, null);
         await RegisterAsync(f, "101", "pw101", uasPort);
-        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var uac = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "486");
         var (code, output) = await uac.ExitAsync();
         Assert.True(code == 0, "caller: " + output);
@@ -75,7 +76,7 @@ public sealed class SippConformanceTests
     public async Task Unregistered_callee_gives_480()
     {
         await using var f = new SwitchFixture();
-        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "102", "-au", "100", "-ap", "pw100",
+        using var uac = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "102", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "480");
         var (code, output) = await uac.ExitAsync();
         Assert.True(code == 0, output);
@@ -85,10 +86,10 @@ public sealed class SippConformanceTests
     public async Task Callee_that_never_answers_times_out_with_408_on_its_leg_and_480_to_the_caller()
     {
         await using var f = new SwitchFixture();
-        int deadPort = Sipp.FreePort(); // registered, but nothing listens there: Timer B fires after 64*T1
+        int deadPort = Ports.FreeUdp(); // registered, but nothing listens there: Timer B fires after 64*T1
         await RegisterAsync(f, "101", "pw101", deadPort);
         using var events = f.Model.Events.Subscribe("100");
-        using var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var uac = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "480");
         var (code, output) = await uac.ExitAsync();
         Assert.True(code == 0, output);
@@ -105,17 +106,17 @@ public sealed class SippConformanceTests
     {
         await using var f = new SwitchFixture();
         await f.Switch.ForwardAsync("101", ForwardingSetting.Dnd);
-        using (var uac = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using (var uac = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "486"))
         {
             var (code, output) = await uac.ExitAsync();
             Assert.True(code == 0, output);
         }
         await f.Switch.ForwardAsync("101", ForwardingSetting.To("102"));
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("builtin:uas", uasPort, null);
         await RegisterAsync(f, "102", "pw102", uasPort);
-        using var call = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var call = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "talk_ms", "200");
         var (c2, o2) = await call.ExitAsync();
         Assert.True(c2 == 0, o2);
@@ -128,12 +129,12 @@ public sealed class SippCancelTests
     private static async Task RunAsync(string uasScenario)
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start(uasScenario, uasPort, null);
-        using (var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+        using (var reg = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
             "-key", "contact_port", uasPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "expect", "200"))
             Assert.Equal(0, (await reg.ExitAsync()).Code);
-        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
+        using var uac = Sipp.Start("uac_cancel.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
             "-key", "ring_ms", "1");
         var (code, output) = await uac.ExitAsync();
         var (uasCode, uasOutput) = await uas.ExitAsync(code == 0 ? null : TimeSpan.FromSeconds(1));
@@ -155,7 +156,7 @@ public sealed class SippAnswerTests
 {
     private static async Task RegisterAsync(SwitchFixture f, string user, int contactPort)
     {
-        using var reg = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", user, "-au", user, "-ap", "pw" + user,
+        using var reg = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", user, "-au", user, "-ap", "pw" + user,
             "-key", "contact_port", contactPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-key", "expect", "200");
         Assert.Equal(0, (await reg.ExitAsync()).Code);
     }
@@ -171,10 +172,10 @@ public sealed class SippAnswerTests
     public async Task Answer_sends_notify_talk_to_a_phone_that_announced_it_and_the_phone_answers()
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("uas_talk.xml", uasPort, null);
         await RegisterAsync(f, "101", uasPort);
-        using var uac = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var uac = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "talk_ms", "500");
         await WaitRingingAsync(f, "101", uas);
         Assert.Equal(AnswerMethod.Talk, f.Switch.AnswerMethodOf("101"));
@@ -191,10 +192,10 @@ public sealed class SippAnswerTests
     public async Task Answer_on_a_phone_without_a_remote_answer_method_is_501_and_the_call_keeps_ringing()
     {
         await using var f = new SwitchFixture();
-        int uasPort = Sipp.FreePort();
+        int uasPort = Ports.FreeUdp();
         using var uas = Sipp.Start("uas_ring_cancel.xml", uasPort, null);
         await RegisterAsync(f, "101", uasPort);
-        using var uac = Sipp.Start("uac_cancel.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
+        using var uac = Sipp.Start("uac_cancel.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100", "-key", "caller", "100",
             "-key", "ring_ms", "3000");
         await WaitRingingAsync(f, "101", uas);
 
@@ -211,8 +212,8 @@ public sealed class SippAnswerTests
     public async Task MakeCall_rings_a_phone_that_honours_answer_after_and_it_answers_by_itself()
     {
         await using var f = new SwitchFixture();
-        int callerPort = Sipp.FreePort();
-        int calleePort = Sipp.FreePort();
+        int callerPort = Ports.FreeUdp();
+        int calleePort = Ports.FreeUdp();
         using var caller = Sipp.Start("uas_autoanswer.xml", callerPort, null);
         using var callee = Sipp.Start("builtin:uas", calleePort, null);
         await RegisterAsync(f, "101", callerPort);

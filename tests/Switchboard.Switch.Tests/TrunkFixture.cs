@@ -3,6 +3,7 @@ using System.Globalization;
 using Switchboard.Storage;
 using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -14,7 +15,7 @@ internal sealed class TrunkFixture : IAsyncDisposable
 
     public TrunkFixture(Action<TrunkOptions>? trunk = null, Action<SwitchOptions>? sw = null, OutsideCallOptions? policy = null, int? upstreamPort = null)
     {
-        UpstreamPort = upstreamPort ?? Sipp.FreePort();
+        UpstreamPort = upstreamPort ?? Ports.FreeUdp();
         Trunk = new TrunkOptions
         {
             Name = "provider",
@@ -58,21 +59,13 @@ internal sealed class TrunkFixture : IAsyncDisposable
 
     public async Task RegisterPhoneAsync(string user, int contactPort)
     {
-        using var run = Sipp.Start("register.xml", Sipp.FreePort(), Remote, "-s", user, "-au", user, "-ap", "pw" + user,
+        using var run = Sipp.Start("register.xml", Ports.FreeUdp(), Remote, "-s", user, "-au", user, "-ap", "pw" + user,
             "-key", "contact_port", contactPort.ToString(CultureInfo.InvariantCulture), "-key", "expect", "200");
         var (code, output) = await run.ExitAsync();
         Assert.True(code == 0, $"register {user}: {output}");
     }
 
-    public async Task WaitForAsync(Func<bool> condition, string what, int seconds = 15)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > TimeSpan.FromSeconds(seconds)) Assert.Fail("timed out waiting for " + what);
-            await Task.Delay(50);
-        }
-    }
+    public Task WaitForAsync(Func<bool> condition, string what, int seconds = 15) => Poll.UntilAsync(condition, what, seconds);
 
     public async ValueTask DisposeAsync()
     {

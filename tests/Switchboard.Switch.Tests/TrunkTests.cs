@@ -4,6 +4,7 @@ using Switchboard.Sip.Auth;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -121,7 +122,7 @@ public sealed class TrunkCallTests
         await using var f = new TrunkFixture(t => t.NumberFormat = TrunkNumberFormat.National);
         var messages = Path.Combine(f.Dir, "provider.log");
         using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
-        int phonePort = Sipp.FreePort();
+        int phonePort = Ports.FreeUdp();
         using var phone = Sipp.Start("phone_makecall.xml", phonePort, null);
         await f.RegisterPhoneAsync("100", phonePort);
 
@@ -154,7 +155,7 @@ public sealed class TrunkCallTests
         await using var f = new TrunkFixture(t => t.NumberFormat = TrunkNumberFormat.International, sw => sw.OutsideLinePrefix = "0");
         var messages = Path.Combine(f.Dir, "provider.log");
         using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
-        using var caller = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "00891234567", "-au", "101", "-ap", "pw101",
+        using var caller = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "00891234567", "-au", "101", "-ap", "pw101",
             "-key", "caller", "101", "-key", "talk_ms", "300");
         var (code, output) = await caller.ExitAsync();
         Assert.True(code == 0, "phone: " + output);
@@ -169,7 +170,7 @@ public sealed class TrunkCallTests
     {
         await using var f = new TrunkFixture();
         var messages = Path.Combine(f.Dir, "phone.log");
-        using var caller = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "0900123456", "-au", "100", "-ap", "pw100",
+        using var caller = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "0900123456", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "403", "-trace_msg", "-message_file", messages);
         var (code, output) = await caller.ExitAsync();
         Assert.True(code == 0, output);
@@ -193,7 +194,7 @@ public sealed class TrunkCallTests
         Assert.Equal(ReplyCode.Forbidden, notAllowed.Code);
         Assert.Contains("AllowedDevices", notAllowed.Message, StringComparison.Ordinal);
 
-        await f.RegisterPhoneAsync("100", Sipp.FreePort()); // nothing answers there: the call stays ringing
+        await f.RegisterPhoneAsync("100", Ports.FreeUdp()); // nothing answers there: the call stays ringing
         Assert.True((await f.Switch.MakeCallAsync("100", "+49891234567")).IsSuccess);
         await f.Switch.DropAsync("100");
         var second = await f.Switch.MakeCallAsync("100", "+49891234568");
@@ -217,7 +218,7 @@ public sealed class TrunkCallTests
     public async Task An_inbound_call_to_a_did_rings_extension_100_with_the_callers_number_in_the_events()
     {
         await using var f = new TrunkFixture();
-        int phonePort = Sipp.FreePort();
+        int phonePort = Ports.FreeUdp();
         using var phone = Sipp.Start("builtin:uas", phonePort, null);
         await f.RegisterPhoneAsync("100", phonePort);
         using var events = f.Model.Events.Subscribe("100");
@@ -244,7 +245,7 @@ public sealed class TrunkCallTests
             Assert.NotEqual(0, (await provider.ExitAsync()).Code);
         Assert.Contains("SIP/2.0 404", File.ReadAllText(messages), StringComparison.Ordinal);
         var stranger = Path.Combine(f.Dir, "stranger.log");
-        using (var other = Sipp.Start("provider_call_in.xml", Sipp.FreePort(), f.Remote, "-s", "+4989555100",
+        using (var other = Sipp.Start("provider_call_in.xml", Ports.FreeUdp(), f.Remote, "-s", "+4989555100",
             "-key", "to", "+4989555100", "-key", "caller", "030123456", "-key", "talk_ms", "100", "-trace_msg", "-message_file", stranger, "-timeout", "3s"))
             Assert.NotEqual(0, (await other.ExitAsync()).Code);
         Assert.Contains("SIP/2.0 407", File.ReadAllText(stranger), StringComparison.Ordinal);
@@ -266,7 +267,7 @@ public sealed class TrunkForwardingTests
             Assert.True(code == 0, output);
         }
         await f.Switch.ForwardAsync("100", ForwardingSetting.To("102"));
-        int phonePort = Sipp.FreePort();
+        int phonePort = Ports.FreeUdp();
         using var phone = Sipp.Start("builtin:uas", phonePort, null);
         await f.RegisterPhoneAsync("102", phonePort);
         using var events = f.Model.Events.Subscribe("102");
@@ -288,7 +289,7 @@ public sealed class TrunkForwardingTests
         using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
         var set = await f.Switch.ForwardAsync("101", ForwardingSetting.To("+49891234567"));
         Assert.True(set.IsSuccess, set.Message);
-        using var caller = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var caller = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "talk_ms", "200");
         var (code, output) = await caller.ExitAsync();
         Assert.True(code == 0, "phone: " + output);
@@ -306,7 +307,7 @@ public sealed class TrunkForwardingTests
         await using var f = new TrunkFixture(policy: options);
         Assert.True((await f.Switch.ForwardAsync("101", ForwardingSetting.To("+49891234567"))).IsSuccess);
         options.DeniedPrefixes.Add("089");
-        using var caller = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var caller = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "403");
         var (code, output) = await caller.ExitAsync();
         Assert.True(code == 0, output);
@@ -318,10 +319,10 @@ public sealed class TrunkForwardingTests
         await using var f = new TrunkFixture();
         var messages = Path.Combine(f.Dir, "provider.log");
         using var provider = Sipp.Start("provider_auth.xml", f.UpstreamPort, null, "-trace_msg", "-message_file", messages);
-        int ringPort = Sipp.FreePort();
+        int ringPort = Ports.FreeUdp();
         using var ringing = Sipp.Start("uas_ring_cancel.xml", ringPort, null);
         await f.RegisterPhoneAsync("101", ringPort);
-        using var caller = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
+        using var caller = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "talk_ms", "200");
         await f.WaitForAsync(() => f.Model.FirstInState("101", ConnectionState.Alerting) is not null, "101 to ring");
         var r = await f.Switch.RedirectAsync("101", "+49891234567");
@@ -341,7 +342,7 @@ public sealed class TrunkGroupTests
     public async Task A_group_did_rings_every_member_the_first_to_answer_gets_the_call_and_the_others_are_cancelled()
     {
         await using var f = new TrunkFixture(t => t.Dids["+4989555200"] = "100,101");
-        int ringPort = Sipp.FreePort(), answerPort = Sipp.FreePort();
+        int ringPort = Ports.FreeUdp(), answerPort = Ports.FreeUdp();
         using var ringing = Sipp.Start("uas_ring_cancel.xml", ringPort, null);
         using var answering = Sipp.Start("builtin:uas", answerPort, null);
         await f.RegisterPhoneAsync("100", ringPort);

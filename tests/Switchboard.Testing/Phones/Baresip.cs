@@ -6,13 +6,27 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Switchboard.EndToEnd.Phones;
+namespace Switchboard.Testing.Phones;
 
 /// <summary>
-/// A real baresip 1.0.0 softphone (Debian baresip-core), headless: SIP on a loopback port, audio from a WAV file or a
-/// sine, received audio recorded to WAV, driven through its ctrl_tcp interface (netstring JSON).
+/// Where a phone runs: its own address, and the network namespace that holds it (null: the test's own, where the
+/// address is normally 127.0.0.1).
 /// </summary>
-internal sealed class Baresip : IAsyncDisposable
+/// <remarks>
+/// <paramref name="ReachControl"/> is for a host the test cannot reach directly (behind a NAT router): given the
+/// ctrl_tcp port, it opens a way there (a port forward) and returns the address to connect to.
+/// </remarks>
+public sealed record PhoneHost(string Address, string? Namespace, Func<int, string>? ReachControl = null)
+{
+    public static PhoneHost Loopback { get; } = new("127.0.0.1", null);
+}
+
+/// <summary>
+/// A real baresip 1.0.0 softphone (Debian baresip-core), headless: SIP on a port of its host's address (loopback, or
+/// inside a network namespace), audio from a WAV file or a sine, received audio recorded to WAV, driven through its
+/// ctrl_tcp interface (netstring JSON).
+/// </summary>
+public sealed class Baresip : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TcpClient _ctrl;
@@ -20,6 +34,7 @@ internal sealed class Baresip : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _responses = new();
     private readonly List<JsonObject> _events = [];
     private readonly SemaphoreSlim _eventSignal = new(0);
+    private readonly Dictionary<string, (long Length, DateTime Written)> _oldRecordings = [];
     private readonly Task _reader;
     private int _token;
 
@@ -45,10 +60,13 @@ internal sealed class Baresip : IAsyncDisposable
     /// <summary>
     /// Starts a phone. <paramref name="account"/> is baresip's account line, e.g.
     /// <c>&lt;sip:100@127.0.0.1:5060&gt;;auth_pass=secret;answermode=manual;regint=600</c>.
-    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>.
+    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>. On a
+    /// <paramref name="host"/> inside a network namespace the phone is started with <c>ip netns exec</c> and binds SIP,
+    /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link).
     /// </summary>
-    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source)
+    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null)
     {
+        host ??= PhoneHost.Loopback;
         if (!File.Exists("/usr/bin/baresip")) throw new InvalidOperationException("baresip is not installed (Debian package baresip-core; scripts/test.sh installs it)");
         int block = Ports.Block(24);
         int sipPort = block, ctrlPort = block + 2, rtpFrom = block + 4;
@@ -70,8 +88,8 @@ internal sealed class Baresip : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(dir, "config"), $"""
             poll_method		epoll
-            sip_listen		127.0.0.1:{sipPort}
-            net_interface		127.0.0.1
+            sip_listen		{host.Address}:{sipPort}
+            net_interface		{host.Address}
             call_local_timeout	120
             call_max_calls		4
             audio_source		{audioSource}
@@ -87,7 +105,7 @@ internal sealed class Baresip : IAsyncDisposable
             module_tmp		account.so
             module_app		menu.so
             module_app		ctrl_tcp.so
-            ctrl_tcp_listen		127.0.0.1:{ctrlPort}
+            ctrl_tcp_listen		{host.Address}:{ctrlPort}
             snd_path		{dir}/rec
             statmode_default	off
 
@@ -95,7 +113,11 @@ internal sealed class Baresip : IAsyncDisposable
         File.WriteAllText(Path.Combine(dir, "accounts"), account + "\n");
         File.WriteAllText(Path.Combine(dir, "contacts"), "");
 
-        var psi = new ProcessStartInfo("baresip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        // ip netns exec execs baresip in place, so the process (and its pid for Kill) is baresip itself.
+        var psi = host.Namespace is null
+            ? new ProcessStartInfo("baresip")
+            : new ProcessStartInfo("ip") { ArgumentList = { "netns", "exec", host.Namespace, "baresip" } };
+        psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
         foreach (var a in new[] { "-s", "-f", dir }) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         var log = new StreamWriter(Path.Combine(dir, "baresip.log")) { AutoFlush = true };
@@ -104,13 +126,14 @@ internal sealed class Baresip : IAsyncDisposable
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
 
+        var controlAddress = host.ReachControl?.Invoke(ctrlPort) ?? host.Address;
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
             var client = new TcpClient();
             try
             {
-                await client.ConnectAsync("127.0.0.1", ctrlPort);
+                await client.ConnectAsync(controlAddress, ctrlPort);
                 return new Baresip(name, dir, sipPort, p, client);
             }
             catch (SocketException) when (DateTime.UtcNow < deadline && !p.HasExited)
@@ -131,8 +154,17 @@ internal sealed class Baresip : IAsyncDisposable
         var tcs = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         _responses[token] = tcs;
         var frame = Encoding.ASCII.GetBytes(json.Length.ToString(CultureInfo.InvariantCulture) + ":").Concat(json).Append((byte)',').ToArray();
-        await _stream.WriteAsync(frame);
-        return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        try
+        {
+            await _stream.WriteAsync(frame);
+            return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException)
+        {
+            _responses.TryRemove(token, out _);
+            var state = _process.HasExited ? $"baresip exited ({_process.ExitCode})" : "baresip is running";
+            throw new TimeoutException($"{Name}: no answer to the ctrl_tcp command '{command}' ({ex.Message}; {state}); end of its log:\n{LogTail()}", ex);
+        }
     }
 
     /// <summary>
@@ -211,6 +243,42 @@ internal sealed class Baresip : IAsyncDisposable
             }
             await _eventSignal.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
         }
+    }
+
+    /// <summary>Forgets every event received so far, so that a following wait sees only what happens next.</summary>
+    public void DiscardEvents()
+    {
+        lock (_events) _events.Clear();
+    }
+
+    /// <summary>
+    /// Treats every recording made so far as old: <see cref="LastReceived"/> then reads only calls that start later,
+    /// so a phone reused for several calls is never judged by an earlier call's audio.
+    /// </summary>
+    public void ForgetRecordings()
+    {
+        lock (_oldRecordings)
+            foreach (var f in System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")) _oldRecordings[f] = Stamp(f);
+    }
+
+    // sndfile names recordings by the second a call starts, so a later call can reuse an old name: a file counts as
+    // old only while it is unchanged.
+    private static (long, DateTime) Stamp(string file) => (new FileInfo(file).Length, File.GetLastWriteTimeUtc(file));
+
+    /// <summary>The recordings on disk, for failure messages.</summary>
+    public string RecordingList() =>
+        string.Join(", ", System.IO.Directory.GetFiles(RecordingDirectory).Select(f => $"{Path.GetFileName(f)} ({new FileInfo(f).Length} bytes)"));
+
+    /// <summary>What this phone received in its newest call since <see cref="ForgetRecordings"/>: level and dominant frequency.</summary>
+    public ReceivedAudio? LastReceived()
+    {
+        string? file;
+        lock (_oldRecordings)
+            file = System.IO.Directory.GetFiles(RecordingDirectory, "*-dec.wav")
+                .Where(f => !_oldRecordings.TryGetValue(f, out var old) || old != Stamp(f)).OrderBy(File.GetLastWriteTimeUtc).LastOrDefault();
+        if (file is null) return null;
+        var (samples, rate) = Audio.Read(file);
+        return new ReceivedAudio(file, samples, rate, Audio.Rms(samples), Audio.DominantFrequency(samples, rate));
     }
 
     /// <summary>The last lines of the phone's log (SIP trace included), for failure messages.</summary>
@@ -305,8 +373,15 @@ internal sealed class Baresip : IAsyncDisposable
 /// What a phone's RTP stream looks like: its ports, its SSRC, the negotiated direction, packets received per remote
 /// SSRC, and the sequence number its jitter buffer last accepted (it moves only while received audio is played).
 /// </summary>
-internal sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received, int JitterSeqPut)
+public sealed record RtpView(int LocalPort, int RemotePort, uint Ssrc, string Direction, IReadOnlyDictionary<uint, long> Received, int JitterSeqPut)
 {
     /// <summary>Packets received from the given sender's SSRC.</summary>
     public long From(RtpView sender) => Received.GetValueOrDefault(sender.Ssrc);
+}
+
+/// <summary>One recording of what a phone received: its samples, level (RMS) and strongest frequency.</summary>
+public sealed record ReceivedAudio(string File, short[] Samples, int Rate, double Rms, int Frequency)
+{
+    /// <summary>"silence (rms 2)", "1000 Hz (rms 8123)": what a listener would say it heard.</summary>
+    public override string ToString() => Rms < 100 ? $"silence (rms {Rms:0})" : $"{Frequency} Hz (rms {Rms:0})";
 }

@@ -1,37 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Xunit;
 
-namespace Switchboard.Sip.Tests;
+namespace Switchboard.Testing;
 
-/// <summary>Runs the real sipp (Debian sip-tester) with a scenario from Scenarios/ against the stack under test.</summary>
-internal static class Sipp
+/// <summary>
+/// Runs the real sipp (Debian sip-tester) with a scenario from the calling test project's Scenarios/ folder (copied
+/// next to its assembly) against the stack under test.
+/// </summary>
+public static class Sipp
 {
     private static string? Executable() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, "sipp")).FirstOrDefault(File.Exists);
-
-    public static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
-    }
-
-    /// <summary>
-    /// A listening sipp (UAS) is ready once its UDP port shows in /proc/net/udp. (Probing by binding the port
-    /// ourselves would race with sipp's own bind and make it fail.)
-    /// </summary>
-    private static void WaitUntilBound(int port)
-    {
-        var needle = ":" + port.ToString("X4", CultureInfo.InvariantCulture) + " ";
-        for (int i = 0; i < 100; i++)
-        {
-            if (File.ReadLines("/proc/net/udp").Any(l => l.Contains(needle, StringComparison.Ordinal))) return;
-            Thread.Sleep(50);
-        }
-    }
 
     /// <summary>
     /// sipp substitutes -key values inside messages but not in attributes such as recv response="…"; so the keys are
@@ -71,18 +52,23 @@ internal static class Sipp
         else args.AddRange(["-sf", Materialize(scenario, extra)]);
         args.AddRange(["-i", "127.0.0.1", "-p", localPort.ToString(CultureInfo.InvariantCulture), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]);
         args.AddRange(WithoutKeys(extra));
+        // sipp's digest uri defaults to sip:remote_ip:port, right only for REGISTER; the switch checks that the uri is
+        // the Request-URI (RFC 2617 §3.2.2.5), so the scenarios' INVITE sip:[service]@[remote] is named explicitly.
+        int service = Array.IndexOf(extra, "-s");
+        if (remote is not null && service >= 0 && service + 1 < extra.Length && !extra.Contains("-auth_uri") && !scenario.StartsWith("register", StringComparison.Ordinal))
+            args.AddRange(["-auth_uri", $"{extra[service + 1]}@{remote}"]);
         var errors = Path.Combine(Path.GetTempPath(), $"sb-sipp-{Guid.NewGuid():N}.err");
         args.AddRange(["-trace_err", "-error_file", errors]);
         if (remote is not null) args.Add(remote);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var run = new SippRun(Process.Start(psi)!, errors);
-        if (remote is null) WaitUntilBound(localPort);
+        if (remote is null) Ports.WaitUntilUdpBound(localPort);
         return run;
     }
 }
 
 /// <summary>A running sipp.</summary>
-internal sealed class SippRun(Process process, string errorFile) : IDisposable
+public sealed class SippRun(Process process, string errorFile) : IDisposable
 {
     private readonly Task<string> _out = process.StandardOutput.ReadToEndAsync();
     private readonly Task<string> _err = process.StandardError.ReadToEndAsync();

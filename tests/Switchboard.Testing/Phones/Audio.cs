@@ -1,7 +1,7 @@
-namespace Switchboard.EndToEnd.Phones;
+namespace Switchboard.Testing.Phones;
 
 /// <summary>WAV files of 16-bit PCM and a Goertzel tone check: what a phone played and what it heard.</summary>
-internal static class Audio
+public static class Audio
 {
     /// <summary>Writes an 8 kHz mono 16-bit sine tone (long enough that baresip's aufile never reaches its end).</summary>
     public static void WriteTone(string path, double frequency, double seconds = 300, double amplitude = 8000)
