@@ -180,8 +180,11 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
                 throw new HttpBadRequest(431, "Request Header Fields Too Large", $"request head larger than {options.MaxHttpHeaderBytes} bytes");
             if (result.IsCompleted)
             {
+                // The buffer must be read before AdvanceTo: its segments go back to the pool then, and a head that
+                // ended in a fresh empty segment (client closed right after ~4 KiB) looked empty and got no answer.
+                bool empty = buffer.IsEmpty;
                 reader.AdvanceTo(buffer.End);
-                if (buffer.IsEmpty) return null;
+                if (empty) return null;
                 throw new HttpBadRequest(400, "Bad Request", "connection closed in the middle of a request head");
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
