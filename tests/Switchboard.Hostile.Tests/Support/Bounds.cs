@@ -54,10 +54,10 @@ internal static class Bounds
     }
 
     /// <summary>Fails when the log grew by more than the per-input bound over a corpus.</summary>
-    public static void LogVolume(CapturingLoggerProvider logs, int inputs)
+    public static void LogVolume(CapturingLoggerProvider logs, int inputs, int perInput = MaxLogBytesPerInput)
     {
-        Assert.True(logs.Bytes <= (long)inputs * MaxLogBytesPerInput,
-            $"{logs.Bytes} bytes of log for {inputs} hostile inputs ({logs.Bytes / Math.Max(1, inputs)} per input, bound {MaxLogBytesPerInput}); most frequent: "
+        Assert.True(logs.Bytes <= (long)inputs * perInput,
+            $"{logs.Bytes} bytes of log for {inputs} hostile inputs ({logs.Bytes / Math.Max(1, inputs)} per input, bound {perInput}); most frequent: "
             + string.Join(" | ", logs.Entries.GroupBy(e => e.Category + ": " + Show(e.Message, 60)).OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Count()}x {g.Key}")));
     }
 
