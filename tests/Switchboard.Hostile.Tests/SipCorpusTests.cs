@@ -152,7 +152,7 @@ public sealed class SipCorpusTests : IAsyncLifetime
         var head = headEnd < 0 ? text : text[..headEnd];
         Assert.True(System.Text.Unicode.Utf8.IsValid(bytes.AsSpan(0, head.Length)), $"response head is not UTF-8: {Bounds.Show(text)}");
         foreach (var c in head.Replace("\r\n", "", StringComparison.Ordinal))
-            Assert.True(c is '\t' or (>= ' ' and not '\x7f'), $"response head holds control byte {(int)c:X2}: {Bounds.Show(text)}");
+            if (c is not ('\t' or (>= ' ' and not '\x7f'))) Assert.Fail($"response head holds control byte {(int)c:X2}: {Bounds.Show(text)}");
     }
 
     private static async Task<byte[]> ReadSomeAsync(NetworkStream stream, TimeSpan window)

@@ -32,7 +32,7 @@ internal static class Bounds
         int code = int.Parse(line.AsSpan(0, 3), System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(ReplyCodes.Contains(code), $"reply code {code} to {Show(input)}: {Show(line)}");
         foreach (var c in line)
-            Assert.True(c is >= ' ' and <= '~', $"reply to {Show(input)} holds U+{(int)c:X4}: {Show(line)}");
+            if (c is < ' ' or > '~') Assert.Fail($"reply to {Show(input)} holds U+{(int)c:X4}: {Show(line)}");
     }
 
     /// <summary>Fails when the process holds more memory than the caps.</summary>

@@ -31,7 +31,8 @@ internal static class HttpResponses
             var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var h in lines.Skip(1))
             {
-                foreach (var c in h) Assert.True(c is >= ' ' and <= '~', $"response header '{Bounds.Show(h)}' to {Bounds.Show(input)} is not printable");
+                foreach (var c in h)
+                    if (c is < ' ' or > '~') Assert.Fail($"response header '{Bounds.Show(h)}' to {Bounds.Show(input)} is not printable");
                 int colon = h.IndexOf(':');
                 Assert.True(colon > 0, $"response header '{Bounds.Show(h)}' to {Bounds.Show(input)}");
                 headers[h[..colon]] = h[(colon + 1)..].Trim();
