@@ -79,6 +79,14 @@ public sealed class ParserCorpusTests
     }
 
     [Fact]
+    public void An_extra_argument_with_a_tab_is_echoed_printable()
+    {
+        // Tabs separate the verb and device only; one inside an extra argument went back raw in the reply line.
+        Assert.False(CommandParser.TryParse("Drop 101 a\tb", out _, out var error));
+        Assert.Equal("Drop 101: unexpected extra argument 'a\\x09b' (Drop <device>)", error);
+    }
+
+    [Fact]
     public void Http_head_parser_returns_a_request_or_a_bad_request()
     {
         var m = new Mutator(7230);
