@@ -23,7 +23,12 @@ public sealed class AmiCorpusTests
         var model = new CallModel(devices, new CallEventHub());
         var options = new AsteriskOptions
         {
-            Port = fake.Port, Username = "cti", Secret = "fake", Devices = [.. devices], PingIntervalSeconds = 3600, ReconnectMinDelayMs = 20,
+            Port = fake.Port,
+            Username = "cti",
+            Secret = "fake",
+            Devices = [.. devices],
+            PingIntervalSeconds = 3600,
+            ReconnectMinDelayMs = 20,
         };
         await using var system = new AsteriskPhoneSystem(model, options, factory);
         await system.StartAsync(default);

@@ -41,6 +41,9 @@ internal static class Bounds
         long managed = GC.GetTotalMemory(forceFullCollection: true);
         using var self = Process.GetCurrentProcess();
         long rss = self.WorkingSet64;
+        // HOSTILE_MEMORY_LOG=<file> records every reading, for choosing and reporting the caps.
+        if (Environment.GetEnvironmentVariable("HOSTILE_MEMORY_LOG") is { Length: > 0 } file)
+            File.AppendAllText(file, $"{DateTime.UtcNow:HH:mm:ss.fff} managed={managed / 1048576} MB rss={rss / 1048576} MB after {after}\n");
         Assert.True(managed <= MaxManagedBytes, $"managed heap {managed / 1048576} MB after {after} (cap {MaxManagedBytes / 1048576} MB)");
         Assert.True(rss <= MaxRssBytes, $"RSS {rss / 1048576} MB after {after} (cap {MaxRssBytes / 1048576} MB)");
     }
