@@ -27,12 +27,15 @@ internal sealed class CapturingLoggerProvider : ILoggerProvider
     public List<LogEntry> Failures(Func<LogEntry, bool>? allowed = null) =>
         [.. _entries.Where(e => (e.Level >= LogLevel.Error || e.Exception is not null) && !(allowed?.Invoke(e) ?? false))];
 
+    /// <summary>Characters an entry takes in a console log: time stamp, level, category, message, exception.</summary>
+    public static long SizeOf(LogEntry e) => e.Category.Length + e.Message.Length + (e.Exception?.ToString().Length ?? 0) + 24;
+
     private void Add(LogEntry entry)
     {
-        // Beyond a generous number the text is only counted: a flood must show as a failed bound, not as an
-        // out-of-memory test process.
+        // Beyond a generous number entries are only counted, so a flood shows as a failed bound rather than an
+        // out-of-memory test process (and the bound then fails on the counted entries alone).
         if (_entries.Count < 200_000) _entries.Enqueue(entry);
-        Interlocked.Add(ref _bytes, entry.Category.Length + entry.Message.Length + (entry.Exception?.ToString().Length ?? 0) + 24);
+        Interlocked.Add(ref _bytes, SizeOf(entry));
     }
 
     private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
