@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one parser with AFL++ and SharpFuzz (not part of CI).
-#   scripts/fuzz.sh <sip|command|http|ini|ami|sdp> [seconds=300]
+#   scripts/fuzz.sh <sip|command|http|httpstream|ini|ami|sdp> [seconds=300]
 # Installs afl++ (Debian) and the SharpFuzz instrumenter (dotnet tool) when missing, publishes bench/Switchboard.Fuzz,
 # instruments the Switchboard assemblies, runs afl-fuzz for the given time and replays every crash it saved, so the
 # exception and its stack are printed. Work files: $FUZZ_DIR (default /tmp/switchboard-fuzz); a later run of the same
@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${1:?usage: scripts/fuzz.sh <sip|command|http|ini|ami|sdp> [seconds]}
+target=${1:?usage: scripts/fuzz.sh <sip|command|http|httpstream|ini|ami|sdp> [seconds]}
 seconds=${2:-300}
-case "$target" in sip|command|http|ini|ami|sdp) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
+case "$target" in sip|command|http|httpstream|ini|ami|sdp) ;; *) echo "unknown target '$target'" >&2; exit 2 ;; esac
 work=${FUZZ_DIR:-/tmp/switchboard-fuzz}
 tools="$work/tools"
 bin="$work/bin"

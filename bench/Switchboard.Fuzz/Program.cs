@@ -22,6 +22,7 @@ public static class Program
         ["sip"] = Sip,
         ["command"] = CommandLine,
         ["http"] = HttpHead,
+        ["httpstream"] = HttpStream.Run,
         ["ini"] = Ini,
         ["ami"] = Ami,
         ["sdp"] = Sdp,
@@ -163,6 +164,8 @@ public static class Program
 /// <summary>Promises every parser makes about the text it hands back.</summary>
 internal static class Check
 {
+    public static string Show(string s) => new([.. (s.Length > 120 ? s[..120] : s).Select(c => c is >= ' ' and <= '~' ? c : '?')]);
+
     public static void Text(string? text, int max, string what)
     {
         if (text is null) return;

@@ -13,6 +13,8 @@ internal static class Seeds
         "http" => Ascii("GET /Status%20100 HTTP/1.1\r\nHost: x\r\nOrigin: http://a\r\nConnection: keep-alive",
             "POST /x HTTP/1.0\r\nContent-Length: 12\r\nTransfer-Encoding: chunked",
             "OPTIONS / HTTP/1.1\r\nAccess-Control-Request-Headers: x-a, x-b\r\nConnection: close"),
+        "httpstream" => For("http").Select(b => (byte[])[0x10, .. b, .. "\r\n\r\n"u8])
+            .Append([0xFF, .. Encoding.Latin1.GetBytes(string.Concat(Enumerable.Repeat("GET /Status%20100 HTTP/1.1\r\n", 140)))]),
         "ini" => Ascii("[Extensions]\r\n192.168.1.10=100\r\n::1=101\r\n; comment\r\n[Other]\r\nx=y\r\n",
             "[extensions]\nfe80::1%eth0=102\n::ffff:10.0.0.1=103\nbad\n10.0.0.300=1\n"),
         "ami" => Ascii("Asterisk Call Manager/9.0.0\r\nResponse: Success\r\nActionID: sb1-1\r\nMessage: Authentication accepted\r\n\r\n"
