@@ -163,5 +163,13 @@ public static class CommandParser
         return token;
     }
 
-    private static string Shorten(ReadOnlySpan<char> text) => text.Length <= 40 ? text.ToString() : text[..40].ToString() + "...";
+    // Arguments may hold tabs (they separate only the leading tokens); a tab echoed raw would make a reply line
+    // carry a control character, so everything echoed is shown printable.
+    private static string Shorten(ReadOnlySpan<char> text)
+    {
+        var cut = text.Length <= 40 ? text : text[..40];
+        var sb = new System.Text.StringBuilder(cut.Length + 8);
+        foreach (var c in cut) sb.Append(NumberFormat.Printable(c));
+        return text.Length <= 40 ? sb.ToString() : sb.Append("...").ToString();
+    }
 }

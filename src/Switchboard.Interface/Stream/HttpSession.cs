@@ -31,6 +31,22 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         return tmp.LastIndexOf(" HTTP/1."u8) > sp;
     }
 
+    /// <summary>
+    /// True when an unfinished first line starts like a request line (<c>METHOD SP /</c>, <c>*</c> or an absolute URI), so
+    /// the connection should wait for its end rather than treat it as a too-long command line.
+    /// </summary>
+    public static bool MayBeRequestLine(ReadOnlySequence<byte> start)
+    {
+        Span<byte> tmp = stackalloc byte[16];
+        int n = (int)Math.Min(start.Length, tmp.Length);
+        start.Slice(0, n).CopyTo(tmp);
+        var head = tmp[..n];
+        int sp = head.IndexOf((byte)' ');
+        if (sp < 3 || sp > 10 || sp + 1 >= head.Length) return false;
+        foreach (var b in head[..sp]) if (b is < (byte)'A' or > (byte)'Z') return false;
+        return head[sp + 1] is (byte)'/' or (byte)'*' or (byte)'h' or (byte)'H';
+    }
+
     public async Task RunAsync()
     {
         while (true)
@@ -164,8 +180,11 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
                 throw new HttpBadRequest(431, "Request Header Fields Too Large", $"request head larger than {options.MaxHttpHeaderBytes} bytes");
             if (result.IsCompleted)
             {
+                // The buffer must be read before AdvanceTo: its segments go back to the pool then, and a head that
+                // ended in a fresh empty segment (client closed right after ~4 KiB) looked empty and got no answer.
+                bool empty = buffer.IsEmpty;
                 reader.AdvanceTo(buffer.End);
-                if (buffer.IsEmpty) return null;
+                if (empty) return null;
                 throw new HttpBadRequest(400, "Bad Request", "connection closed in the middle of a request head");
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
@@ -185,7 +204,7 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         }
     }
 
-    private static Request ParseHead(string head)
+    internal static Request ParseHead(string head)
     {
         var lines = head.Split("\r\n");
         var parts = lines[0].Split(' ');
@@ -252,7 +271,7 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         </body></html>
         """;
 
-    private sealed class Request(string method, string target)
+    internal sealed class Request(string method, string target)
     {
         public string Method { get; } = method;
         public string Target { get; } = target;
@@ -262,7 +281,7 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         public string? RequestHeaders { get; set; }
     }
 
-    private sealed class HttpBadRequest(int status, string reason, string message) : Exception(message)
+    internal sealed class HttpBadRequest(int status, string reason, string message) : Exception(message)
     {
         public int Status { get; } = status;
         public string Reason { get; } = reason;

@@ -109,11 +109,22 @@ internal sealed class StreamConnection : IAsyncDisposable
                     first = false;
                     if (HttpSession.IsRequestLine(firstLine))
                     {
-                        _reader.AdvanceTo(buffer.Start);
-                        var http = new HttpSession(_reader, _writer, _interpreter, _options, _remote, _log, _closed.Token);
-                        await http.RunAsync().ConfigureAwait(false);
+                        await RunHttpAsync(buffer).ConfigureAwait(false);
                         return;
                     }
+                }
+                else if (!result.IsCompleted && HttpSession.MayBeRequestLine(buffer))
+                {
+                    // A browser's request line may be longer than a command line (a long click-to-dial URL) and arrive
+                    // in several reads: wait for its end up to the HTTP head limit instead of cutting it as a command.
+                    if (buffer.Length <= _options.MaxHttpHeaderBytes)
+                    {
+                        if (_partialSince == 0) Volatile.Write(ref _partialSince, Stopwatch.GetTimestamp());
+                        _reader.AdvanceTo(buffer.Start, buffer.End);
+                        continue;
+                    }
+                    await RunHttpAsync(buffer).ConfigureAwait(false);
+                    return;
                 }
                 else if (buffer.Length > _options.MaxLineLength || result.IsCompleted)
                 {
@@ -146,6 +157,14 @@ internal sealed class StreamConnection : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    private Task RunHttpAsync(ReadOnlySequence<byte> buffer)
+    {
+        _reader.AdvanceTo(buffer.Start);
+        // HTTP has its own head timeout; the command-line timer must not fire into it.
+        Volatile.Write(ref _partialSince, 0);
+        return new HttpSession(_reader, _writer, _interpreter, _options, _remote, _log, _closed.Token).RunAsync();
     }
 
     /// <summary>

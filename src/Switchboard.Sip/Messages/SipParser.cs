@@ -350,7 +350,7 @@ public static class SipParser
         if (m.To.Uri.Length == 0) return "malformed To header";
         if (m is SipRequest r)
         {
-            if (cseq.Method != r.Method) return $"CSeq method {cseq.Method} does not match request method {r.Method}";
+            if (cseq.Method != r.Method) return $"CSeq method {Shorten(cseq.Method)} does not match request method {Shorten(r.Method)}";
             if (m[SipHeaderNames.MaxForwards] is { } mf && !int.TryParse(mf.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 return $"invalid Max-Forwards '{Shorten(mf)}'";
         }

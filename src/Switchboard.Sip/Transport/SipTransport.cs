@@ -234,7 +234,9 @@ public sealed class SipTransport : IAsyncDisposable
                 var reply = SipResponse.For(bad, code, code == 505 ? null : "Bad Request (" + error + ")");
                 try
                 {
-                    await SendAsync(reply, ResponseTarget(reply, from)).ConfigureAwait(false);
+                    // The Via of a message that did not parse is not trusted: the 400 goes back to the address it came
+                    // from (RFC 3261 §18.2.2 "received"), never to a sent-by that a spoofed or garbled request names.
+                    await SendAsync(reply, from).ConfigureAwait(false);
                 }
                 catch (SipTransportException)
                 {
