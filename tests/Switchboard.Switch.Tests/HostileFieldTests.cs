@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
+using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
 
@@ -105,14 +106,14 @@ public sealed class HostileFieldTests
         var providerLog = Path.Combine(f.Dir, "provider.log");
         using var provider = Sipp.Start("builtin:uas", f.UpstreamPort, null, "-trace_msg", "-message_file", providerLog);
         var phoneLog = Path.Combine(f.Dir, "phone.log");
-        using var caller = Sipp.Start("uac_auth_fail.xml", Sipp.FreePort(), f.Remote, "-s", dialled, "-au", "100", "-ap", "pw100",
+        using var caller = Sipp.Start("uac_auth_fail.xml", Ports.FreeUdp(), f.Remote, "-s", dialled, "-au", "100", "-ap", "pw100",
             "-key", "caller", "100", "-key", "expect", "403", "-trace_msg", "-message_file", phoneLog);
         var (code, output) = await caller.ExitAsync();
         Assert.True(code == 0, output);
         Assert.Contains($"SIP/2.0 403 Forbidden ({rule})", File.ReadAllText(phoneLog), StringComparison.Ordinal);
 
         // The provider is alive and reachable: an allowed number dialled the same way arrives, and it is the only INVITE it ever saw.
-        using var good = Sipp.Start("uac_auth.xml", Sipp.FreePort(), f.Remote, "-s", "0-89-123-4567", "-au", "101", "-ap", "pw101",
+        using var good = Sipp.Start("uac_auth.xml", Ports.FreeUdp(), f.Remote, "-s", "0-89-123-4567", "-au", "101", "-ap", "pw101",
             "-key", "caller", "101", "-key", "talk_ms", "200");
         var (goodCode, goodOutput) = await good.ExitAsync();
         Assert.True(goodCode == 0, goodOutput);
@@ -128,15 +129,15 @@ public sealed class HostileFieldTests
         await using var f = new SwitchFixture(authFreeFailures: 3, log: log);
         for (int i = 0; i < 4; i++)
         {
-            using var guess = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "100", "-au", "100", "-ap", "guess" + P(i),
-                "-key", "contact_port", P(Sipp.FreePort()), "-key", "expect", "403");
+            using var guess = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "100", "-au", "100", "-ap", "guess" + P(i),
+                "-key", "contact_port", P(Ports.FreeUdp()), "-key", "expect", "403");
             var (code, output) = await guess.ExitAsync();
             Assert.True(code == 0, output);
         }
         // 100 from this address is blocked now, even with its right password ...
         var blockedLog = Path.Combine(Path.GetTempPath(), $"sb-blocked-{Guid.NewGuid():N}.log");
-        using (var right = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "100", "-au", "100", "-ap", "pw100",
-            "-key", "contact_port", P(Sipp.FreePort()), "-key", "expect", "403", "-trace_msg", "-message_file", blockedLog))
+        using (var right = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "100", "-au", "100", "-ap", "pw100",
+            "-key", "contact_port", P(Ports.FreeUdp()), "-key", "expect", "403", "-trace_msg", "-message_file", blockedLog))
         {
             var (code, output) = await right.ExitAsync();
             Assert.True(code == 0, output);
@@ -144,8 +145,8 @@ public sealed class HostileFieldTests
         Assert.Matches(@"SIP/2\.0 403 Forbidden \(too many failed attempts; retry in (9|10) s\)", File.ReadAllText(blockedLog));
         File.Delete(blockedLog);
         // ... but another user at the same office address registers.
-        using (var colleague = Sipp.Start("register.xml", Sipp.FreePort(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
-            "-key", "contact_port", P(Sipp.FreePort()), "-key", "expect", "200"))
+        using (var colleague = Sipp.Start("register.xml", Ports.FreeUdp(), f.Remote, "-s", "101", "-au", "101", "-ap", "pw101",
+            "-key", "contact_port", P(Ports.FreeUdp()), "-key", "expect", "200"))
         {
             var (code, output) = await colleague.ExitAsync();
             Assert.True(code == 0, output);
