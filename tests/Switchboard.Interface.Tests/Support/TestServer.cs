@@ -35,6 +35,12 @@ public sealed class ServerConfig
     /// <summary>Runs after the temp dir exists and before anything starts (e.g. to drop dial files there).</summary>
     public Action<string>? BeforeStart { get; set; }
 
+    /// <summary>Where the dial-file watcher logs (null: nowhere).</summary>
+    public ListLogger<DialFileWatcher>? DialFileLog { get; set; }
+
+    /// <summary>Where the FCTIIPEX.INI table logs (null: nowhere).</summary>
+    public ListLogger<ExtensionMap>? ExtensionMapLog { get; set; }
+
     /// <summary>Replaces the simulation with a test double.</summary>
     public ICallControl? CallControl { get; set; }
 
@@ -96,14 +102,14 @@ public sealed class TestServer : IAsyncDisposable
         {
             s.CallControl = config.CallControl;
         }
-        s.Extensions = new ExtensionMap(dir, TimeSpan.FromMilliseconds(100));
+        s.Extensions = new ExtensionMap(dir, TimeSpan.FromMilliseconds(100), config.ExtensionMapLog);
         var interpreter = new CommandInterpreter(s.CallControl, new AccessPolicy(config.Access), s.Extensions);
         s.Server = new IpInterfaceServer(interpreter, s.Events, Options.Create(config.Ip));
         await s.Server.StartAsync(CancellationToken.None);
         if (config.DialFiles is { } dial)
         {
             dial.Directory = s.DialDir;
-            s.DialFiles = new DialFileWatcher(interpreter, Options.Create(dial));
+            s.DialFiles = new DialFileWatcher(interpreter, Options.Create(dial), config.DialFileLog);
             await s.DialFiles.StartAsync(CancellationToken.None);
         }
         return s;
