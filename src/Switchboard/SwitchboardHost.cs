@@ -27,6 +27,9 @@ public sealed class SwitchboardOptions
 
     /// <summary>FCTIIPEX.INI, or the directory to find it in (name matched case-insensitively).</summary>
     public string ExtensionMap { get; set; } = ".";
+
+    /// <summary>Largest FCTIIPEX.INI read; a larger file is refused and the previous mappings stay.</summary>
+    public long ExtensionMapMaxBytes { get; set; } = Interface.Extensions.ExtensionMap.DefaultMaxFileBytes;
 }
 
 /// <summary>Settings of the CTI server port (configuration section "CtiServer").</summary>
@@ -129,7 +132,10 @@ public static class SwitchboardHost
 
         services.AddSingleton(sp => new AccessPolicy(sp.GetRequiredService<IOptions<AccessOptions>>().Value));
         services.AddSingleton(sp => new ExtensionMap(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMap,
-            log: sp.GetRequiredService<ILogger<ExtensionMap>>()));
+            log: sp.GetRequiredService<ILogger<ExtensionMap>>(),
+            // The same settle rule as dial files: a file is complete once unchanged this long and not open for writing.
+            settleTime: sp.GetRequiredService<IOptions<DialFileOptions>>().Value.SettleTime,
+            maxFileBytes: sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMapMaxBytes));
         services.AddSingleton(sp => new CommandInterpreter(sp.GetRequiredService<ICallControl>(), sp.GetRequiredService<AccessPolicy>(),
             sp.GetRequiredService<ExtensionMap>(), sp.GetRequiredService<ILogger<CommandInterpreter>>())
         {
