@@ -88,7 +88,7 @@ public sealed class StorageFaultProcessTests : IDisposable
         }
 
         await using var recovered = await ServerProcess.StartAsync(_dir, [.. args, "--ResetDamagedDatabase=true"]);
-        Assert.Null(recovered.ExitCode);
+        Assert.True(recovered.ExitCode is null, recovered.Output);
         Assert.Contains("moved aside to", recovered.Output);
         Assert.DoesNotContain("extension 101: password", recovered.Output);
         Assert.Equal(200, await SipRegister.RegisterAsync(sipPort, "101", password));
