@@ -118,4 +118,31 @@ public sealed class DialFileHostileTests
         Assert.DoesNotContain('\r', log.Text);
         Assert.DoesNotContain('\n', string.Concat(log.Lines));
     }
+
+    [Fact]
+    public async Task A_link_planted_as_failed_is_not_followed()
+    {
+        var log = new ListLogger<DialFileWatcher>();
+        var elsewhere = Directory.CreateTempSubdirectory("sb-elsewhere-").FullName;
+        try
+        {
+            await using var server = await TestServer.StartAsync(c =>
+            {
+                c.DialFiles = ServerConfig.FastDialFiles();
+                c.DialFileLog = log;
+                c.BeforeStart = dir =>
+                {
+                    Directory.CreateDirectory(Path.Combine(dir, "dial"));
+                    Directory.CreateSymbolicLink(Path.Combine(dir, "dial", "failed"), elsewhere);
+                };
+            });
+            await File.WriteAllTextAsync(Path.Combine(server.DialDir, "bad.CTI"), "Bogus 1\n");
+            await Poll.UntilAsync(() => log.Text.Contains("is not a directory of the server's own", StringComparison.Ordinal), "the planted link to be reported");
+            Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+        }
+        finally
+        {
+            Directory.Delete(elsewhere, recursive: true);
+        }
+    }
 }

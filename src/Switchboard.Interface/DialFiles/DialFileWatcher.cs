@@ -52,7 +52,15 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
     {
         if (!_options.Enabled) return Task.CompletedTask;
         System.IO.Directory.CreateDirectory(DirectoryPath);
-        RecoverInterrupted();
+        try
+        {
+            RecoverInterrupted();
+        }
+        catch (IOException ex)
+        {
+            // A planted failed/ link must not stop the server; the files stay in processing/ until it is fixed.
+            LogRecoveryFailed(_log, ex.Message);
+        }
         try
         {
             _watcher = new FileSystemWatcher(DirectoryPath) { IncludeSubdirectories = false };
@@ -91,6 +99,11 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
+            }
+            catch (IOException ex)
+            {
+                LogScanFailed(_log, DirectoryPath, ex.Message);
+                await Task.Delay(_options.ScanInterval, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception ex)
             {
@@ -327,6 +340,12 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         _watcher?.Dispose();
         _stopping.Dispose();
     }
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Interrupted dial files could not be moved to failed/: {Error}")]
+    private static partial void LogRecoveryFailed(ILogger log, string error);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Error, Message = "Dial file scan of {Dir} failed: {Error}; retrying")]
+    private static partial void LogScanFailed(ILogger log, string dir, string error);
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Dial file {File} refused: it is {What}; dial files must be regular files. Removed unread")]
     private static partial void LogRefused(ILogger log, string file, string what);
