@@ -105,7 +105,7 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
         cmd.CommandText = "UPDATE calls SET ended=$now, outcome='Interrupted' WHERE ended IS NULL";
         cmd.Parameters.AddWithValue("$now", now);
         InterruptedOnStart = cmd.ExecuteNonQuery();
-        _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _writer = Task.Run(WriteLoop);
         _check = new Timer(_ => CheckFile(), null, _options.CheckInterval, _options.CheckInterval);
         if (log is not null) AttachLog(log);
     }
