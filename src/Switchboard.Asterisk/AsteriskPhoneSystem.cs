@@ -303,13 +303,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             if (!r.Response!.IsSuccess && step.Name != "DBDel")
                 return CallControlResult.Fail(ReplyCode.InternalError, $"{what}: Asterisk refused {step.Name}: {r.Response.Message}");
         }
-        _model.SetForwarding(device, setting);
-        return CallControlResult.Ok(setting.Mode switch
-        {
-            ForwardingMode.ForwardAll => $"{what}: calls to {device} go to {setting.Target}",
-            ForwardingMode.DoNotDisturb => $"{what}: do not disturb on",
-            _ => $"{what}: forwarding and do not disturb off",
-        });
+        return await _model.ForwardAsync(device, setting, what).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -226,13 +226,8 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
             if (!_model.IsDevice(device)) return Fail(ReplyCode.NotFound, $"{what}: unknown device {device}");
             if (_options.Offline) return Fail(ReplyCode.Unavailable, $"{what}: phone system unavailable (simulation offline)");
             if (setting.Mode == ForwardingMode.ForwardAll && CheckTarget(what, device, setting.Target!) is { } bad) return Done(bad);
-            _model.SetForwarding(device, setting);
-            return Ok(setting.Mode switch
-            {
-                ForwardingMode.ForwardAll => $"{what}: calls to {device} go to {setting.Target}",
-                ForwardingMode.DoNotDisturb => $"{what}: do not disturb on",
-                _ => $"{what}: forwarding and do not disturb off",
-            });
+            // Only queued under the lock; the commit is awaited by the caller after the lock is released.
+            return _model.ForwardAsync(device, setting, what);
         }
     }
 

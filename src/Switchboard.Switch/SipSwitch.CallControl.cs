@@ -48,13 +48,7 @@ public sealed partial class SipSwitch
             if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {setting.Target}");
             if (kind == NumberKind.Outside && RefuseOutside(device, setting.Target!, what, count: false) is { } refused) return Done(refused);
         }
-        _model.SetForwarding(device, setting);
-        return Done(ReplyCode.Ok, setting.Mode switch
-        {
-            ForwardingMode.ForwardAll => $"{what}: calls to {device} go to {setting.Target}",
-            ForwardingMode.DoNotDisturb => $"{what}: do not disturb on",
-            _ => $"{what}: forwarding and do not disturb off",
-        });
+        return _model.ForwardAsync(device, setting, what);
     }
 
     /// <inheritdoc />

@@ -122,26 +122,79 @@ public sealed class CallModel
         lock (SyncRoot) return _devices.TryGetValue(device, out var e) ? e.Forwarding : ForwardingSetting.Off;
     }
 
-    /// <summary>Stores and announces a device's forwarding setting. The device must exist.</summary>
+    /// <summary>
+    /// The Forward service: stores the setting and, once it is committed, applies and announces it. The store's write is
+    /// only queued under the model's lock; the wait for the commit happens outside it, so a locked database delays this
+    /// one command (until the store's busy timeout, then 503) and never every other client. The device must exist.
+    /// </summary>
+    public async ValueTask<CallControlResult> ForwardAsync(string device, ForwardingSetting setting, string what)
+    {
+        Task commit;
+        long version;
+        lock (SyncRoot)
+        {
+            var e = _devices[device];
+            version = ++e.ForwardingRequested;
+            commit = _forwardingStore.SaveAsync(device, setting);
+        }
+        try
+        {
+            await commit.ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            return CallControlResult.Fail(ReplyCode.Unavailable, $"{what}: not changed, {ex.Message}");
+        }
+        lock (SyncRoot)
+        {
+            // Commits complete in queue order, but their continuations may run in any order: an older one never
+            // overwrites a newer setting.
+            var e = _devices[device];
+            if (version > e.ForwardingApplied)
+            {
+                e.ForwardingApplied = version;
+                Apply(e, setting);
+            }
+        }
+        return CallControlResult.Ok(setting.Mode switch
+        {
+            ForwardingMode.ForwardAll => $"{what}: calls to {device} go to {setting.Target}",
+            ForwardingMode.DoNotDisturb => $"{what}: do not disturb on",
+            _ => $"{what}: forwarding and do not disturb off",
+        });
+    }
+
+    /// <summary>
+    /// Applies and announces a setting the phone system already holds (e.g. read back from Asterisk) and queues it for the
+    /// store without waiting; a failed write is reported by the store. The device must exist.
+    /// </summary>
     public void SetForwarding(string device, ForwardingSetting setting)
     {
         lock (SyncRoot)
         {
             var e = _devices[device];
-            var previous = e.Forwarding;
-            _forwardingStore.Save(device, setting);
-            e.Forwarding = setting;
-            if (previous.Mode == ForwardingMode.DoNotDisturb || setting.Mode == ForwardingMode.DoNotDisturb)
-            {
-                if (previous.Mode != setting.Mode || setting.Mode == ForwardingMode.DoNotDisturb)
-                    Events.Publish(CallEventType.DoNotDisturb, device, null, ConnectionState.Null,
-                        cause: setting.Mode == ForwardingMode.DoNotDisturb ? "on" : "off");
-            }
-            if (previous.Mode == ForwardingMode.ForwardAll || setting.Mode == ForwardingMode.ForwardAll)
-                Events.Publish(CallEventType.Forwarding, device, null, ConnectionState.Null,
-                    called: setting.Mode == ForwardingMode.ForwardAll ? setting.Target : null,
-                    cause: setting.Mode == ForwardingMode.ForwardAll ? "on" : "off");
+            e.ForwardingApplied = ++e.ForwardingRequested;
+            _forwardingStore.SaveAsync(device, setting).ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Apply(e, setting);
         }
+    }
+
+    private void Apply(DeviceEntry e, ForwardingSetting setting)
+    {
+        var device = e.Number;
+        var previous = e.Forwarding;
+        e.Forwarding = setting;
+        if (previous.Mode == ForwardingMode.DoNotDisturb || setting.Mode == ForwardingMode.DoNotDisturb)
+        {
+            if (previous.Mode != setting.Mode || setting.Mode == ForwardingMode.DoNotDisturb)
+                Events.Publish(CallEventType.DoNotDisturb, device, null, ConnectionState.Null,
+                    cause: setting.Mode == ForwardingMode.DoNotDisturb ? "on" : "off");
+        }
+        if (previous.Mode == ForwardingMode.ForwardAll || setting.Mode == ForwardingMode.ForwardAll)
+            Events.Publish(CallEventType.Forwarding, device, null, ConnectionState.Null,
+                called: setting.Mode == ForwardingMode.ForwardAll ? setting.Target : null,
+                cause: setting.Mode == ForwardingMode.ForwardAll ? "on" : "off");
     }
 
     /// <summary>Follows forwarding from number; stops at a loop, at an outside number, or at do-not-disturb.</summary>
@@ -424,6 +477,8 @@ public sealed class CallModel
     {
         public string Number { get; } = number;
         public ForwardingSetting Forwarding { get; set; } = ForwardingSetting.Off;
+        public long ForwardingRequested { get; set; }
+        public long ForwardingApplied { get; set; }
         public bool Reachable { get; set; } = true;
         public List<Connection> Connections { get; } = [];
     }

@@ -6,9 +6,16 @@ public interface IForwardingStore
     /// <summary>All stored settings, keyed by device.</summary>
     IReadOnlyDictionary<string, ForwardingSetting> LoadAll();
 
-    /// <summary>Stores a device's setting durably before returning (a crash right after loses nothing).</summary>
-    void Save(string device, ForwardingSetting setting);
+    /// <summary>
+    /// Queues a device's setting for the store's writer and returns at once; the task completes when the change is
+    /// committed (a crash after that loses nothing) or fails with <see cref="StoreUnavailableException"/>. Changes are
+    /// committed in the order they were queued.
+    /// </summary>
+    Task SaveAsync(string device, ForwardingSetting setting);
 }
+
+/// <summary>The store cannot take a change now (database locked, damaged, deleted): the command gets 503, nothing changed.</summary>
+public sealed class StoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>How a call ended, as written to the call journal.</summary>
 public enum CallOutcome
@@ -38,7 +45,10 @@ public sealed record CallJournalEntry(
     CallOutcome? Outcome,
     string? AnsweredBy);
 
-/// <summary>Durable call journal; each write is durable when the method returns.</summary>
+/// <summary>
+/// Durable call journal. Writes are queued in order to the store's writer and return at once (they are called under the
+/// call model's lock, which must never wait for disk or for a database lock).
+/// </summary>
 public interface ICallJournal
 {
     /// <summary>Records a new call.</summary>
@@ -66,7 +76,7 @@ public sealed class NullStores : IForwardingStore, ICallJournal
     /// <inheritdoc />
     public IReadOnlyDictionary<string, ForwardingSetting> LoadAll() => new Dictionary<string, ForwardingSetting>();
     /// <inheritdoc />
-    public void Save(string device, ForwardingSetting setting) { }
+    public Task SaveAsync(string device, ForwardingSetting setting) => Task.CompletedTask;
     /// <inheritdoc />
     public void CallStarted(string callId, string calling, string called, DateTimeOffset at) { }
     /// <inheritdoc />

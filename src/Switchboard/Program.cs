@@ -9,9 +9,9 @@ try
 }
 catch (Exception ex) when (ex is StartupException || ex.InnerException is StartupException)
 {
-    ex = ex as StartupException ?? ex.InnerException!;
-    Console.Error.WriteLine("switchboard: " + ex.Message);
-    return 2;
+    var startup = ex as StartupException ?? (StartupException)ex.InnerException!;
+    Console.Error.WriteLine("switchboard: " + startup.Message);
+    return startup.ExitCode;
 }
 catch (InvalidOperationException ex) when (ex.InnerException is System.Net.Sockets.SocketException)
 {

@@ -25,8 +25,23 @@ public sealed class SwitchboardOptions
     /// <summary>The SQLite database for forwarding settings and the call journal.</summary>
     public string Database { get; set; } = "switchboard.db";
 
+    /// <summary>How long a write waits for a database locked by another process before the command gets 503.</summary>
+    public TimeSpan DatabaseBusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the database file is checked for having been deleted or replaced while running.</summary>
+    public TimeSpan DatabaseCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The SIP passwords' own database; empty puts it beside <see cref="Database"/> as NAME-secrets.db.</summary>
+    public string SecretsDatabase { get; set; } = "";
+
+    /// <summary>Recovery: a database that fails the start-up integrity check is moved aside and a new one begun (the passwords are kept).</summary>
+    public bool ResetDamagedDatabase { get; set; }
+
     /// <summary>FCTIIPEX.INI, or the directory to find it in (name matched case-insensitively).</summary>
     public string ExtensionMap { get; set; } = ".";
+
+    /// <summary>Largest FCTIIPEX.INI read; a larger file is refused and the previous mappings stay.</summary>
+    public long ExtensionMapMaxBytes { get; set; } = Interface.Extensions.ExtensionMap.DefaultMaxFileBytes;
 }
 
 /// <summary>Settings of the CTI server port (configuration section "CtiServer").</summary>
@@ -93,7 +108,14 @@ public static class SwitchboardHost
             throw new StartupException($"IpInterface:Port and CtiServer:Port are both {ipPort}; the IP interface port must differ from the CTI server port");
 
         services.AddSingleton(_ => new CallEventHub());
-        services.AddSingleton(sp => new SqliteStore(Path.GetFullPath(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Database)));
+        // Opened here, before anything starts, so a damaged database stops the start with a clear message and exit code
+        // instead of failing inside a hosted service.
+        var store = OpenStore(options);
+        services.AddSingleton(sp =>
+        {
+            store.AttachLog(sp.GetRequiredService<ILogger<SqliteStore>>());
+            return store;
+        });
         services.AddSingleton<IForwardingStore>(sp => sp.GetRequiredService<SqliteStore>());
         services.AddSingleton<ICallJournal>(sp => sp.GetRequiredService<SqliteStore>());
 
@@ -136,7 +158,10 @@ public static class SwitchboardHost
 
         services.AddSingleton(sp => new AccessPolicy(sp.GetRequiredService<IOptions<AccessOptions>>().Value));
         services.AddSingleton(sp => new ExtensionMap(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMap,
-            log: sp.GetRequiredService<ILogger<ExtensionMap>>()));
+            log: sp.GetRequiredService<ILogger<ExtensionMap>>(),
+            // The same settle rule as dial files: a file is complete once unchanged this long and not open for writing.
+            settleTime: sp.GetRequiredService<IOptions<DialFileOptions>>().Value.SettleTime,
+            maxFileBytes: sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.ExtensionMapMaxBytes));
         services.AddSingleton(sp => new CommandInterpreter(sp.GetRequiredService<ICallControl>(), sp.GetRequiredService<AccessPolicy>(),
             sp.GetRequiredService<ExtensionMap>(), sp.GetRequiredService<ILogger<CommandInterpreter>>())
         {
@@ -157,7 +182,47 @@ public static class SwitchboardHost
         }
         return builder.Build();
     }
+
+    private static SqliteStore OpenStore(SwitchboardOptions options)
+    {
+        var path = Path.GetFullPath(options.Database);
+        var storeOptions = new SqliteStoreOptions
+        {
+            BusyTimeout = options.DatabaseBusyTimeout,
+            CheckInterval = options.DatabaseCheckInterval,
+            SecretsPath = options.SecretsDatabase.Length > 0 ? Path.GetFullPath(options.SecretsDatabase) : null,
+            ResetIfDamaged = options.ResetDamagedDatabase,
+        };
+        try
+        {
+            return new SqliteStore(path, storeOptions);
+        }
+        catch (StoreDamagedException ex) when (ex.IsSecrets)
+        {
+            throw new StartupException(
+                $"the SIP password database {ex.Path} is damaged ({ex.Detail}). Restore it from a backup, or delete it to give " +
+                "every extension a new password on the next start (phones must then be re-provisioned)", StartupException.DatabaseDamaged);
+        }
+        catch (StoreDamagedException ex)
+        {
+            throw new StartupException(
+                $"the database {ex.Path} is damaged ({ex.Detail}). To start again, run once with --ResetDamagedDatabase=true: " +
+                $"the damaged file is moved aside to {Path.GetFileName(ex.Path)}.damaged-<time> and a new one begun; forwarding settings " +
+                $"and the call journal start empty, the SIP passwords in {Path.GetFileName(storeOptions.SecretsPath ?? SqliteStore.DefaultSecretsPath(path))} are kept",
+                StartupException.DatabaseDamaged);
+        }
+    }
 }
 
-/// <summary>A configuration error that stops start-up with a clear message.</summary>
-public sealed class StartupException(string message) : Exception(message);
+/// <summary>A configuration or start-up check error that stops start-up with a clear message and exit code.</summary>
+public sealed class StartupException(string message, int exitCode = StartupException.ConfigurationError) : Exception(message)
+{
+    /// <summary>Exit code of a configuration error.</summary>
+    public const int ConfigurationError = 2;
+
+    /// <summary>Exit code of a database that failed its integrity check.</summary>
+    public const int DatabaseDamaged = 3;
+
+    /// <summary>The process exit code.</summary>
+    public int ExitCode { get; } = exitCode;
+}

@@ -11,14 +11,14 @@ public sealed class SqliteStoreTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void Forwarding_survives_reopening_and_clearing_removes_it()
+    public async Task Forwarding_survives_reopening_and_clearing_removes_it()
     {
         using (var s = new SqliteStore(DbPath))
         {
-            s.Save("100", ForwardingSetting.To("101"));
-            s.Save("102", ForwardingSetting.Dnd);
-            s.Save("103", ForwardingSetting.Dnd);
-            s.Save("103", ForwardingSetting.Off);
+            await s.SaveAsync("100", ForwardingSetting.To("101"));
+            await s.SaveAsync("102", ForwardingSetting.Dnd);
+            _ = s.SaveAsync("103", ForwardingSetting.Dnd);
+            await s.SaveAsync("103", ForwardingSetting.Off);
         }
         using var reopened = new SqliteStore(DbPath);
         var all = reopened.LoadAll();

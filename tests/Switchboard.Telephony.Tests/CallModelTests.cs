@@ -87,7 +87,11 @@ public class CallModelTests
     {
         private readonly Dictionary<string, ForwardingSetting> _d = [];
         public IReadOnlyDictionary<string, ForwardingSetting> LoadAll() => new Dictionary<string, ForwardingSetting>(_d);
-        public void Save(string device, ForwardingSetting setting) => _d[device] = setting;
+        public Task SaveAsync(string device, ForwardingSetting setting)
+        {
+            _d[device] = setting;
+            return Task.CompletedTask;
+        }
     }
 
     private sealed class RecordingJournal : ICallJournal

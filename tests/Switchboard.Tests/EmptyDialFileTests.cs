@@ -33,8 +33,10 @@ public sealed class EmptyDialFileTests : IDisposable
         await Task.Delay(1500);
         Assert.True(File.Exists(path));
         await File.WriteAllTextAsync(path, "Forward 100 101\r\n");
-        for (int i = 0; i < 100 && File.Exists(path); i++) await Task.Delay(50);
-        Assert.False(File.Exists(path));
+        // Taken means gone from the directory and from processing/, where it runs.
+        var working = Path.Combine(_dir, "processing", "late.CTI");
+        for (int i = 0; i < 100 && (File.Exists(path) || File.Exists(working)); i++) await Task.Delay(50);
+        Assert.False(File.Exists(path) || File.Exists(working));
         Assert.Equal(ForwardingSetting.To("101"), (await sim.GetStatusAsync("100"))!.Forwarding);
 
         var never = Path.Combine(_dir, "never.CTI");

@@ -14,13 +14,14 @@ namespace Switchboard.Interface.DialFiles;
 /// time and not open for writing by a local process), is moved into processing/ before its first line runs (so a crash
 /// never runs it twice), then removed on success or moved to failed/ with a .log of every line's reply.
 /// </summary>
-public sealed class DialFileWatcher : IHostedService, IDisposable
+public sealed partial class DialFileWatcher : IHostedService, IDisposable
 {
     private readonly CommandInterpreter _interpreter;
     private readonly DialFileOptions _options;
     private readonly ILogger _log;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Dictionary<string, (long Length, DateTime Mtime, DateTime FirstSeen)> _seen = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _refused = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private FileSystemWatcher? _watcher;
     private Task? _loop;
@@ -51,7 +52,15 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
     {
         if (!_options.Enabled) return Task.CompletedTask;
         System.IO.Directory.CreateDirectory(DirectoryPath);
-        RecoverInterrupted();
+        try
+        {
+            RecoverInterrupted();
+        }
+        catch (IOException ex)
+        {
+            // A planted failed/ link must not stop the server; the files stay in processing/ until it is fixed.
+            LogRecoveryFailed(_log, ex.Message);
+        }
         try
         {
             _watcher = new FileSystemWatcher(DirectoryPath) { IncludeSubdirectories = false };
@@ -91,6 +100,11 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
             {
                 return;
             }
+            catch (IOException ex)
+            {
+                LogScanFailed(_log, DirectoryPath, ex.Message);
+                await Task.Delay(_options.ScanInterval, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             catch (Exception ex)
             {
                 _log.LogError(ex, "Dial file scan of {Dir} failed; retrying", DirectoryPath);
@@ -108,79 +122,98 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
         {
             if (!path.EndsWith(".cti", StringComparison.OrdinalIgnoreCase)) continue;
             present.Add(path);
-            FileInfo info;
+            // Type, size and time come from the opened handle: FileInfo would report a link's own size, and a FIFO or
+            // /dev/zero behind a name must never be read.
+            FileRefusal refusal;
+            RegularFile.Stat stat;
             try
             {
-                info = new FileInfo(path);
-                if (!info.Exists) continue;
+                refusal = RegularFile.TryOpen(path, followLinks: false, out var handle, out stat);
+                handle?.Dispose();
             }
             catch (IOException)
             {
                 continue;
             }
-            var stamp = (info.Length, info.LastWriteTimeUtc);
-            if (!_seen.TryGetValue(path, out var seen) || seen.Length != stamp.Length || seen.Mtime != stamp.LastWriteTimeUtc)
+            if (refusal == FileRefusal.Gone) continue;
+            if (refusal != FileRefusal.None)
             {
-                _seen[path] = (stamp.Length, stamp.LastWriteTimeUtc, now);
+                _seen.Remove(path);
+                Refuse(path, refusal);
+                continue;
+            }
+            var mtime = DateTime.UnixEpoch.AddTicks(stat.MtimeSeconds * TimeSpan.TicksPerSecond + stat.MtimeNanoseconds / 100);
+            if (!_seen.TryGetValue(path, out var seen) || seen.Length != stat.Length || seen.Mtime != mtime)
+            {
+                _seen[path] = (stat.Length, mtime, now);
                 continue;
             }
             if (now - seen.FirstSeen < _options.SettleTime) continue;
             if (OpenFileProbe.IsOpenForWriting(path)) continue;
-            if (stamp.Length == 0)
+            if (stat.Length == 0)
             {
                 // A writer may create the file first and fill it later (and on a share we cannot see it): an empty
                 // file is only given up on after a much longer wait, and then reported, never silently "executed".
                 var patience = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(10).Ticks, _options.SettleTime.Ticks * 20));
                 if (now - seen.FirstSeen < patience) continue;
                 _seen.Remove(path);
-                System.IO.Directory.CreateDirectory(ProcessingPath);
-                var working = Path.Combine(ProcessingPath, Path.GetFileName(path));
-                File.Move(path, working, overwrite: true);
-                MoveToFailed(working, Path.GetFileName(path), $"400 empty dial file (nothing was written to it within {patience.TotalSeconds:0} s)\n");
-                _log.LogWarning("Dial file {File} stayed empty; moved to {Failed}", Path.GetFileName(path), FailedPath);
+                if (Take(path) is not { } empty) continue;
+                MoveToFailed(empty, Path.GetFileName(path), $"400 empty dial file (nothing was written to it within {patience.TotalSeconds:0} s)\n");
+                _log.LogWarning("Dial file {File} stayed empty; moved to {Failed}", LogText.Escape(Path.GetFileName(path)), FailedPath);
                 continue;
             }
             _seen.Remove(path);
-            await ProcessAsync(path, info.Length, ct).ConfigureAwait(false);
+            await ProcessAsync(path, ct).ConfigureAwait(false);
         }
         foreach (var gone in _seen.Keys.Where(k => !present.Contains(k)).ToList()) _seen.Remove(gone);
+        _refused.RemoveWhere(k => !present.Contains(k));
     }
 
-    private async Task ProcessAsync(string path, long length, CancellationToken ct)
+    /// <summary>Moves a file into processing/, where only the server can reach it; null when it cannot be taken yet.</summary>
+    private string? Take(string path)
     {
         var name = Path.GetFileName(path);
-        System.IO.Directory.CreateDirectory(ProcessingPath);
-        var working = Path.Combine(ProcessingPath, name);
+        var working = Path.Combine(PrivateDirectory(ProcessingPath), name);
         try
         {
             File.Move(path, working, overwrite: true);
+            return working;
         }
         catch (IOException ex)
         {
-            _log.LogWarning("Dial file {File} cannot be taken yet: {Error}", name, ex.Message);
+            _log.LogWarning("Dial file {File} cannot be taken yet: {Error}", LogText.Escape(name), ex.Message);
+            return null;
+        }
+    }
+
+    private async Task ProcessAsync(string path, CancellationToken ct)
+    {
+        var name = Path.GetFileName(path);
+        if (Take(path) is not { } working) return;
+
+        // Opened again inside processing/ (mode 0700): the entry that is read is the one that was moved, and nobody
+        // else can swap it for a link any more.
+        var refusal = RegularFile.TryOpen(working, followLinks: false, out var handle, out _);
+        if (refusal != FileRefusal.None)
+        {
+            Refuse(working, refusal, name);
             return;
         }
-
         var log = new StringBuilder();
         bool failed = false;
-        if (length > _options.MaxFileBytes)
+        byte[]? content;
+        using (handle)
+        {
+            content = RegularFile.ReadAtMost(handle!, _options.MaxFileBytes);
+        }
+        if (content is null)
         {
             failed = true;
-            log.Append("400 file too large (").Append(length).Append(" bytes; at most ").Append(_options.MaxFileBytes).Append("); not executed\n");
+            log.Append("400 file too large (more than ").Append(_options.MaxFileBytes).Append(" bytes); not executed\n");
         }
         else
         {
-            string text;
-            try
-            {
-                text = File.ReadAllText(working, Encoding.Latin1);
-            }
-            catch (IOException ex)
-            {
-                text = "";
-                failed = true;
-                log.Append("500 cannot read file: ").Append(ex.Message).Append('\n');
-            }
+            var text = Encoding.Latin1.GetString(content);
             var context = new ClientContext(FrontEndKind.DialFile, null);
             int lineNo = 0;
             foreach (var raw in text.Split('\n'))
@@ -197,21 +230,86 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
         if (!failed)
         {
             File.Delete(working);
-            _log.LogInformation("Dial file {File} executed and removed", name);
+            _log.LogInformation("Dial file {File} executed and removed", LogText.Escape(name));
             return;
         }
         MoveToFailed(working, name, log.ToString());
-        _log.LogWarning("Dial file {File} had failing lines; moved to {Failed}", name, FailedPath);
+        _log.LogWarning("Dial file {File} had failing lines; moved to {Failed}", LogText.Escape(name), FailedPath);
+    }
+
+    /// <summary>A link, FIFO or device under a dial-file name: removed unread (unlink never follows a link), and reported once.</summary>
+    private void Refuse(string path, FileRefusal refusal, string? name = null)
+    {
+        name ??= Path.GetFileName(path);
+        if (!_refused.Add(path)) return;
+        var what = refusal switch
+        {
+            FileRefusal.SymbolicLink => "a symbolic link",
+            FileRefusal.Fifo => "a named pipe (FIFO)",
+            FileRefusal.Device => "a device",
+            _ => "not a regular file",
+        };
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left where it is (e.g. a sticky directory owned by someone else); _refused keeps it from being reported again.
+        }
+        WritePrivate(FailedLogPath(name), $"403 refused: {what}; dial files must be regular files. Removed without reading it.\n");
+        LogRefused(_log, LogText.Escape(name), what);
+    }
+
+    private string FailedLogPath(string name)
+    {
+        var failed = PrivateDirectory(FailedPath);
+        var target = Path.Combine(failed, name + ".log");
+        if (File.Exists(target) || new FileInfo(target).LinkTarget is not null)
+            target = Path.Combine(failed, $"{Path.GetFileNameWithoutExtension(name)}-{DateTime.UtcNow:yyyyMMddHHmmssfff}{Path.GetExtension(name)}.log");
+        return target;
     }
 
     private void MoveToFailed(string working, string name, string log)
     {
-        System.IO.Directory.CreateDirectory(FailedPath);
-        var target = Path.Combine(FailedPath, name);
-        if (File.Exists(target))
-            target = Path.Combine(FailedPath, $"{Path.GetFileNameWithoutExtension(name)}-{DateTime.UtcNow:yyyyMMddHHmmssfff}{Path.GetExtension(name)}");
+        var failed = PrivateDirectory(FailedPath);
+        var target = Path.Combine(failed, name);
+        if (File.Exists(target) || new FileInfo(target).LinkTarget is not null)
+            target = Path.Combine(failed, $"{Path.GetFileNameWithoutExtension(name)}-{DateTime.UtcNow:yyyyMMddHHmmssfff}{Path.GetExtension(name)}");
         File.Move(working, target);
-        File.WriteAllText(target + ".log", log);
+        // A dial file may hold numbers and is the dropper's private business: owner-only, set through the handle so a
+        // link cannot redirect the chmod.
+        if (RegularFile.TryOpen(target, followLinks: false, out var handle, out _) == FileRefusal.None)
+        {
+            using (handle)
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(handle!, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        else
+        {
+            File.Delete(target);
+        }
+        WritePrivate(target + ".log", log);
+    }
+
+    /// <summary>Writes a new file readable by the owner only (an existing entry of that name, link or not, is replaced).</summary>
+    private static void WritePrivate(string path, string text)
+    {
+        File.Delete(path);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var stream = new FileStream(path, options);
+        stream.Write(Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>processing/ and failed/ are the server's own: a link planted in their place is refused, and they are 0700.</summary>
+    private static string PrivateDirectory(string path)
+    {
+        var info = new DirectoryInfo(path);
+        if (info.LinkTarget is not null || File.Exists(path))
+            throw new IOException($"{path} is not a directory of the server's own (a link or a file); remove it");
+        if (OperatingSystem.IsWindows()) return System.IO.Directory.CreateDirectory(path).FullName;
+        if (!info.Exists) System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
     }
 
     private void RecoverInterrupted()
@@ -220,7 +318,7 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
         foreach (var f in System.IO.Directory.EnumerateFiles(ProcessingPath))
         {
             var name = Path.GetFileName(f);
-            _log.LogWarning("Dial file {File} was being executed when the server stopped; moved to failed/ and not re-run (its first lines may already have run)", name);
+            _log.LogWarning("Dial file {File} was being executed when the server stopped; moved to failed/ and not re-run (its first lines may already have run)", LogText.Escape(name));
             MoveToFailed(f, name, "500 the server stopped while this file was being executed; not re-run to avoid placing calls twice\n");
         }
     }
@@ -242,4 +340,13 @@ public sealed class DialFileWatcher : IHostedService, IDisposable
         _watcher?.Dispose();
         _stopping.Dispose();
     }
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Interrupted dial files could not be moved to failed/: {Error}")]
+    private static partial void LogRecoveryFailed(ILogger log, string error);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Error, Message = "Dial file scan of {Dir} failed: {Error}; retrying")]
+    private static partial void LogScanFailed(ILogger log, string dir, string error);
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Dial file {File} refused: it is {What}; dial files must be regular files. Removed unread")]
+    private static partial void LogRefused(ILogger log, string file, string what);
 }

@@ -38,6 +38,12 @@ public sealed class ServerConfig
     /// <summary>Where the interpreter and the server log to; null logs nowhere.</summary>
     public Switchboard.Tests.Shared.CapturingLogger? Log { get; set; }
 
+    /// <summary>Where the dial-file watcher logs (null: nowhere).</summary>
+    public ListLogger<DialFileWatcher>? DialFileLog { get; set; }
+
+    /// <summary>Where the FCTIIPEX.INI table logs (null: nowhere).</summary>
+    public ListLogger<ExtensionMap>? ExtensionMapLog { get; set; }
+
     /// <summary>Replaces the simulation with a test double.</summary>
     public ICallControl? CallControl { get; set; }
 
@@ -102,7 +108,7 @@ public sealed class TestServer : IAsyncDisposable
         {
             s.CallControl = config.CallControl;
         }
-        s.Extensions = new ExtensionMap(dir, TimeSpan.FromMilliseconds(100));
+        s.Extensions = new ExtensionMap(dir, TimeSpan.FromMilliseconds(100), config.ExtensionMapLog);
         var interpreter = new CommandInterpreter(s.CallControl, new AccessPolicy(config.Access), s.Extensions, config.Log?.For<CommandInterpreter>());
         s.Interpreter = interpreter;
         s.Server = new IpInterfaceServer(interpreter, s.Events, Options.Create(config.Ip), config.Log?.For<IpInterfaceServer>());
@@ -110,7 +116,7 @@ public sealed class TestServer : IAsyncDisposable
         if (config.DialFiles is { } dial)
         {
             dial.Directory = s.DialDir;
-            s.DialFiles = new DialFileWatcher(interpreter, Options.Create(dial));
+            s.DialFiles = new DialFileWatcher(interpreter, Options.Create(dial), config.DialFileLog);
             await s.DialFiles.StartAsync(CancellationToken.None);
         }
         return s;
