@@ -125,7 +125,7 @@ public static class Program
 
     private static void Ini(byte[] data)
     {
-        var map = ExtensionMap.Parse(Encoding.UTF8.GetString(data), "fuzz.ini");
+        if (!ExtensionMap.TryParse(data, out var map, out _)) return;
         foreach (var (_, ext) in map)
             if (!NumberFormat.IsExtension(ext)) throw new InvalidOperationException($"mapped to '{ext}', not an extension");
     }
