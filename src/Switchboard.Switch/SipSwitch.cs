@@ -74,6 +74,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             Port = options.Port,
             AdvertisedAddress = advertised,
             LocalNetworks = LocalAddressSelector.ParseNetworks(options.LocalNetworks),
+            MaxTcpConnections = options.MaxTcpConnections,
+            MaxTcpConnectionsPerSource = options.MaxTcpConnectionsPerSource,
         }, _log);
         _layer = new SipTransactionLayer(transport, new SipTimers { T1 = TimeSpan.FromMilliseconds(options.T1Milliseconds) }, Time, _log);
         _registrar = new Registrar.Registrar(this, _bindings, options, _log);

@@ -28,6 +28,15 @@ public sealed class SwitchOptions
     /// <summary>Unanswered pings in a row after which a phone is shown unreachable.</summary>
     public int KeepAliveFailures { get; set; } = 3;
 
+    /// <summary>
+    /// Most SIP TCP connections accepted from one source address. An office behind one NAT address has a connection
+    /// per TCP phone, so this is well above a handful, yet far below the total (<see cref="MaxTcpConnections"/>).
+    /// </summary>
+    public int MaxTcpConnectionsPerSource { get; set; } = 128;
+
+    /// <summary>Most SIP TCP connections at once, accepted and opened.</summary>
+    public int MaxTcpConnections { get; set; } = 2048;
+
     /// <summary>SIP port for UDP and TCP.</summary>
     public int Port { get; set; } = 5060;
 

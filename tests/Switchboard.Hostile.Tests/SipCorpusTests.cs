@@ -88,6 +88,23 @@ public sealed class SipCorpusTests : IAsyncLifetime
         Assert.Equal(0, victim.Available);
     }
 
+    [Fact]
+    public async Task A_received_parameter_written_by_the_sender_does_not_steer_the_response()
+    {
+        // A well-formed OPTIONS whose Via host is the sender's own address but carries received=<victim>: the
+        // response must go to the real source address (RFC 3261 18.2.1 lets the receiver, not the sender, set it).
+        using var own = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)own.Client.LocalEndPoint!).Port;
+        using var victim = new UdpClient(new IPEndPoint(IPAddress.Parse("127.0.0.2"), port));
+        var request = Valid.Sip("OPTIONS", 2, port).Replace(";rport", ";received=127.0.0.2", StringComparison.Ordinal);
+        await own.SendAsync(Encoding.UTF8.GetBytes(request), new IPEndPoint(IPAddress.Loopback, _server.SipPort));
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var reply = await own.ReceiveAsync(cts.Token);
+        Assert.StartsWith("SIP/2.0 200 ", Encoding.UTF8.GetString(reply.Buffer));
+        Assert.Equal(0, victim.Available);
+    }
+
     private async Task<int> TcpAsync(Mutator m, int count)
     {
         int sent = 0;

@@ -45,7 +45,7 @@ public sealed class ExtensionMapHostileTests : IDisposable
         Assert.Equal("100", map.Lookup(Client));
         Assert.Equal(2, map.Count);
         var warning = _log.Lines.Single(l => l.Contains("whole file is rejected", StringComparison.Ordinal));
-        Assert.StartsWith("Warning [4201] ", warning);
+        Assert.StartsWith("Warning [2571] ", warning);
         Assert.Contains("FCTIIPEX.INI:", warning);
         Assert.Contains("previous 2 IP-to-extension mappings stay in use", warning);
         Assert.DoesNotContain("Loaded 0", _log.Text);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -63,7 +64,8 @@ public sealed partial class CommandInterpreter : IDisposable
         if (!CommandParser.TryParse(line, out var parsed, out var error))
         {
             // The reply tells the client; the log needs only a sample and a count, or a garbage flood fills the disk.
-            if (client.Address is null || _throttle.Allow("bad command lines", client.Address))
+            // Dial files have no client address; their lines share one sample (each reply is in failed/NAME.log too).
+            if (_throttle.Allow("bad command lines", client.Address ?? IPAddress.None))
                 LogBadLine(_log, Who(client), client.FrontEnd, LogText.Escape(error));
             return CallControlResult.Fail(ReplyCode.BadRequest, error);
         }
@@ -113,7 +115,10 @@ public sealed partial class CommandInterpreter : IDisposable
         {
             var result = await Dispatch(command.Verb, device, argument, client, cancellationToken).ConfigureAwait(false);
             if (result.Code == ReplyCode.InternalError) _log.LogError("500 {Verb} {Device}: {Message}", command.Verb, device, result.Message);
-            else if (command.Verb is not (CommandVerb.Status or CommandVerb.Monitor))
+            // Accepted commands are the audit trail and always logged; refusals and failures only as a sample per
+            // source, since a client in a loop (or a scanner) would otherwise write a line for every attempt.
+            else if (command.Verb is not (CommandVerb.Status or CommandVerb.Monitor)
+                && (result.Code == ReplyCode.Ok || _throttle.Allow("refused or failed commands", client.Address ?? IPAddress.None)))
                 _log.LogInformation("{Code} {Message} (from {Client} via {FrontEnd})", (int)result.Code, result.Message, Who(client), client.FrontEnd);
             return result;
         }

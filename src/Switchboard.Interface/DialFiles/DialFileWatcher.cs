@@ -341,12 +341,12 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         _stopping.Dispose();
     }
 
-    [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "Interrupted dial files could not be moved to failed/: {Error}")]
+    [LoggerMessage(EventId = 2562, Level = LogLevel.Error, Message = "Interrupted dial files could not be moved to failed/: {Error}")]
     private static partial void LogRecoveryFailed(ILogger log, string error);
 
-    [LoggerMessage(EventId = 4103, Level = LogLevel.Error, Message = "Dial file scan of {Dir} failed: {Error}; retrying")]
+    [LoggerMessage(EventId = 2563, Level = LogLevel.Error, Message = "Dial file scan of {Dir} failed: {Error}; retrying")]
     private static partial void LogScanFailed(ILogger log, string dir, string error);
 
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Dial file {File} refused: it is {What}; dial files must be regular files. Removed unread")]
+    [LoggerMessage(EventId = 2561, Level = LogLevel.Warning, Message = "Dial file {File} refused: it is {What}; dial files must be regular files. Removed unread")]
     private static partial void LogRefused(ILogger log, string file, string what);
 }

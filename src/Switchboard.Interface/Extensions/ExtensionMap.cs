@@ -300,19 +300,19 @@ public sealed partial class ExtensionMap : IDisposable
         _settle.Dispose();
     }
 
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2571, Level = LogLevel.Warning,
         Message = "{Path}:{Line}: {Reason}; the whole file is rejected and the previous {Count} IP-to-extension mappings stay in use")]
     private static partial void LogRejected(ILogger log, string path, int line, string reason, int count);
 
-    [LoggerMessage(EventId = 4202, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2572, Level = LogLevel.Warning,
         Message = "{Path} is larger than {Limit} bytes; not read, the previous {Count} IP-to-extension mappings stay in use")]
     private static partial void LogTooLarge(ILogger log, string path, long limit, int count);
 
-    [LoggerMessage(EventId = 4203, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2573, Level = LogLevel.Warning,
         Message = "{Path} is not a regular file ({Kind}); ignored, the previous {Count} IP-to-extension mappings stay in use")]
     private static partial void LogNotRegular(ILogger log, string path, FileRefusal kind, int count);
 
-    [LoggerMessage(EventId = 4204, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 2574, Level = LogLevel.Warning,
         Message = "{Path} has no entries in [Extensions]; NNNNN now matches no client")]
     private static partial void LogLoadedNone(ILogger log, string path);
 }

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
 
@@ -14,8 +15,11 @@ namespace Switchboard.Interface.Stream;
 /// (checks, does not dial), CORS preflight. Request heads are size- and time-limited against slow-loris clients.
 /// </summary>
 internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandInterpreter interpreter,
-    IpInterfaceOptions options, IPEndPoint remote, ILogger log, CancellationToken closed)
+    IpInterfaceOptions options, IPEndPoint remote, ILogger log, CancellationToken closed, LogThrottle? throttle = null)
 {
+    // Bad and slow requests are what scanners send by the thousand: a sample per source, not a line each.
+    private bool Sample(string kind) => throttle is null || throttle.Allow(kind, remote.Address);
+
     private const int MaxBodyBytes = 64 * 1024;
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
@@ -60,13 +64,15 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
             }
             catch (OperationCanceledException) when (!closed.IsCancellationRequested)
             {
-                log.LogInformation("HTTP client {Remote} did not send a complete request within {Timeout}; closing", remote, options.HttpRequestTimeout);
+                if (Sample("incomplete HTTP requests"))
+                    log.LogInformation("HTTP client {Remote} did not send a complete request within {Timeout}; closing", remote, options.HttpRequestTimeout);
                 await RespondAsync(408, "Request Timeout", null, "408 request head not complete in time", close: true, head: false).ConfigureAwait(false);
                 return;
             }
             catch (HttpBadRequest bad)
             {
-                log.LogInformation("HTTP client {Remote}: {Error}", remote, Switchboard.Diagnostics.LogText.Escape(bad.Message));
+                if (Sample("bad HTTP requests"))
+                    log.LogInformation("HTTP client {Remote}: {Error}", remote, Switchboard.Diagnostics.LogText.Escape(bad.Message));
                 await RespondAsync(bad.Status, bad.Reason, null, $"{bad.Status} {bad.Message}", close: true, head: false).ConfigureAwait(false);
                 return;
             }

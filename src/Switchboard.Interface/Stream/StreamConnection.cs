@@ -95,7 +95,8 @@ internal sealed class StreamConnection : IAsyncDisposable
             {
                 // The sweeper cancelled the read: idle too long, or a started line was not finished in time.
                 var reason = _timeoutReply ?? "408 timeout; closing";
-                _log.LogInformation("Closing connection from {Remote}: {Reason}", _remote, reason);
+                if (_throttle.Allow("connections closed for timeouts", _remote.Address))
+                    _log.LogInformation("Closing connection from {Remote}: {Reason}", _remote, reason);
                 await WriteAndFlushAsync(w => ReplyWriter.WriteLine(w, reason)).ConfigureAwait(false);
                 return;
             }
@@ -164,7 +165,7 @@ internal sealed class StreamConnection : IAsyncDisposable
         _reader.AdvanceTo(buffer.Start);
         // HTTP has its own head timeout; the command-line timer must not fire into it.
         Volatile.Write(ref _partialSince, 0);
-        return new HttpSession(_reader, _writer, _interpreter, _options, _remote, _log, _closed.Token).RunAsync();
+        return new HttpSession(_reader, _writer, _interpreter, _options, _remote, _log, _closed.Token, _throttle).RunAsync();
     }
 
     /// <summary>

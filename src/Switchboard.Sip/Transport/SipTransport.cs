@@ -48,7 +48,7 @@ public sealed class SipTransportOptions
     public TimeSpan TcpIdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Most accepted TCP connections from one source address (checked at accept, before a slot is taken).</summary>
-    public int MaxTcpConnectionsPerSource { get; set; } = 32;
+    public int MaxTcpConnectionsPerSource { get; set; } = 128;
 
     /// <summary>An accepted TCP connection that has not delivered one complete SIP message within this time is closed.</summary>
     public TimeSpan TcpFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -262,7 +262,9 @@ public sealed class SipTransport : IAsyncDisposable
         var via = ViaHeader.Parse(request.Headers[index].Value)!;
         var source = from.Address.Address.IsIPv4MappedToIPv6 ? from.Address.Address.MapToIPv4() : from.Address.Address;
         bool changed = false;
-        if (via.Host.Trim('[', ']') != source.ToString())
+
+        // A received= the sender wrote itself would steer our responses to any host (a reflector): only ours counts.
+        if (via.Host.Trim('[', ']') != source.ToString() || via.Parameters.ContainsKey("received"))
         {
             via.Parameters["received"] = source.ToString();
             changed = true;

@@ -66,7 +66,9 @@ internal static class Bounds
         long bytes = counted.Sum(CapturingLoggerProvider.SizeOf);
         Assert.True(bytes <= (long)inputs * perInput,
             $"{bytes} bytes of log for {inputs} hostile inputs ({bytes / Math.Max(1, inputs)} per input, bound {perInput}); most frequent: "
-            + string.Join(" | ", counted.GroupBy(e => e.Category + ": " + Show(e.Message, 60)).OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Count()}x {g.Key}")));
+            + string.Join(" | ", counted.GroupBy(e => e.Category + ": " + Show(e.Message, 60)).OrderByDescending(g => g.Count()).Take(3).Select(g => $"{g.Count()}x {g.Key}"))
+            + "; by category: " + string.Join(" | ", counted.GroupBy(e => e.Category).OrderByDescending(g => g.Sum(CapturingLoggerProvider.SizeOf)).Take(3).Select(g => $"{g.Sum(CapturingLoggerProvider.SizeOf)} B in {g.Count()} from {g.Key}"))
+            + "; largest: " + string.Join(" | ", counted.OrderByDescending(CapturingLoggerProvider.SizeOf).Take(3).Select(e => $"{CapturingLoggerProvider.SizeOf(e)} B {e.Category}: {Show(e.Message, 60)}")));
     }
 
     /// <summary>An input or reply shown safely in an assertion message.</summary>
