@@ -135,7 +135,7 @@ public sealed partial class SipSwitch
         if (autoAnswer)
         {
             invite.Add("Call-Info", $"<sip:{DomainFor(peer)}>;answer-after=0");
-            invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
+            invite.Add("Alert-Info", $"<http://{HostFor(peer)}/autoanswer>;info=alert-autoanswer");
         }
         if (sdp.Length > 0)
         {

@@ -63,7 +63,7 @@ public sealed partial class SipSwitch
         var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer));
         // Auto-answer hints as phones understand them (Call-Info answer-after, Alert-Info alert-autoanswer).
         invite.Add("Call-Info", $"<sip:{DomainFor(callerPeer)}>;answer-after=0");
-        invite.Add("Alert-Info", "<http://127.0.0.1/autoanswer>;info=alert-autoanswer");
+        invite.Add("Alert-Info", $"<http://{HostFor(callerPeer)}/autoanswer>;info=alert-autoanswer");
         invite.Add(SipHeaderNames.ContentType, "application/sdp");
         if (_model.IsDevice(route.Target))
         {

@@ -146,6 +146,10 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<string, UsedNonce> _used = new(StringComparer.Ordinal);
 
+    // The used nonces in the order they were first used: every nonce lives equally long, so the expired ones are at
+    // the front and are dropped there, instead of a scan over the whole table for every login once it is full.
+    private readonly Queue<(string Nonce, long Issued)> _usedOrder = new();
+
     /// <summary>The realm.</summary>
     public string Realm { get; } = realm;
 
@@ -158,8 +162,11 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
     /// <summary>Offer qop=auth-int (body integrity) besides qop=auth.</summary>
     public bool OfferAuthInt { get; init; }
 
-    /// <summary>Most nonces remembered at once (each for its lifetime at most).</summary>
-    public int MaxTrackedNonces { get; init; } = 16384;
+    /// <summary>
+    /// Most nonces remembered at once (each for its lifetime at most). Fresh logins per second × lifetime must fit:
+    /// 131,072 holds 4,000 a second for 30 s, in about 20 MB.
+    /// </summary>
+    public int MaxTrackedNonces { get; init; } = 131_072;
 
     /// <summary>Adds the challenge headers (401 WWW-Authenticate, or 407 Proxy-Authenticate) to a response.</summary>
     public void Challenge(SipResponse response, bool stale = false) => Challenge(response, null, stale);
@@ -266,13 +273,14 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
                 entry.LastCount = count.Value;
                 return DigestRejection.None;
             }
-            if (_used.Count >= MaxTrackedNonces)
+            while (_usedOrder.TryPeek(out var oldest) && _time.GetElapsedTime(oldest.Issued) > NonceLifetime)
             {
-                foreach (var (key, e) in _used)
-                    if (_time.GetElapsedTime(e.Issued) > NonceLifetime) _used.Remove(key);
-                if (_used.Count >= MaxTrackedNonces) return DigestRejection.NonceTableFull;
+                _usedOrder.Dequeue();
+                _used.Remove(oldest.Nonce);
             }
+            if (_used.Count >= MaxTrackedNonces) return DigestRejection.NonceTableFull;
             _used[nonce] = new UsedNonce { Issued = issued, LastCount = count ?? 0, Spent = register || count is null };
+            _usedOrder.Enqueue((nonce, issued));
             return DigestRejection.None;
         }
     }
