@@ -156,6 +156,20 @@ public sealed class DigestReplayTests
     }
 
     [Fact]
+    public void The_default_table_holds_a_busy_switchs_logins_for_a_whole_nonce_lifetime()
+    {
+        // 1,200 authenticated calls a second for 25 s (30,000 fresh nonces, all still alive) must not be re-challenged.
+        var time = new FakeTimeProvider();
+        var server = new DigestServer("realm", time);
+        for (int i = 0; i < 30_000; i++)
+        {
+            if (i % 1_200 == 0) time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal(DigestVerdict.Valid, Check(server, Authorised(server, Phone, "INVITE", "sip:101@pbx"), Phone).Verdict);
+        }
+        Assert.Equal(30_000, server.TrackedNonces);
+    }
+
+    [Fact]
     public void The_table_of_used_nonces_is_bounded()
     {
         var time = new FakeTimeProvider();
