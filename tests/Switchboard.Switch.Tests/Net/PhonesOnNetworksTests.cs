@@ -82,6 +82,30 @@ public sealed class PhonesOnNetworksTests
     }
 
     [Fact]
+    public async Task MakeCall_rings_a_phone_on_another_host_with_no_loopback_or_wildcard_address_in_its_INVITE()
+    {
+        // MakeCall's auto-answer hints (Call-Info, Alert-Info) are addresses on the wire too: the Alert-Info said
+        // http://127.0.0.1/autoanswer to every phone.
+        using var ns = NetNs.Create();
+        await using var f = Wildcard();
+        await using var phone = new RawPhone(ns.UdpSocket(), "101", "pw101", new IPEndPoint(ns.HostAddress, f.Switch.LocalEndPoint.Port));
+        Assert.Equal(200, (await phone.RegisterAsync()).StatusCode);
+        await using var other = RawPhone.OnLoopback("127.0.0.1", "102", "pw102", Loopback(f));
+        Assert.Equal(200, (await other.RegisterAsync()).StatusCode);
+
+        var made = await f.Switch.MakeCallAsync("101", "102");
+        Assert.Equal(ReplyCode.Ok, made.Code);
+        var (invite, from) = await phone.RequestAsync("INVITE");
+        var text = invite.ToString();
+        Assert.Contains("alert-autoanswer", invite["Alert-Info"]);
+        Assert.Contains(ns.HostAddress.ToString(), invite["Alert-Info"]);
+        Assert.DoesNotContain("127.0.0.1", text);
+        Assert.DoesNotContain("0.0.0.0", text);
+        await phone.RespondAsync(invite, 486, from);
+        await Eventually(() => f.Model.Calls.Count == 0);
+    }
+
+    [Fact]
     public async Task A_remote_phone_with_an_unroutable_Contact_is_reached_at_its_flow()
     {
         using var ns = NetNs.Create();
