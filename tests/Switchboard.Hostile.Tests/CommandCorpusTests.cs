@@ -192,26 +192,6 @@ public sealed class CommandCorpusTests : IAsyncLifetime
         }
     }
 
-    private async Task<List<HttpResponse>> ExchangeAsync(string request, string what)
-    {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _server.CommandPort);
-        var stream = tcp.GetStream();
-        var bytes = Encoding.Latin1.GetBytes(request);
-        var send = Task.Run(async () =>
-        {
-            try
-            {
-                await stream.WriteAsync(bytes);
-                tcp.Client.Shutdown(SocketShutdown.Send);
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-            {
-                // The server may answer and close before it has read everything (413, 431).
-            }
-        });
-        var raw = await HttpResponses.ReadToEndAsync(stream, TimeSpan.FromSeconds(15), what);
-        await send;
-        return HttpResponses.Parse(raw, what);
-    }
+    private async Task<List<HttpResponse>> ExchangeAsync(string request, string what) =>
+        HttpResponses.Parse(await HttpResponses.ExchangeAsync(_server.CommandPort, request, TimeSpan.FromSeconds(15), what), what);
 }

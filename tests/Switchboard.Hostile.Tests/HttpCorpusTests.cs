@@ -87,26 +87,6 @@ public sealed class HttpCorpusTests : IAsyncLifetime
         foreach (var r in replies) Bounds.Reply(r, request);
     }
 
-    private async Task<byte[]> ExchangeRawAsync(string request)
-    {
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _server.CommandPort);
-        var stream = tcp.GetStream();
-        var bytes = Encoding.Latin1.GetBytes(request);
-        var send = Task.Run(async () =>
-        {
-            try
-            {
-                await stream.WriteAsync(bytes);
-                tcp.Client.Shutdown(SocketShutdown.Send);
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-            {
-                // The server may answer and close before it has read everything (413, 431).
-            }
-        });
-        var raw = await HttpResponses.ReadToEndAsync(stream, TimeSpan.FromSeconds(20), request);
-        await send;
-        return raw;
-    }
+    private Task<byte[]> ExchangeRawAsync(string request) =>
+        HttpResponses.ExchangeAsync(_server.CommandPort, request, TimeSpan.FromSeconds(20), request);
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Switchboard.Hostile.Tests.Support;
@@ -66,6 +68,33 @@ internal static class HttpResponses
             $"HTTP {r.Status} body '{Bounds.Show(body)}' to {Bounds.Show(input)} does not start with its code");
         Assert.DoesNotContain('\n', body);
         Assert.True(body.Length <= Bounds.MaxReplyLength, $"HTTP body of {body.Length} chars to {Bounds.Show(input)}");
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> on a new connection to the IP interface on <paramref name="port"/>, half-closes,
+    /// and returns everything the server sent until it closed.
+    /// </summary>
+    public static async Task<byte[]> ExchangeAsync(int port, string request, TimeSpan timeout, string input)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        var bytes = Encoding.Latin1.GetBytes(request);
+        var send = Task.Run(async () =>
+        {
+            try
+            {
+                await stream.WriteAsync(bytes);
+                tcp.Client.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                // The server may answer and close before it has read everything (413, 431).
+            }
+        });
+        var raw = await ReadToEndAsync(stream, timeout, input);
+        await send;
+        return raw;
     }
 
     /// <summary>Reads until the server closes or <paramref name="timeout"/> passes; fails on timeout.</summary>
