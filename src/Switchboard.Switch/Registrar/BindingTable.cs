@@ -13,10 +13,9 @@ public sealed class BindingTable
     private readonly CallModel? _model;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, List<PhoneBinding>> _bindings = new(StringComparer.Ordinal);
-    // Unanswered keepalive pings in a row per (device, contact): not stored, a restart starts every phone afresh.
-    private readonly Dictionary<(string Device, string Contact), int> _unanswered = [];
-    // When each binding last proved its flow alive (REGISTER or answered ping); the keepalive waits an interval after it.
-    private readonly Dictionary<(string Device, string Contact), DateTimeOffset> _heard = [];
+    // Per binding: unanswered keepalive pings in a row, and when its flow last proved alive (REGISTER or answered
+    // ping; the keepalive waits an interval after it). Not stored: a restart starts every phone afresh.
+    private readonly Dictionary<(string Device, string Contact), Liveness> _liveness = [];
     private readonly object _gate = new();
 
     /// <summary>Loads the stored bindings that have not expired.</summary>
@@ -47,8 +46,7 @@ public sealed class BindingTable
         {
             _store.SaveBinding(binding);
             Add(binding);
-            _unanswered.Remove((binding.Device, binding.Contact));
-            _heard[(binding.Device, binding.Contact)] = _time.GetUtcNow();
+            _liveness[(binding.Device, binding.Contact)] = new Liveness(0, _time.GetUtcNow());
             _model?.SetReachable(binding.Device, true);
         }
     }
@@ -67,8 +65,7 @@ public sealed class BindingTable
             foreach (var b in gone)
             {
                 list.Remove(b);
-                _unanswered.Remove((device, b.Contact));
-                _heard.Remove((device, b.Contact));
+                _liveness.Remove((device, b.Contact));
                 _store.RemoveBinding(device, b.Contact);
             }
             return gone;
@@ -96,12 +93,8 @@ public sealed class BindingTable
         {
             if (!_bindings.TryGetValue(device, out var list) || !list.Any(b => b.Contact == contact)) return null;
             bool before = ReachableLocked(device, list);
-            if (answered)
-            {
-                _unanswered.Remove((device, contact));
-                _heard[(device, contact)] = _time.GetUtcNow();
-            }
-            else _unanswered[(device, contact)] = _unanswered.GetValueOrDefault((device, contact)) + 1;
+            var was = LivenessLocked(device, contact);
+            _liveness[(device, contact)] = answered ? new Liveness(0, _time.GetUtcNow()) : was with { Unanswered = was.Unanswered + 1 };
             bool after = ReachableLocked(device, list);
             if (before == after) return null;
             _model?.SetReachable(device, after);
@@ -112,7 +105,7 @@ public sealed class BindingTable
     /// <summary>When the binding last registered or answered a ping (the table's load time for bindings read from the store).</summary>
     public DateTimeOffset LastHeard(string device, string contact)
     {
-        lock (_gate) return _heard.TryGetValue((device, contact), out var t) ? t : _loaded;
+        lock (_gate) return LivenessLocked(device, contact).Heard;
     }
 
     private readonly DateTimeOffset _loaded;
@@ -120,11 +113,15 @@ public sealed class BindingTable
     /// <summary>Unanswered pings in a row of one binding.</summary>
     public int Unanswered(string device, string contact)
     {
-        lock (_gate) return _unanswered.GetValueOrDefault((device, contact));
+        lock (_gate) return LivenessLocked(device, contact).Unanswered;
     }
 
     private bool ReachableLocked(string device, List<PhoneBinding> list) =>
-        list.Any(b => _unanswered.GetValueOrDefault((device, b.Contact)) < UnreachableAfter);
+        list.Any(b => LivenessLocked(device, b.Contact).Unanswered < UnreachableAfter);
+
+    // A binding read from the store has not been heard since the table was loaded.
+    private Liveness LivenessLocked(string device, string contact) =>
+        _liveness.TryGetValue((device, contact), out var l) ? l : new Liveness(0, _loaded);
 
     /// <summary>Unanswered pings in a row after which a binding counts as unreachable.</summary>
     public int UnreachableAfter { get; init; } = 3;
@@ -139,8 +136,7 @@ public sealed class BindingTable
             {
                 foreach (var b in list.Where(b => contact is null || b.Contact == contact))
                 {
-                    _unanswered.Remove((device, b.Contact));
-                    _heard.Remove((device, b.Contact));
+                    _liveness.Remove((device, b.Contact));
                 }
                 if (contact is null) list.Clear();
                 else list.RemoveAll(b => b.Contact == contact);
@@ -158,7 +154,7 @@ public sealed class BindingTable
             if (!_bindings.TryGetValue(device, out var list)) return [];
             var now = _time.GetUtcNow();
             // A binding that stopped answering pings goes last: another phone of the device is more likely to ring.
-            return [.. list.Where(b => b.Expires > now).OrderBy(b => _unanswered.ContainsKey((device, b.Contact)) ? 1 : 0).ThenByDescending(b => b.Expires)];
+            return [.. list.Where(b => b.Expires > now).OrderBy(b => LivenessLocked(device, b.Contact).Unanswered > 0 ? 1 : 0).ThenByDescending(b => b.Expires)];
         }
     }
 
@@ -174,8 +170,7 @@ public sealed class BindingTable
                 foreach (var b in list.Where(b => b.Expires <= now).ToList())
                 {
                     list.Remove(b);
-                    _unanswered.Remove((device, b.Contact));
-                    _heard.Remove((device, b.Contact));
+                    _liveness.Remove((device, b.Contact));
                     _store.RemoveBinding(device, b.Contact);
                 }
                 if (list.Count == 0)
@@ -195,4 +190,6 @@ public sealed class BindingTable
         list.RemoveAll(x => x.Contact == b.Contact);
         list.Add(b);
     }
+
+    private readonly record struct Liveness(int Unanswered, DateTimeOffset Heard);
 }
