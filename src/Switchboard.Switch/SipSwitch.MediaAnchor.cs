@@ -65,8 +65,8 @@ public sealed partial class SipSwitch
         var addresses = _layer.Transport.Addresses;
         if (addresses.HasLocalNetworks)
             return addresses.CommonLocalNetwork(pa, pb) is null ? $"{pa} and {pb} are not in one Sip:LocalNetworks entry" : null;
-        var na = LocalAddressSelector.ConnectedSubnetOf(pa);
-        var nb = LocalAddressSelector.ConnectedSubnetOf(pb);
+        var na = addresses.ConnectedSubnetOf(pa);
+        var nb = addresses.ConnectedSubnetOf(pb);
         if (na is null || nb is null) return $"{(na is null ? pa : pb)} is not on a subnet this host is connected to";
         return na.Value.Equals(nb.Value) ? null : $"{pa} ({na}) and {pb} ({nb}) are on different subnets";
     }

@@ -36,6 +36,7 @@ public sealed class LocalAddressSelector : IDisposable
     private readonly IPAddress? _advertised;
     private readonly IReadOnlyList<IPNetwork> _localNetworks;
     private readonly TimeProvider _time;
+    private volatile Subnets? _subnets;
     private int _disposed;
 
     /// <summary>Creates a selector for a transport bound to <paramref name="listen"/>.</summary>
@@ -104,11 +105,25 @@ public sealed class LocalAddressSelector : IDisposable
     /// <summary>
     /// The directly connected subnet (interface address and prefix) that holds <paramref name="address"/>, or null when the
     /// address is reached through a router or not at all. Loopback counts as the subnet of the loopback interface.
+    /// The host's subnets are read once per <see cref="Ttl"/> (and again after an address change): listing the
+    /// interfaces costs about 0.3 ms, and every call dialled between two phones asks twice.
     /// </summary>
-    public static IPNetwork? ConnectedSubnetOf(IPAddress address)
+    public IPNetwork? ConnectedSubnetOf(IPAddress address)
     {
         address = Normalize(address);
         if (IPAddress.IsLoopback(address)) return address.AddressFamily == AddressFamily.InterNetwork ? new IPNetwork(IPAddress.Parse("127.0.0.0"), 8) : new IPNetwork(IPAddress.IPv6Loopback, 128);
+        long now = _time.GetTimestamp();
+        var subnets = _subnets;
+        if (subnets is null || subnets.Expires <= now)
+            _subnets = subnets = new Subnets(ReadConnectedSubnets(), now + (long)(Ttl.TotalSeconds * _time.TimestampFrequency));
+        foreach (var net in subnets.Networks)
+            if (net.BaseAddress.AddressFamily == address.AddressFamily && net.Contains(address)) return net;
+        return null;
+    }
+
+    private static IPNetwork[] ReadConnectedSubnets()
+    {
+        var found = new List<IPNetwork>();
         try
         {
             foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
@@ -116,16 +131,15 @@ public sealed class LocalAddressSelector : IDisposable
                 if (nic.OperationalStatus is not (OperationalStatus.Up or OperationalStatus.Unknown)) continue;
                 foreach (var u in nic.GetIPProperties().UnicastAddresses)
                 {
-                    if (u.Address.AddressFamily != address.AddressFamily || u.PrefixLength <= 0) continue;
-                    var net = new IPNetwork(Mask(u.Address, u.PrefixLength), u.PrefixLength);
-                    if (net.Contains(address)) return net;
+                    if (u.PrefixLength <= 0) continue;
+                    found.Add(new IPNetwork(Mask(u.Address, u.PrefixLength), u.PrefixLength));
                 }
             }
         }
         catch (NetworkInformationException)
         {
         }
-        return null;
+        return [.. found];
     }
 
     /// <summary>Parses a <c>LocalNetworks</c> list ("10.0.0.0/8", "192.168.1.0/24", a bare address as /32).</summary>
@@ -228,7 +242,13 @@ public sealed class LocalAddressSelector : IDisposable
         return new IPAddress(bytes);
     }
 
-    private void OnAddressChanged(object? sender, EventArgs e) => _cache.Clear();
+    private void OnAddressChanged(object? sender, EventArgs e)
+    {
+        _cache.Clear();
+        _subnets = null;
+    }
+
+    private sealed record Subnets(IPNetwork[] Networks, long Expires);
 
     /// <inheritdoc />
     public void Dispose()

@@ -16,7 +16,8 @@ public sealed class AddressSelectionTests
             Assert.Equal(LocalAddressSource.Route, auto.Select(ns.PeerAddress).Source);
             Assert.True(IPAddress.IsLoopback(auto.For(IPAddress.Loopback)));
         }
-        var subnet = LocalAddressSelector.ConnectedSubnetOf(ns.PeerAddress);
+        IPNetwork? subnet;
+        using (var auto = new LocalAddressSelector(IPAddress.Any)) subnet = auto.ConnectedSubnetOf(ns.PeerAddress);
         Assert.NotNull(subnet);
         Assert.Equal(24, subnet.Value.PrefixLength);
         Assert.True(subnet.Value.Contains(ns.HostAddress));
