@@ -107,6 +107,19 @@ public static class DialString
         return TryNormalize(decoded[..n], out number, out rejection, out error);
     }
 
+    /// <summary>
+    /// A sip: URI user (or a command's number) as an outside number: normalised as <see cref="TryNormalizeUriUser"/>
+    /// does, and then only digits with an optional leading '+' (<see cref="IsOutsideNumber"/>). On refusal
+    /// <paramref name="error"/> says why, for a reply or a log line.
+    /// </summary>
+    public static bool TryNormalizeOutsideNumber(ReadOnlySpan<char> user, out string number, out string error)
+    {
+        if (!TryNormalizeUriUser(user, out number, out _, out error)) return false;
+        if (IsOutsideNumber(number)) return true;
+        error = "only digits and a leading '+'";
+        return false;
+    }
+
     /// <summary>True for what may leave through a trunk: digits with an optional leading '+' (no '*' or '#' service codes).</summary>
     public static bool IsOutsideNumber(ReadOnlySpan<char> number)
     {

@@ -54,8 +54,8 @@ public sealed class OutsideCallPolicy(OutsideCallOptions options, TimeProvider? 
         if (!options.AllowedDevices.Contains("*") && !options.AllowedDevices.Contains(device))
             return $"{device} may not call outside numbers (OutsideCalls:AllowedDevices)";
         if (count && CountAttempt(device) is { } limited) return limited;
-        if (!DialString.TryNormalizeUriUser(number, out var normalised, out _, out var error) || !DialString.IsOutsideNumber(normalised))
-            return $"{Shown(number)} is not a dialable outside number ({(error.Length > 0 ? error : "only digits and a leading '+'")})";
+        if (!DialString.TryNormalizeOutsideNumber(number, out var normalised, out var error))
+            return $"{Shown(number)} is not a dialable outside number ({error})";
         var national = National(normalised);
         var denied = Longest(options.DeniedPrefixes, national);
         var allowed = Longest(options.AllowedPrefixes, national);

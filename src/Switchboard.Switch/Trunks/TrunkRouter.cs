@@ -85,9 +85,9 @@ public sealed class TrunkRouter
             reason = "no trunk for outside numbers is configured";
             return null;
         }
-        if (!DialString.TryNormalizeUriUser(dialled, out var number, out _, out var error) || !DialString.IsOutsideNumber(number))
+        if (!DialString.TryNormalizeOutsideNumber(dialled, out var number, out var error))
         {
-            reason = $"not a dialable outside number ({(error.Length > 0 ? error : "only digits and a leading '+'")})";
+            reason = $"not a dialable outside number ({error})";
             return null;
         }
         if (!number.StartsWith('+') && OutsideLinePrefix.Length > 0)
@@ -209,7 +209,7 @@ public sealed class TrunkRouter
     public static string CallerNumber(Trunk trunk, string? user)
     {
         if (string.IsNullOrEmpty(user) || user.Equals("anonymous", StringComparison.OrdinalIgnoreCase)) return "anonymous";
-        if (!DialString.TryNormalizeUriUser(user, out var number, out _, out _) || !DialString.IsOutsideNumber(number)) return UnknownCaller;
+        if (!DialString.TryNormalizeOutsideNumber(user, out var number, out _)) return UnknownCaller;
         return ToE164(number, trunk.Options.CountryCode);
     }
 
