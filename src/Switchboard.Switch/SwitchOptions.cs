@@ -40,6 +40,15 @@ public sealed class SwitchOptions
     /// <summary>SIP port for UDP and TCP.</summary>
     public int Port { get; set; } = 5060;
 
+    /// <summary>
+    /// SIP port for TLS (RFC 3261 §26); unset: 5061, or a port the system picks when <see cref="Port"/> is 0; -1 turns
+    /// the TLS listener off.
+    /// </summary>
+    public int? TlsPort { get; set; }
+
+    /// <summary>The TLS listener's certificate (section "Sip:Tls").</summary>
+    public SipTlsOptions Tls { get; set; } = new();
+
     /// <summary>The digest realm and SIP domain.</summary>
     public string Realm { get; set; } = "switchboard";
 
@@ -105,6 +114,19 @@ public sealed class SwitchOptions
 
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
+}
+
+/// <summary>The certificate of the SIP TLS listener (configuration section "Sip:Tls").</summary>
+public sealed class SipTlsOptions
+{
+    /// <summary>PEM file of the server certificate (with its chain); empty: a self-signed one is generated on first start.</summary>
+    public string Certificate { get; set; } = "";
+
+    /// <summary>PEM file of the certificate's private key; empty: the key is in <see cref="Certificate"/>.</summary>
+    public string Key { get; set; } = "";
+
+    /// <summary>Where the generated certificate and key are kept (the host sets the state directory); empty: in memory only.</summary>
+    public string Directory { get; set; } = "";
 }
 
 /// <summary>Where the media of a call dialled on a phone runs (<see cref="SwitchOptions.MediaAnchor"/>).</summary>

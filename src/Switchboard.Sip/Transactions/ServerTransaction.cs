@@ -71,7 +71,7 @@ public sealed class ServerTransaction
     /// <summary>Raised when the ACK for a 2xx arrived (the ACK itself also goes to the UAS core).</summary>
     public event Action<ServerTransaction, SipRequest>? Acknowledged;
 
-    private bool Reliable => Source.Protocol == SipProtocol.Tcp;
+    private bool Reliable => Source.Protocol.IsReliable();
 
     /// <summary>Sends a response; a final response moves the state machine on. Responses after a final are ignored.</summary>
     public Task RespondAsync(SipResponse response)

@@ -151,7 +151,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     public string LocalVia(SipEndPoint destination)
     {
         var host = SentBy(destination.Address.Address);
-        return $"SIP/2.0/{destination.Protocol.ToString().ToUpperInvariant()} {host}:{Transport.LocalEndPoint.Port};branch={NewBranch()};rport";
+        return $"SIP/2.0/{destination.Protocol.ToString().ToUpperInvariant()} {host}:{Transport.PortFor(destination.Protocol)};branch={NewBranch()};rport";
     }
 
     /// <summary>The host part (IPv6 in brackets) this host writes towards <paramref name="peer"/>.</summary>

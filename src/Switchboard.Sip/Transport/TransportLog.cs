@@ -20,4 +20,19 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 5065, Level = LogLevel.Information, Message = "SIP: closing TCP connection from {From}: no complete SIP message within {Seconds} s")]
     public static partial void TcpNoFirstMessage(ILogger log, IPEndPoint from, double seconds);
+
+    [LoggerMessage(EventId = 5066, Level = LogLevel.Warning, Message = "SIP: TLS handshake from {From} failed ({Reason}): {Detail}; connection closed")]
+    public static partial void TlsHandshakeFailed(ILogger log, IPEndPoint from, TlsRejection reason, string detail);
+
+    [LoggerMessage(EventId = 5067, Level = LogLevel.Warning, Message = "SIP: TLS server {Peer} (expected name {Host}) refused: {Reason}")]
+    public static partial void TlsServerRejected(ILogger log, IPEndPoint peer, string host, string reason);
+
+    [LoggerMessage(EventId = 5068, Level = LogLevel.Warning, Message = "SIP: TLS to {Peer} ({Host}) without certificate verification (TlsVerify=false): the connection is encrypted but the server is not authenticated")]
+    public static partial void TlsUnverified(ILogger log, IPEndPoint peer, string host);
+
+    [LoggerMessage(EventId = 5069, Level = LogLevel.Information, Message = "SIP TLS certificate {Subject} from {Source}, valid until {NotAfter:u}, SHA-256 fingerprint {Fingerprint}")]
+    public static partial void TlsCertificate(ILogger log, string subject, string source, DateTime notAfter, string fingerprint);
+
+    [LoggerMessage(EventId = 5070, Level = LogLevel.Warning, Message = "SIP TLS certificate {Path} expired on {NotAfter:u}; phones that verify it will refuse to connect")]
+    public static partial void TlsCertificateExpired(ILogger log, string path, DateTime notAfter);
 }
