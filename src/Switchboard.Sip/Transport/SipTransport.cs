@@ -251,9 +251,9 @@ public sealed class SipTransport : IAsyncDisposable
         catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            Interlocked.Increment(ref _failedHandshakes);
             var reason = rejection ?? (ex is OperationCanceledException ? "handshake timed out" : ex.Message);
             if (_throttle.Allow("failed SIP TLS handshakes", to.Address.Address)) TransportLog.TlsServerRejected(_log, to.Address, policy.TargetHost, LogText.Escape(reason));
+            Interlocked.Increment(ref _failedHandshakes);
             throw new SipTransportException($"TLS to {to} ({policy.TargetHost}) refused: {reason}", ex);
         }
         if (!policy.Verify && _throttle.Allow("unverified SIP TLS servers", to.Address.Address)) TransportLog.TlsUnverified(_log, to.Address, policy.TargetHost);
@@ -441,9 +441,9 @@ public sealed class SipTransport : IAsyncDisposable
             await ssl.DisposeAsync().ConfigureAwait(false);
             _accepted.Release(remote.Address);
             if (_stop.IsCancellationRequested) return;
-            Interlocked.Increment(ref _failedHandshakes);
             if (ex is OperationCanceledException) reason = TlsRejection.HandshakeTimeout;
             if (_throttle.Allow("failed SIP TLS handshakes", remote.Address)) TransportLog.TlsHandshakeFailed(_log, remote, reason, LogText.Escape(ex.Message));
+            Interlocked.Increment(ref _failedHandshakes);
             return;
         }
         AddConnection(ssl, new SipEndPoint(SipProtocol.Tls, remote), inbound: true, since);
