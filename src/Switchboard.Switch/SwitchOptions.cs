@@ -46,6 +46,15 @@ public sealed class SwitchOptions
     /// </summary>
     public int? TlsPort { get; set; }
 
+    /// <summary>
+    /// SRTP (SDES keys) on the switch's media endpoints for devices not in <see cref="DeviceSrtp"/>: off, optional
+    /// (keyed when the phone is on TLS and takes it) or required. Keys only ever go to peers reached over TLS.
+    /// </summary>
+    public SrtpPolicy Srtp { get; set; } = SrtpPolicy.Optional;
+
+    /// <summary>SRTP policy per device (extension → off, optional, required).</summary>
+    public Dictionary<string, SrtpPolicy> DeviceSrtp { get; set; } = [];
+
     /// <summary>The TLS listener's certificate (section "Sip:Tls").</summary>
     public SipTlsOptions Tls { get; set; } = new();
 
@@ -114,6 +123,17 @@ public sealed class SwitchOptions
 
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
+}
+
+/// <summary>Whether media of the switch's endpoints towards a phone or trunk is SRTP (RFC 3711 with SDES keys, RFC 4568).</summary>
+public enum SrtpPolicy
+{
+    /// <summary>Never: no key is offered, and offered keys are declined.</summary>
+    Off,
+    /// <summary>Keyed when the peer is reached over TLS and takes it (offered in RTP/AVP, best effort); plain otherwise.</summary>
+    Optional,
+    /// <summary>Offered in RTP/SAVP; an answer without a key ends the call. Needs TLS signalling to the peer.</summary>
+    Required,
 }
 
 /// <summary>The certificate of the SIP TLS listener (configuration section "Sip:Tls").</summary>

@@ -32,6 +32,9 @@ public sealed class TrunkOptions
     /// </summary>
     public bool TlsVerify { get; set; } = true;
 
+    /// <summary>SRTP towards this trunk (needs Transport "tls": keys never go into clear signalling).</summary>
+    public SrtpPolicy Srtp { get; set; } = SrtpPolicy.Optional;
+
     /// <summary>With "tls": a PEM file of the certificates the upstream's chain must end in (instead of the system store).</summary>
     public string TrustFile { get; set; } = "";
 
