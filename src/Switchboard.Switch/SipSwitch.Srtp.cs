@@ -18,6 +18,16 @@ public sealed partial class SipSwitch
 {
     private readonly ConditionalWeakTable<RtpEndpoint, SrtpState> _srtp = new();
 
+    /// <summary>The switch's media endpoints speaking SRTP now.</summary>
+    public int SecureEndpoints => _srtp.Count(e => e.Key.IsSecure);
+
+    /// <summary>SRTP packets refused so far (bad tag, replayed) on the endpoints that ever negotiated keys and are still open.</summary>
+    public long SrtpRejectedPackets => _srtp.Sum(e => e.Key.SrtpRejected);
+
+    /// <summary>The transport a device's phones are registered over ("udp", "tcp", "tls"), for status and tests.</summary>
+    public IReadOnlyList<string> RegisteredTransports(string device) =>
+        [.. _bindings.Lookup(device).Select(b => b.Source.Split(':')[0])];
+
     /// <summary>The SRTP policy of a peer: its trunk's, else the device's, else <see cref="SwitchOptions.Srtp"/>.</summary>
     private SrtpPolicy SrtpPolicyFor(SipEndPoint peer, string device)
     {

@@ -9,6 +9,9 @@ namespace Switchboard.Switch;
 /// <summary>SIP over TLS: the listener's port and certificate, Contact transport parameters, and the check of a TLS trunk.</summary>
 public sealed partial class SipSwitch
 {
+    /// <summary>The bound SIP TLS endpoint, or null when TLS is off.</summary>
+    public IPEndPoint? TlsEndPoint => _layer.Transport.TlsLocalEndPoint;
+
     /// <summary>The TLS port the transport binds: 5061 by default, any port when the UDP/TCP port is any, -1 for none.</summary>
     internal static int EffectiveTlsPort(SwitchOptions options) => options.TlsPort ?? (options.Port == 0 ? 0 : 5061);
 
