@@ -35,6 +35,20 @@ public sealed partial class SipSwitch
         return _options.DeviceSrtp.TryGetValue(device, out var p) ? p : _options.Srtp;
     }
 
+    /// <summary>Whether the trunk or registered device at <paramref name="peer"/> has SRTP policy required.</summary>
+    private bool RequiresSrtp(SipEndPoint peer)
+    {
+        if (Trunks.FromSource(peer) is { } trunk) return trunk.Options.Srtp == SrtpPolicy.Required;
+        if (_options.Srtp == SrtpPolicy.Required) return true;
+        foreach (var (device, policy) in _options.DeviceSrtp)
+        {
+            if (policy != SrtpPolicy.Required) continue;
+            foreach (var b in _bindings.Lookup(device))
+                if (Registrar.PhoneFlow.Of(b)?.EndPoint == peer) return true;
+        }
+        return false;
+    }
+
     /// <summary>The switch's offer to a peer from <paramref name="endpoint"/>, with a key when the peer may have one.</summary>
     private byte[] SrtpOffer(RtpEndpoint endpoint, SipEndPoint peer, string device, byte[] offer)
     {
