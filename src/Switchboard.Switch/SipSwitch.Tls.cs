@@ -12,8 +12,11 @@ public sealed partial class SipSwitch
     /// <summary>The bound SIP TLS endpoint, or null when TLS is off.</summary>
     public IPEndPoint? TlsEndPoint => _layer.Transport.TlsLocalEndPoint;
 
-    /// <summary>The TLS port the transport binds: 5061 by default, any port when the UDP/TCP port is any, -1 for none.</summary>
-    internal static int EffectiveTlsPort(SwitchOptions options) => options.TlsPort ?? (options.Port == 0 ? 0 : 5061);
+    /// <summary>
+    /// The TLS port the transport binds: the one configured, else the port after the UDP/TCP port (5061 for 5060, the
+    /// RFC 3261 pair) or any port when that is any; -1 for none.
+    /// </summary>
+    internal static int EffectiveTlsPort(SwitchOptions options) => options.TlsPort ?? (options.Port is 0 or 65535 ? 0 : options.Port + 1);
 
     private static X509Certificate2 TlsCertificateFor(SwitchOptions options, IPAddress listen, IPAddress? advertised, ILogger log)
     {

@@ -41,8 +41,8 @@ public sealed class SwitchOptions
     public int Port { get; set; } = 5060;
 
     /// <summary>
-    /// SIP port for TLS (RFC 3261 §26); unset: 5061, or a port the system picks when <see cref="Port"/> is 0; -1 turns
-    /// the TLS listener off.
+    /// SIP port for TLS (RFC 3261 §26); unset: <see cref="Port"/> + 1 (5061 for 5060), or a port the system picks when
+    /// <see cref="Port"/> is 0; -1 turns the TLS listener off.
     /// </summary>
     public int? TlsPort { get; set; }
 
