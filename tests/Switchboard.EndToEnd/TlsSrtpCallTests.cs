@@ -124,4 +124,84 @@ public sealed class TlsSrtpCallTests : IDisposable
         Assert.Equal(1000, alice.ReceivedFrequency());
         Assert.Equal(440, bob.ReceivedFrequency());
     }
+
+    /// <summary>
+    /// The controller (100, SRTP on TLS, auto-answer) talks to alice (101, plain RTP) by MakeCall, then consults bob
+    /// (102, SRTP on TLS) by MakeCall: every leg is anchored in the switch, two of them in SRTP.
+    /// </summary>
+    private async Task<(Baresip Ctl, Baresip Alice, Baresip Bob, LineClient Client)> ConsultAsync(SwitchboardServer server, string prefix)
+    {
+        var ctl = await Baresip.StartAsync(prefix + "100", _dir, TlsAccount(server, "100", answerMode: "auto"), "tone:1000", extraConfig: TlsConfig());
+        var alice = await Baresip.StartAsync(prefix + "101", _dir, server.Account("101"), "tone:440");
+        var bob = await Baresip.StartAsync(prefix + "102", _dir, TlsAccount(server, "102"), "tone:1700", extraConfig: TlsConfig());
+        await server.WaitRegisteredAsync("100", "101", "102");
+        var client = await LineClient.ConnectAsync(server.CommandPort);
+        Assert.StartsWith("200 MakeCall 101 100", await client.CommandAsync("MakeCall 101 100"));
+        await alice.WaitEventAsync("CALL_INCOMING");
+        await alice.CommandAsync("accept");
+        await alice.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:101");
+        Assert.StartsWith("200 MakeCall 100 102", await client.CommandAsync("MakeCall 100 102"));
+        await bob.WaitEventAsync("CALL_INCOMING");
+        await bob.CommandAsync("accept");
+        await bob.WaitEventAsync("CALL_ESTABLISHED");
+        await SipRetargetTests.WaitStatusAsync(client, "100", "=connected:102");
+        return (ctl, alice, bob, client);
+    }
+
+    private static async Task AssertReceivingAsync(params Baresip[] phones)
+    {
+        var before = new List<long>();
+        foreach (var p in phones) before.Add((await p.RtpAsync()).Received.Values.Sum());
+        await Task.Delay(1500);
+        for (int i = 0; i < phones.Length; i++)
+        {
+            var after = (await phones[i].RtpAsync()).Received.Values.Sum();
+            Assert.True(after > before[i] + 40, $"{phones[i].Name} receives ({before[i]} then {after} packets)");
+        }
+    }
+
+    [Fact]
+    public async Task Conference_of_two_srtp_phones_and_a_plain_one_carries_media_and_dtmf_to_each()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        var (ctl, alice, bob, client) = await ConsultAsync(server, "c");
+        await using var _ = ctl;
+        await using var __ = alice;
+        await using var ___ = bob;
+        await using var ____ = client;
+        Assert.StartsWith("200 Conference 100", await client.CommandAsync("Conference 100"));
+        await ctl.WaitEventAsync("CALL_CLOSED");
+        await AssertReceivingAsync(alice, bob);
+        Assert.True(server.Switch.SecureEndpoints >= 1, "bob's leg of the conference speaks SRTP");
+        await ctl.CommandAsync("sndcode", "5");
+        Assert.Equal("5", (string?)(await alice.WaitEventAsync("CALL_DTMF_START"))["param"]);
+        Assert.Equal("5", (string?)(await bob.WaitEventAsync("CALL_DTMF_START"))["param"]);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        AssertSrtpOn(ctl);
+        AssertSrtpOn(bob);
+        Assert.StartsWith("200 Drop 102", await client.CommandAsync("Drop 102"));
+        await bob.WaitEventAsync("CALL_CLOSED");
+    }
+
+    [Fact]
+    public async Task Transfer_leaves_the_plain_phone_and_the_srtp_phone_hearing_each_other()
+    {
+        await using var server = await SwitchboardServer.StartAsync(_dir);
+        var (ctl, alice, bob, client) = await ConsultAsync(server, "x");
+        await using var _ = ctl;
+        await using var __ = alice;
+        await using var ___ = bob;
+        await using var ____ = client;
+        Assert.StartsWith("200 Transfer 100", await client.CommandAsync("Transfer 100"));
+        await ctl.WaitEventAsync("CALL_CLOSED");
+        await SipRetargetTests.WaitStatusAsync(client, "101", "=connected:102");
+        await AssertReceivingAsync(alice, bob);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        await alice.CommandAsync("hangup");
+        await bob.WaitEventAsync("CALL_CLOSED");
+        // Both calls came from MakeCall: anchored from the start, no re-INVITE, so the recordings are whole.
+        AssertSrtpOn(bob);
+        Assert.Equal(440, bob.ReceivedFrequency());
+    }
 }
