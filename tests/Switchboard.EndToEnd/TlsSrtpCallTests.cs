@@ -1,6 +1,7 @@
 using Switchboard.Sip.Transport;
 using Switchboard.Testing;
 using Switchboard.Testing.Phones;
+using Switchboard.Testing.Topology;
 using Switchboard.Telephony;
 
 namespace Switchboard.EndToEnd;
@@ -203,5 +204,56 @@ public sealed class TlsSrtpCallTests : IDisposable
         // Both calls came from MakeCall: anchored from the start, no re-INVITE, so the recordings are whole.
         AssertSrtpOn(bob);
         Assert.Equal(440, bob.ReceivedFrequency());
+    }
+}
+
+/// <summary>
+/// A phone behind the NAT router of the network topology registers over TLS with SRTP: the switch reaches it only over
+/// the TLS connection the phone opened (its flow), and a call with a phone on LAN A carries tones both ways.
+/// </summary>
+public sealed class TlsNatTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-tlsnat-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [SkippableFact]
+    public async Task A_tls_srtp_phone_behind_nat_is_called_over_its_own_connection_and_calls_out_with_tones_both_ways()
+    {
+        NetworkTopology topology;
+        try
+        {
+            topology = NetworkTopology.Create();
+        }
+        catch (TopologyUnavailableException ex)
+        {
+            NetworkTopology.SkipOrFail(ex.Message);
+            return;
+        }
+        using var _ = topology;
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir);
+        var home = topology.Home;
+        var lan = topology.LanA;
+        var tlsPort = server.Switch.TlsEndPoint!.Port;
+        string[] tls = ["module\t\t\tsrtp.so", "sip_cafile\t\t" + Path.Combine(_dir, SipTlsCertificates.GeneratedCertificateFile)];
+        await using var nat = await Baresip.StartAsync("n102", _dir,
+            $"<sip:102@{home.ServerAddress}:{tlsPort};transport=tls>;auth_pass={server.Switch.PasswordOf("102")};answermode=manual;mediaenc=srtp;regint=600",
+            "tone:1700", home.Host, tls);
+        await using var desk = await Baresip.StartAsync("n100", _dir, server.AccountAt("100", lan.ServerAddress), "tone:440", lan.Host);
+        await server.WaitRegisteredAsync("100", "102");
+        Assert.Equal(["tls"], server.Switch.RegisteredTransports("102"));
+
+        // In: the INVITE can only reach the NAT phone over the connection it registered on.
+        await desk.CommandAsync("dial", $"sip:102@{lan.ServerAddress}:{server.SipPort}");
+        await nat.WaitEventAsync("CALL_INCOMING");
+        await nat.CommandAsync("accept");
+        await desk.WaitEventAsync("CALL_ESTABLISHED");
+        await Task.Delay(2500);
+        await desk.CommandAsync("hangup");
+        await nat.WaitEventAsync("CALL_CLOSED");
+        Assert.Equal(1700, desk.ReceivedFrequency());
+        Assert.Equal(440, nat.ReceivedFrequency());
+        Assert.True(nat.LogTail(4000).Contains("SRTP is Enabled", StringComparison.Ordinal), nat.LogTail());
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
     }
 }
