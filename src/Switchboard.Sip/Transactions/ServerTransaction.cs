@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 
@@ -182,7 +183,7 @@ public sealed class ServerTransaction
             StopTimers();
             State = ServerTransactionState.Terminated;
         }
-        _layer.Log.LogInformation("No ACK for {Code} to INVITE {CallId} from {Source}", FinalResponse?.StatusCode, Request.CallId, Source);
+        TransportLog.NoAck(_layer.Log, FinalResponse?.StatusCode, LogText.Escape(Request.CallId), Source);
         _layer.Remove(this);
         AckTimeout?.Invoke(this);
     }

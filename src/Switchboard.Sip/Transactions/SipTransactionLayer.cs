@@ -140,7 +140,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         }
         catch (SipTransportException ex)
         {
-            Log.LogDebug("ACK to {To} failed: {Error}", destination, ex.Message);
+            TransportLog.AckSendFailed(Log, destination, ex.Message);
         }
     }
 
@@ -287,7 +287,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Log.LogError(ex, "SIP transaction user failed");
+                TransportLog.TransactionUserFailed(Log, ex);
             }
         });
     }
@@ -311,7 +311,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         }
         catch (SipTransportException ex)
         {
-            Log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+            TransportLog.SendFailed(Log, to, ex.Message);
         }
     }
 

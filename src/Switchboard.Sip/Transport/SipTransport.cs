@@ -213,7 +213,7 @@ public sealed class SipTransport : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException
             or System.Security.Authentication.AuthenticationException)
         {
-            _log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+            TransportLog.SendFailed(_log, to, ex.Message);
             throw new SipTransportException($"cannot send to {to}: {ex.Message}", ex);
         }
     }
@@ -347,7 +347,7 @@ public sealed class SipTransport : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "SIP handler failed for a message from {From}", from);
+            TransportLog.HandlerFailed(_log, ex, from);
         }
     }
 
@@ -490,7 +490,7 @@ public sealed class SipTransport : IAsyncDisposable
                         {
                             if (buffer.Length >= largest)
                             {
-                                _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
+                                TransportLog.StreamMessageTooLarge(_log, from, _options.Limits.MaxMessageBytes);
                                 return;
                             }
                             Array.Resize(ref buffer, Math.Min(buffer.Length * 2, largest));

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Switchboard.Sip.Transport;
 
-/// <summary>Log lines of the transport with stable event IDs (5061–5099); values from the network are escaped.</summary>
+/// <summary>Log lines of the transport and transactions with stable event IDs (5061–5099); values from the network are escaped.</summary>
 internal static partial class TransportLog
 {
     [LoggerMessage(EventId = 5061, Level = LogLevel.Warning, Message = "Malformed SIP message from {From}: {Error}")]
@@ -35,4 +35,22 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 5070, Level = LogLevel.Warning, Message = "SIP TLS certificate {Path} expired on {NotAfter:u}; phones that verify it will refuse to connect")]
     public static partial void TlsCertificateExpired(ILogger log, string path, DateTime notAfter);
+
+    [LoggerMessage(EventId = 5071, Level = LogLevel.Debug, Message = "SIP send to {To} failed: {Error}")]
+    public static partial void SendFailed(ILogger log, SipEndPoint to, string error);
+
+    [LoggerMessage(EventId = 5072, Level = LogLevel.Error, Message = "SIP handler failed for a message from {From}")]
+    public static partial void HandlerFailed(ILogger log, Exception ex, SipEndPoint from);
+
+    [LoggerMessage(EventId = 5073, Level = LogLevel.Warning, Message = "SIP stream from {From}: message exceeds {Max} bytes; closing")]
+    public static partial void StreamMessageTooLarge(ILogger log, SipEndPoint from, int max);
+
+    [LoggerMessage(EventId = 5074, Level = LogLevel.Debug, Message = "ACK to {To} failed: {Error}")]
+    public static partial void AckSendFailed(ILogger log, SipEndPoint to, string error);
+
+    [LoggerMessage(EventId = 5075, Level = LogLevel.Error, Message = "SIP transaction user failed")]
+    public static partial void TransactionUserFailed(ILogger log, Exception ex);
+
+    [LoggerMessage(EventId = 5076, Level = LogLevel.Information, Message = "No ACK for {Code} to INVITE {CallId} from {Source}")]
+    public static partial void NoAck(ILogger log, int? code, string callId, SipEndPoint source);
 }
