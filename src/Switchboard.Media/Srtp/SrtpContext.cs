@@ -74,6 +74,8 @@ public sealed class SrtpContext : IDisposable
     private readonly SrtpSuite _suite;
     private readonly Aes _rtpCipher;
     private readonly Aes _rtcpCipher;
+    private readonly KeyStream _rtpStream;
+    private readonly KeyStream _rtcpStream;
     private readonly IncrementalHash _rtpAuth;
     private readonly IncrementalHash _rtcpAuth;
     private readonly byte[] _rtpSalt;
@@ -95,11 +97,17 @@ public sealed class SrtpContext : IDisposable
         _rtpSalt = Derive(master, masterSalt, 2, 14);
         _rtpCipher = Aes.Create();
         _rtpCipher.Key = SessionKey;
+        _rtpCipher.Mode = CipherMode.ECB;
+        _rtpCipher.Padding = PaddingMode.None;
         _rtpAuth = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, SessionAuthKey);
         _rtcpCipher = Aes.Create();
         _rtcpCipher.Key = Derive(master, masterSalt, 3, 16);
+        _rtcpCipher.Mode = CipherMode.ECB;
+        _rtcpCipher.Padding = PaddingMode.None;
         _rtcpAuth = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA1, Derive(master, masterSalt, 4, 20));
         _rtcpSalt = Derive(master, masterSalt, 5, 14);
+        _rtpStream = new KeyStream(_rtpCipher);
+        _rtcpStream = new KeyStream(_rtcpCipher);
     }
 
     /// <summary>The suite.</summary>
@@ -139,7 +147,7 @@ public sealed class SrtpContext : IDisposable
         uint roc = s.EstimateRoc(seq);
         s.Advance(roc, seq);
         ulong index = ((ulong)roc << 16) | seq;
-        Transform(_rtpCipher, _rtpSalt, ssrc, index, packet[header..length]);
+        Transform(_rtpStream, _rtpSalt, ssrc, index, packet[header..length]);
         Tag(_rtpAuth, packet[..length], roc, packet.Slice(length, RtpOverhead));
         return length + RtpOverhead;
     }
@@ -171,7 +179,7 @@ public sealed class SrtpContext : IDisposable
         if (!known) _streams[ssrc] = s;
         s.Advance(roc, seq);
         s.Replay.Accept(index);
-        Transform(_rtpCipher, _rtpSalt, ssrc, index, authenticated[header..]);
+        Transform(_rtpStream, _rtpSalt, ssrc, index, authenticated[header..]);
         plainLength = authenticated.Length;
         return SrtpRejection.None;
     }
@@ -185,7 +193,7 @@ public sealed class SrtpContext : IDisposable
         if (length < 8 || packet.Length < length + RtcpOverhead) return -1;
         uint ssrc = BinaryPrimitives.ReadUInt32BigEndian(packet[4..]);
         uint index = _rtcpSendIndex++ & 0x7FFF_FFFF;
-        Transform(_rtcpCipher, _rtcpSalt, ssrc, index, packet[8..length]);
+        Transform(_rtcpStream, _rtcpSalt, ssrc, index, packet[8..length]);
         BinaryPrimitives.WriteUInt32BigEndian(packet[length..], 0x8000_0000u | index);
         int authLength = length + SrtcpIndexLength;
         _rtcpAuth.AppendData(packet[..authLength]);
@@ -216,7 +224,7 @@ public sealed class SrtpContext : IDisposable
         if (!known) _rtcpStreams[ssrc] = replay;
         replay.Accept(index);
         plainLength = authLength - SrtcpIndexLength;
-        if (encrypted) Transform(_rtcpCipher, _rtcpSalt, ssrc, index, packet[8..plainLength]);
+        if (encrypted) Transform(_rtcpStream, _rtcpSalt, ssrc, index, packet[8..plainLength]);
         return SrtpRejection.None;
     }
 
@@ -248,7 +256,7 @@ public sealed class SrtpContext : IDisposable
     /// XORs the AES-CM keystream of RFC 3711 §4.1.1 into <paramref name="data"/>:
     /// IV = (k_s · 2^16) ⊕ (SSRC · 2^64) ⊕ (i · 2^16), blocks AES(IV + j).
     /// </summary>
-    private static void Transform(Aes cipher, ReadOnlySpan<byte> salt, uint ssrc, ulong index, Span<byte> data)
+    private static void Transform(KeyStream cipher, ReadOnlySpan<byte> salt, uint ssrc, ulong index, Span<byte> data)
     {
         Span<byte> iv = stackalloc byte[16];
         salt.CopyTo(iv);
@@ -257,7 +265,7 @@ public sealed class SrtpContext : IDisposable
         BinaryPrimitives.WriteUInt32BigEndian(ssrcBytes, ssrc);
         for (int k = 0; k < 4; k++) iv[4 + k] ^= ssrcBytes[k];
         for (int k = 0; k < 6; k++) iv[8 + k] ^= (byte)(index >> (8 * (5 - k)));
-        KeyStreamXor(cipher, iv, data);
+        cipher.Xor(iv, data);
     }
 
     /// <summary>AES in counter mode from <paramref name="iv"/> (low 16 bits the block counter), XORed into <paramref name="data"/>.</summary>
@@ -297,9 +305,45 @@ public sealed class SrtpContext : IDisposable
         return output;
     }
 
+    /// <summary>
+    /// AES-CM on one reusable ECB transform and buffers: the one-shot <see cref="Aes.EncryptEcb(ReadOnlySpan{byte}, Span{byte}, PaddingMode)"/>
+    /// sets up a cipher context per call, which cost more than the packet's encryption itself.
+    /// </summary>
+    private sealed class KeyStream(Aes cipher) : IDisposable
+    {
+        private const int Chunk = 256;
+        private readonly ICryptoTransform _ecb = cipher.CreateEncryptor(cipher.Key, null);
+        private readonly byte[] _counters = new byte[Chunk];
+        private readonly byte[] _stream = new byte[Chunk];
+
+        public void Xor(ReadOnlySpan<byte> iv, Span<byte> data)
+        {
+            int block = 0;
+            ushort start = BinaryPrimitives.ReadUInt16BigEndian(iv[14..]);
+            for (int offset = 0; offset < data.Length; offset += Chunk)
+            {
+                int n = Math.Min(Chunk, data.Length - offset);
+                int blocks = (n + 15) / 16;
+                for (int b = 0; b < blocks; b++, block++)
+                {
+                    var c = _counters.AsSpan(b * 16, 16);
+                    iv.CopyTo(c);
+                    BinaryPrimitives.WriteUInt16BigEndian(c[14..], (ushort)(start + block));
+                }
+                _ecb.TransformBlock(_counters, 0, blocks * 16, _stream, 0);
+                var d = data.Slice(offset, n);
+                for (int k = 0; k < n; k++) d[k] ^= _stream[k];
+            }
+        }
+
+        public void Dispose() => _ecb.Dispose();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        _rtpStream.Dispose();
+        _rtcpStream.Dispose();
         _rtpCipher.Dispose();
         _rtcpCipher.Dispose();
         _rtpAuth.Dispose();
