@@ -20,7 +20,7 @@ namespace Switchboard.Media;
 /// <see cref="MediaEngineOptions.RelatchAfterMilliseconds"/> and another source sends the latched SSRC (a NAT mapping
 /// that moved). A new SDP (<see cref="SetRemote"/>) starts learning afresh. No per-source state is kept.
 /// </remarks>
-public sealed class RtpEndpoint : IAsyncDisposable
+public sealed partial class RtpEndpoint : IAsyncDisposable
 {
     /// <summary>Largest datagram read; anything longer is no G.711 packet of 20 ms and is counted as bad.</summary>
     public const int MaxDatagramSize = 1500;
@@ -521,7 +521,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
 
     private void Send(Remote remote, RtpPacket packet)
     {
-        if (!packet.TryWrite(_packet, out var length))
+        if (!packet.TryWrite(_packet, out var length) || (_srtp is { } srtp && (length = Protect(srtp, length)) < 0))
         {
             return;
         }
@@ -609,9 +609,9 @@ public sealed class RtpEndpoint : IAsyncDisposable
         }
     }
 
-    private void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
+    private void OnDatagram(Span<byte> datagram, SocketAddress source)
     {
-        if (datagram.Length > MaxDatagramSize || !RtpPacket.TryParse(datagram, out var packet))
+        if (datagram.Length > MaxDatagramSize || (_srtp is { } srtp && !Unprotect(srtp, ref datagram)) || !RtpPacket.TryParse(datagram, out var packet))
         {
             Interlocked.Increment(ref _badPackets);
             return;

@@ -137,6 +137,7 @@ public sealed partial class SipSwitch
             invite.Add("Call-Info", $"<sip:{DomainFor(peer)}>;answer-after=0");
             invite.Add("Alert-Info", $"<http://{HostFor(peer)}/autoanswer>;info=alert-autoanswer");
         }
+        if (endpoint is not null) sdp = SrtpOffer(endpoint, peer, target, sdp);
         if (sdp.Length > 0)
         {
             invite.Add(SipHeaderNames.ContentType, contentType ?? "application/sdp");

@@ -98,7 +98,8 @@ public sealed partial class SipSwitch
     {
         if (leg.Endpoint is not null) return true;
         var endpoint = Media.CreateEndpoint();
-        if (!await ReinviteAsync(leg, SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), endpoint.LocalEndPoint.Port), "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
+        var offer = SrtpOffer(endpoint, leg.Dialog.Peer, leg.Device, SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), endpoint.LocalEndPoint.Port));
+        if (!await ReinviteAsync(leg, offer, "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
         {
             await endpoint.DisposeAsync().ConfigureAwait(false);
             return false;
@@ -151,11 +152,11 @@ public sealed partial class SipSwitch
         _rtpAddress is { } fixedAddress ? fixedAddress.ToString() : _layer.Transport.Addresses.For(peer.Address.Address).ToString();
 
     /// <summary>Points an endpoint at the audio a phone described; false if it described none the mixer can take.</summary>
-    private static bool PointAt(RtpEndpoint endpoint, byte[] sdp)
+    private bool PointAt(RtpEndpoint endpoint, byte[] sdp)
     {
         if (SdpText.AudioOf(sdp) is not { } media || media.Address.AddressFamily != endpoint.LocalEndPoint.AddressFamily) return false;
         endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.DtmfPayloadType);
-        return true;
+        return ApplySrtpAnswer(endpoint, sdp);
     }
 
     /// <summary>In-dialog requests on a conference leg: the switch itself is the peer of every phone.</summary>
@@ -193,7 +194,8 @@ public sealed partial class SipSwitch
                 var ok = SipResponse.For(req, 200);
                 ok.Add(SipHeaderNames.Contact, ContactFor("conference", leg.Dialog.Peer));
                 ok.Add(SipHeaderNames.ContentType, "application/sdp");
-                ok.Body = leg.Outgoing(SdpText.WithDirection(SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), member.Endpoint.LocalEndPoint.Port), direction));
+                ok.Body = leg.Outgoing(SrtpAnswer(member.Endpoint, leg.Dialog.Peer, leg.Device, req.Body,
+                    SdpText.WithDirection(SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), member.Endpoint.LocalEndPoint.Port), direction)));
                 await txn.RespondAsync(ok).ConfigureAwait(false);
                 return;
             case "REFER" when room.Members.Count == 2:

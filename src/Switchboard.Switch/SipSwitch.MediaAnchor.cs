@@ -48,6 +48,9 @@ public sealed partial class SipSwitch
     /// <summary>Why the call's media must run through the switch, or null when the phones may send to each other.</summary>
     private string? AnchorReason(Leg a, SipEndPoint calleePeer, bool calleeBehindNat, bool calleeIsTrunk)
     {
+        // Keys never go into clear signalling, whatever Sip:MediaAnchor says: the switch terminates SRTP instead.
+        if (SdpCrypto.HasCrypto(a.Sdp) && calleePeer.Protocol != SipProtocol.Tls) return $"{a.Device} offers SRTP keys and the callee is not reached over TLS";
+        if (!SdpCrypto.HasCrypto(a.Sdp) && RequiresSrtp(calleePeer)) return "the callee requires SRTP and the caller offers none";
         switch (_options.MediaAnchor)
         {
             case MediaAnchorMode.Never:
@@ -95,8 +98,9 @@ public sealed partial class SipSwitch
     private byte[] AnswerFromSwitch(Leg leg)
     {
         var offer = SdpText.AudioOf(leg.Sdp);
-        return SdpText.Answer(MediaAddressFor(leg.Dialog.Peer), leg.Endpoint!.LocalEndPoint.Port, offer?.Codec ?? AudioCodec.Pcmu,
+        var answer = SdpText.Answer(MediaAddressFor(leg.Dialog.Peer), leg.Endpoint!.LocalEndPoint.Port, offer?.Codec ?? AudioCodec.Pcmu,
             SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null);
+        return SrtpAnswer(leg.Endpoint, leg.Dialog.Peer, leg.Device, leg.Sdp, answer);
     }
 
     /// <summary>The callee answered an anchored call from a phone or trunk: both endpoints join the mixer.</summary>

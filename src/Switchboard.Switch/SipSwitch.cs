@@ -76,6 +76,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             LocalNetworks = LocalAddressSelector.ParseNetworks(options.LocalNetworks),
             MaxTcpConnections = options.MaxTcpConnections,
             MaxTcpConnectionsPerSource = options.MaxTcpConnectionsPerSource,
+            TlsPort = EffectiveTlsPort(options),
+            TlsCertificate = EffectiveTlsPort(options) == -1 ? null : TlsCertificateFor(options, listen, advertised, _log),
         }, _log);
         _layer = new SipTransactionLayer(transport, new SipTimers { T1 = TimeSpan.FromMilliseconds(options.T1Milliseconds) }, Time, _log);
         _registrar = new Registrar.Registrar(this, _bindings, options, _log);
@@ -117,8 +119,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _expiry = Time.CreateTimer(_ => _bindings.Expire(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         _keepAlive.Start(_options.KeepAliveInterval);
         StartTrunks();
-        _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), realm {Realm}, devices {Devices}", LocalEndPoint, _options.Realm,
-            string.Join(",", _model.Devices.Order()));
+        _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), TLS on {Tls}, realm {Realm}, devices {Devices}", LocalEndPoint,
+            (object?)_layer.Transport.TlsLocalEndPoint ?? "off", _options.Realm, string.Join(",", _model.Devices.Order()));
     }
 
     /// <summary>The password of a device (for tests and the first-start hint).</summary>
@@ -130,8 +132,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     /// <summary>host:port of this switch as the peer reaches it (From/To domains, Call-Info).</summary>
     private string DomainFor(SipEndPoint peer) => $"{HostFor(peer)}:{LocalEndPoint.Port}";
 
-    private string ContactFor(string user, SipEndPoint peer) =>
-        $"<sip:{user}@{DomainFor(peer)}{(peer.Protocol == SipProtocol.Tcp ? ";transport=tcp" : "")}>";
+    private string ContactFor(string user, SipEndPoint peer) => $"<sip:{user}@{ContactHostPort(peer)}{TransportParameter(peer.Protocol)}>";
 
     // ---- transaction user -------------------------------------------------------------------------------------
 

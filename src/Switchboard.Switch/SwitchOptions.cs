@@ -40,6 +40,24 @@ public sealed class SwitchOptions
     /// <summary>SIP port for UDP and TCP.</summary>
     public int Port { get; set; } = 5060;
 
+    /// <summary>
+    /// SIP port for TLS (RFC 3261 §26); unset: <see cref="Port"/> + 1 (5061 for 5060), or a port the system picks when
+    /// <see cref="Port"/> is 0; -1 turns the TLS listener off.
+    /// </summary>
+    public int? TlsPort { get; set; }
+
+    /// <summary>
+    /// SRTP (SDES keys) on the switch's media endpoints for devices not in <see cref="DeviceSrtp"/>: off, optional
+    /// (keyed when the phone is on TLS and takes it) or required. Keys only ever go to peers reached over TLS.
+    /// </summary>
+    public SrtpPolicy Srtp { get; set; } = SrtpPolicy.Optional;
+
+    /// <summary>SRTP policy per device (extension → off, optional, required).</summary>
+    public Dictionary<string, SrtpPolicy> DeviceSrtp { get; set; } = [];
+
+    /// <summary>The TLS listener's certificate (section "Sip:Tls").</summary>
+    public SipTlsOptions Tls { get; set; } = new();
+
     /// <summary>The digest realm and SIP domain.</summary>
     public string Realm { get; set; } = "switchboard";
 
@@ -105,6 +123,30 @@ public sealed class SwitchOptions
 
     /// <summary>RFC 3261 T1 in milliseconds (tests shorten it).</summary>
     public int T1Milliseconds { get; set; } = 500;
+}
+
+/// <summary>Whether media of the switch's endpoints towards a phone or trunk is SRTP (RFC 3711 with SDES keys, RFC 4568).</summary>
+public enum SrtpPolicy
+{
+    /// <summary>Never: no key is offered, and offered keys are declined.</summary>
+    Off,
+    /// <summary>Keyed when the peer is reached over TLS and takes it (offered in RTP/AVP, best effort); plain otherwise.</summary>
+    Optional,
+    /// <summary>Offered in RTP/SAVP; an answer without a key ends the call. Needs TLS signalling to the peer.</summary>
+    Required,
+}
+
+/// <summary>The certificate of the SIP TLS listener (configuration section "Sip:Tls").</summary>
+public sealed class SipTlsOptions
+{
+    /// <summary>PEM file of the server certificate (with its chain); empty: a self-signed one is generated on first start.</summary>
+    public string Certificate { get; set; } = "";
+
+    /// <summary>PEM file of the certificate's private key; empty: the key is in <see cref="Certificate"/>.</summary>
+    public string Key { get; set; } = "";
+
+    /// <summary>Where the generated certificate and key are kept (the host sets the state directory); empty: in memory only.</summary>
+    public string Directory { get; set; } = "";
 }
 
 /// <summary>Where the media of a call dialled on a phone runs (<see cref="SwitchOptions.MediaAnchor"/>).</summary>

@@ -15,7 +15,7 @@ internal sealed class SipSwitchService(SipSwitch sw, ILogger<SipSwitchService> l
         }
         catch (System.Net.Sockets.SocketException ex)
         {
-            throw new StartupException($"the SIP switch cannot listen on its port (Sip:Port, Sip:ListenAddress): {ex.Message}");
+            throw new StartupException($"the SIP switch cannot listen on its ports (Sip:Port, Sip:TlsPort, Sip:ListenAddress): {ex.Message}");
         }
         if (sw.CreatedPasswords.Count > 0)
         {

@@ -131,6 +131,8 @@ public static class SwitchboardHost
                 break;
             case "sip":
                 services.ConfigureReplacingLists<SwitchOptions>(builder.Configuration.GetSection("Sip"));
+                // A generated TLS certificate lives next to the database, the state that must survive a restart.
+                services.PostConfigure<SwitchOptions>(o => o.Tls.Directory = o.Tls.Directory.Length > 0 ? o.Tls.Directory : Path.GetDirectoryName(Path.GetFullPath(options.Database)) ?? "");
                 services.AddSingleton(sp => new CallModel(
                     sp.GetRequiredService<IOptions<SwitchOptions>>().Value.Devices,
                     sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));

@@ -71,7 +71,7 @@ public sealed class ClientTransaction
     /// <summary>Raised for 2xx responses after the first (retransmissions or other forks), which the TU must ACK again.</summary>
     public event Action<SipResponse>? AdditionalSuccess;
 
-    private bool Reliable => Destination.Protocol == SipProtocol.Tcp;
+    private bool Reliable => Destination.Protocol.IsReliable();
 
     internal async Task StartAsync()
     {

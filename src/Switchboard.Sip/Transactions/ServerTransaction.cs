@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Switchboard.Diagnostics;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 
@@ -71,7 +72,7 @@ public sealed class ServerTransaction
     /// <summary>Raised when the ACK for a 2xx arrived (the ACK itself also goes to the UAS core).</summary>
     public event Action<ServerTransaction, SipRequest>? Acknowledged;
 
-    private bool Reliable => Source.Protocol == SipProtocol.Tcp;
+    private bool Reliable => Source.Protocol.IsReliable();
 
     /// <summary>Sends a response; a final response moves the state machine on. Responses after a final are ignored.</summary>
     public Task RespondAsync(SipResponse response)
@@ -182,7 +183,7 @@ public sealed class ServerTransaction
             StopTimers();
             State = ServerTransactionState.Terminated;
         }
-        _layer.Log.LogInformation("No ACK for {Code} to INVITE {CallId} from {Source}", FinalResponse?.StatusCode, Request.CallId, Source);
+        TransportLog.NoAck(_layer.Log, FinalResponse?.StatusCode, LogText.Escape(Request.CallId), Source);
         _layer.Remove(this);
         AckTimeout?.Invoke(this);
     }

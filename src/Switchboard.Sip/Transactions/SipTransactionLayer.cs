@@ -140,7 +140,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         }
         catch (SipTransportException ex)
         {
-            Log.LogDebug("ACK to {To} failed: {Error}", destination, ex.Message);
+            TransportLog.AckSendFailed(Log, destination, ex.Message);
         }
     }
 
@@ -151,7 +151,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     public string LocalVia(SipEndPoint destination)
     {
         var host = SentBy(destination.Address.Address);
-        return $"SIP/2.0/{destination.Protocol.ToString().ToUpperInvariant()} {host}:{Transport.LocalEndPoint.Port};branch={NewBranch()};rport";
+        return $"SIP/2.0/{destination.Protocol.ToString().ToUpperInvariant()} {host}:{Transport.PortFor(destination.Protocol)};branch={NewBranch()};rport";
     }
 
     /// <summary>The host part (IPv6 in brackets) this host writes towards <paramref name="peer"/>.</summary>
@@ -287,7 +287,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                Log.LogError(ex, "SIP transaction user failed");
+                TransportLog.TransactionUserFailed(Log, ex);
             }
         });
     }
@@ -311,7 +311,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
         }
         catch (SipTransportException ex)
         {
-            Log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+            TransportLog.SendFailed(Log, to, ex.Message);
         }
     }
 

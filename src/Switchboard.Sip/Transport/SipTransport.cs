@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchboard.Diagnostics;
@@ -17,6 +20,15 @@ public enum SipProtocol
     Udp,
     /// <summary>A TCP stream with Content-Length framing.</summary>
     Tcp,
+    /// <summary>TLS over TCP (RFC 3261 §26.2.1, RFC 5630): the TCP framing inside a TLS 1.2+ session.</summary>
+    Tls,
+}
+
+/// <summary>Helpers on <see cref="SipProtocol"/>.</summary>
+public static class SipProtocols
+{
+    /// <summary>True for the stream transports (TCP, TLS): no retransmissions, responses go back over the connection.</summary>
+    public static bool IsReliable(this SipProtocol protocol) => protocol != SipProtocol.Udp;
 }
 
 /// <summary>A transport address: protocol and IP endpoint.</summary>
@@ -53,6 +65,15 @@ public sealed class SipTransportOptions
     /// <summary>An accepted TCP connection that has not delivered one complete SIP message within this time is closed.</summary>
     public TimeSpan TcpFirstMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Port for SIP over TLS; 0 = any, -1 = no TLS listener (TLS towards trunks still works).</summary>
+    public int TlsPort { get; set; } = -1;
+
+    /// <summary>The server certificate with its private key; required when <see cref="TlsPort"/> is not -1.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; set; }
+
+    /// <summary>A TLS handshake (either direction) that has not completed within this time is abandoned.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The server's public address when it sits behind NAT (written towards peers outside <see cref="LocalNetworks"/>); null for none.</summary>
     public IPAddress? AdvertisedAddress { get; set; }
 
@@ -61,18 +82,21 @@ public sealed class SipTransportOptions
 }
 
 /// <summary>
-/// SIP over UDP and TCP (RFC 3261 §18): receives and parses messages, stamps <c>received</c>/<c>rport</c> (RFC 3581)
-/// on requests, sends responses back the way the request came, answers malformed requests with 400 and a reason, and
-/// reuses TCP connections in both directions.
+/// SIP over UDP, TCP and TLS (RFC 3261 §18, §26): receives and parses messages, stamps <c>received</c>/<c>rport</c>
+/// (RFC 3581) on requests, sends responses back the way the request came, answers malformed requests with 400 and a
+/// reason, and reuses stream connections in both directions: a phone that registered over TCP or TLS is reached over
+/// that same connection (its flow, RFC 5626 §3), since behind NAT nothing else reaches it.
 /// </summary>
 public sealed class SipTransport : IAsyncDisposable
 {
     private readonly SipTransportOptions _options;
     private readonly ILogger _log;
-    private readonly ConcurrentDictionary<IPEndPoint, TcpConnection> _tcp = new();
+    private readonly ConcurrentDictionary<SipEndPoint, StreamConnection> _streams = new();
+    private readonly ConcurrentDictionary<IPEndPoint, SipTlsPeer> _tlsPeers = new();
     private readonly CancellationTokenSource _stop = new();
     private Socket? _udp;
     private Socket? _listener;
+    private Socket? _tlsListener;
     private Func<SipMessage, SipEndPoint, Task>? _handler;
     private readonly ConnectionLimiter _accepted;
     private readonly LogThrottle _throttle;
@@ -82,12 +106,14 @@ public sealed class SipTransport : IAsyncDisposable
     {
         _options = options;
         _log = log ?? NullLogger.Instance;
+        if (options.TlsPort != -1 && options.TlsCertificate is not { HasPrivateKey: true })
+            throw new ArgumentException("a TLS listener needs a certificate with its private key", nameof(options));
         _accepted = new ConnectionLimiter(options.MaxTcpConnections, options.MaxTcpConnectionsPerSource);
         _throttle = new LogThrottle(_log);
         Addresses = new LocalAddressSelector(options.Address, options.AdvertisedAddress, options.LocalNetworks);
     }
 
-    /// <summary>Accepted TCP connections currently open (connections this side opened are not counted).</summary>
+    /// <summary>Accepted TCP and TLS connections currently open (connections this side opened are not counted).</summary>
     public int AcceptedTcpConnections => _accepted.Count;
 
     /// <summary>Which local address to write towards each peer (Via, Contact, SDP).</summary>
@@ -96,10 +122,26 @@ public sealed class SipTransport : IAsyncDisposable
     /// <summary>The bound UDP endpoint.</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)_udp!.LocalEndPoint!;
 
+    /// <summary>The bound TLS endpoint, or null without a TLS listener.</summary>
+    public IPEndPoint? TlsLocalEndPoint => (IPEndPoint?)_tlsListener?.LocalEndPoint;
+
+    /// <summary>The local port peers reach this transport at for <paramref name="protocol"/> (Via sent-by, Contact).</summary>
+    public int PortFor(SipProtocol protocol) => protocol == SipProtocol.Tls && TlsLocalEndPoint is { } tls ? tls.Port : LocalEndPoint.Port;
+
     /// <summary>Messages received that were malformed (answered with 400 or dropped).</summary>
     public long MalformedCount => Interlocked.Read(ref _malformed);
 
+    /// <summary>TLS handshakes that failed (plaintext on the TLS port, garbage, a certificate that did not verify).</summary>
+    public long FailedTlsHandshakes => Interlocked.Read(ref _failedHandshakes);
+
     private long _malformed;
+    private long _failedHandshakes;
+
+    /// <summary>
+    /// How connections this side opens over TLS to <paramref name="peer"/> check the server's certificate (a trunk).
+    /// Without an entry the name checked is the peer's IP address against the system store.
+    /// </summary>
+    public void SetTlsPeer(IPEndPoint peer, SipTlsPeer policy) => _tlsPeers[peer] = policy;
 
     /// <summary>Binds the sockets and starts receiving; each valid message goes to <paramref name="handler"/>.</summary>
     public void Start(Func<SipMessage, SipEndPoint, Task> handler)
@@ -132,11 +174,29 @@ public sealed class SipTransport : IAsyncDisposable
                 tcp.Dispose();
             }
         }
+        if (_options.TlsPort != -1)
+        {
+            var tls = new Socket(_options.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                tls.Bind(new IPEndPoint(_options.Address, _options.TlsPort));
+                tls.Listen(512);
+            }
+            catch
+            {
+                tls.Dispose();
+                _udp?.Dispose();
+                _listener?.Dispose();
+                throw;
+            }
+            _tlsListener = tls;
+        }
         _ = ReceiveUdpAsync();
-        if (_listener is not null) _ = AcceptAsync();
+        if (_listener is not null) _ = AcceptAsync(_listener, SipProtocol.Tcp);
+        if (_tlsListener is not null) _ = AcceptAsync(_tlsListener, SipProtocol.Tls);
     }
 
-    /// <summary>Sends a message to a transport address (over an existing TCP connection when there is one).</summary>
+    /// <summary>Sends a message to a transport address (over an existing TCP or TLS connection when there is one).</summary>
     public async Task SendAsync(SipMessage message, SipEndPoint to)
     {
         var bytes = message.ToBytes();
@@ -147,30 +207,66 @@ public sealed class SipTransport : IAsyncDisposable
                 await _udp!.SendToAsync(bytes, SocketFlags.None, to.Address, _stop.Token).ConfigureAwait(false);
                 return;
             }
-            if (!_tcp.TryGetValue(to.Address, out var conn))
-            {
-                var socket = new Socket(to.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                await socket.ConnectAsync(to.Address, timeout.Token).ConfigureAwait(false);
-                conn = AddConnection(socket, to.Address);
-            }
+            if (!_streams.TryGetValue(to, out var conn)) conn = await ConnectAsync(to).ConfigureAwait(false);
             await conn.SendAsync(bytes).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException
+            or System.Security.Authentication.AuthenticationException)
         {
-            _log.LogDebug("SIP send to {To} failed: {Error}", to, ex.Message);
+            TransportLog.SendFailed(_log, to, ex.Message);
             throw new SipTransportException($"cannot send to {to}: {ex.Message}", ex);
         }
     }
 
+    private async Task<StreamConnection> ConnectAsync(SipEndPoint to)
+    {
+        var socket = new Socket(to.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            await socket.ConnectAsync(to.Address, timeout.Token).ConfigureAwait(false);
+            if (to.Protocol == SipProtocol.Tcp) return AddConnection(new NetworkStream(socket, ownsSocket: true), to, inbound: false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var policy = _tlsPeers.GetValueOrDefault(to.Address) ?? new SipTlsPeer(to.Address.Address.ToString());
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        string? rejection = null;
+        try
+        {
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            handshake.CancelAfter(_options.TlsHandshakeTimeout);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = policy.TargetHost,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                RemoteCertificateValidationCallback = (_, cert, _, errors) => (rejection = SipTlsCertificates.Verify(policy, cert, errors)) is null,
+            }, handshake.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            var reason = rejection ?? (ex is OperationCanceledException ? "handshake timed out" : ex.Message);
+            if (_throttle.Allow("failed SIP TLS handshakes", to.Address.Address)) TransportLog.TlsServerRejected(_log, to.Address, policy.TargetHost, LogText.Escape(reason));
+            Interlocked.Increment(ref _failedHandshakes);
+            throw new SipTransportException($"TLS to {to} ({policy.TargetHost}) refused: {reason}", ex);
+        }
+        if (!policy.Verify && _throttle.Allow("unverified SIP TLS servers", to.Address.Address)) TransportLog.TlsUnverified(_log, to.Address, policy.TargetHost);
+        return AddConnection(ssl, to, inbound: false);
+    }
+
     /// <summary>
-    /// Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581): back over the same TCP connection, or for UDP
-    /// to received/rport from the top Via.
+    /// Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581): back over the same TCP or TLS connection, or for
+    /// UDP to received/rport from the top Via.
     /// </summary>
     public static SipEndPoint ResponseTarget(SipResponse response, SipEndPoint requestSource)
     {
-        if (requestSource.Protocol == SipProtocol.Tcp) return requestSource;
+        if (requestSource.Protocol.IsReliable()) return requestSource;
         var via = response.TopVia;
         if (via is null) return requestSource;
         var host = via.Parameters.GetValueOrDefault("received") ?? via.Host;
@@ -251,7 +347,7 @@ public sealed class SipTransport : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "SIP handler failed for a message from {From}", from);
+            TransportLog.HandlerFailed(_log, ex, from);
         }
     }
 
@@ -278,14 +374,14 @@ public sealed class SipTransport : IAsyncDisposable
         if (changed) request.Headers[index] = new SipHeader(SipHeaderNames.Via, via.ToString());
     }
 
-    private async Task AcceptAsync()
+    private async Task AcceptAsync(Socket listener, SipProtocol protocol)
     {
         while (!_stop.IsCancellationRequested)
         {
             Socket s;
             try
             {
-                s = await _listener!.AcceptAsync(_stop.Token).ConfigureAwait(false);
+                s = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
@@ -296,6 +392,8 @@ public sealed class SipTransport : IAsyncDisposable
                 continue;
             }
             var remote = (IPEndPoint)s.RemoteEndPoint!;
+            // TCP and TLS share one budget: both hold a socket and a buffer, and a flood on either port must not
+            // lock the phones on the other out beyond the same total.
             if (_accepted.TryAcquire(remote.Address) is var refusal and not ConnectionRefusal.None)
             {
                 if (_throttle.Allow("refused SIP TCP connections", remote.Address))
@@ -307,28 +405,70 @@ public sealed class SipTransport : IAsyncDisposable
                 continue;
             }
             s.NoDelay = true;
-            AddConnection(s, remote, inbound: true);
+            if (protocol == SipProtocol.Tcp) AddConnection(new NetworkStream(s, ownsSocket: true), new SipEndPoint(SipProtocol.Tcp, remote), inbound: true);
+            else _ = AcceptTlsAsync(s, remote);
         }
     }
 
-    private TcpConnection AddConnection(Socket socket, IPEndPoint remote, bool inbound = false)
+    /// <summary>The server side of a TLS handshake, off the accept loop so one slow or silent client delays nobody else.</summary>
+    private async Task AcceptTlsAsync(Socket socket, IPEndPoint remote)
     {
-        var conn = new TcpConnection(socket, remote, inbound);
-        _tcp[remote] = conn;
-        _ = ReadTcpAsync(conn);
+        var since = System.Diagnostics.Stopwatch.StartNew();
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        handshake.CancelAfter(_options.TlsHandshakeTimeout < _options.TcpFirstMessageTimeout ? _options.TlsHandshakeTimeout : _options.TcpFirstMessageTimeout);
+        var reason = TlsRejection.BadHandshake;
+        try
+        {
+            // A TLS client speaks first with a handshake record (content type 22, RFC 8446 §5.1). Anything else is
+            // plaintext SIP, HTTP or a scanner: named as such in the log instead of as an OpenSSL error string.
+            var first = new byte[1];
+            int peeked = await socket.ReceiveAsync(first, SocketFlags.Peek, handshake.Token).ConfigureAwait(false);
+            if (peeked == 0) reason = TlsRejection.Closed;
+            else if (first[0] != 22) reason = TlsRejection.NotTls;
+            if (reason != TlsRejection.BadHandshake) throw new IOException(reason == TlsRejection.NotTls ? $"first byte 0x{first[0]:x2} is no TLS handshake record" : "closed before the handshake");
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = _options.TlsCertificate,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ClientCertificateRequired = false,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            }, handshake.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException
+            or ObjectDisposedException or SocketException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            _accepted.Release(remote.Address);
+            if (_stop.IsCancellationRequested) return;
+            if (ex is OperationCanceledException) reason = TlsRejection.HandshakeTimeout;
+            if (_throttle.Allow("failed SIP TLS handshakes", remote.Address)) TransportLog.TlsHandshakeFailed(_log, remote, reason, LogText.Escape(ex.Message));
+            Interlocked.Increment(ref _failedHandshakes);
+            return;
+        }
+        AddConnection(ssl, new SipEndPoint(SipProtocol.Tls, remote), inbound: true, since);
+    }
+
+    private StreamConnection AddConnection(Stream stream, SipEndPoint remote, bool inbound, System.Diagnostics.Stopwatch? since = null)
+    {
+        var conn = new StreamConnection(stream, remote, inbound, since ?? System.Diagnostics.Stopwatch.StartNew());
+        // A second connection from the same address and port replaces the first for sending; the first still reads
+        // until it closes, and its removal below only removes itself.
+        _streams[remote] = conn;
+        _ = ReadStreamAsync(conn);
         return conn;
     }
 
     private const int InitialTcpBuffer = 4096;
 
-    private async Task ReadTcpAsync(TcpConnection conn)
+    private async Task ReadStreamAsync(StreamConnection conn)
     {
         // Small until a message needs more: an idle connection must not cost the largest message (128 KiB on the
         // large-object heap each, 256 MiB for MaxTcpConnections idle peers).
         int largest = _options.Limits.MaxMessageBytes * 2;
         var buffer = new byte[Math.Min(InitialTcpBuffer, largest)];
         int filled = 0;
-        var from = new SipEndPoint(SipProtocol.Tcp, conn.Remote);
+        var from = conn.Remote;
         // A peer that connected to us must prove it speaks SIP soon; only then does it get the long idle time.
         bool awaitingFirst = conn.Inbound;
         try
@@ -338,7 +478,7 @@ public sealed class SipTransport : IAsyncDisposable
                 using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 if (!awaitingFirst) idle.CancelAfter(_options.TcpIdleTimeout);
                 else idle.CancelAfter(TimeSpan.FromTicks(Math.Max(1, (_options.TcpFirstMessageTimeout - conn.SinceAccept.Elapsed).Ticks)));
-                int n = await conn.Socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                int n = await conn.Stream.ReadAsync(buffer.AsMemory(filled), idle.Token).ConfigureAwait(false);
                 if (n == 0) return;
                 filled += n;
                 while (filled > 0)
@@ -350,7 +490,7 @@ public sealed class SipTransport : IAsyncDisposable
                         {
                             if (buffer.Length >= largest)
                             {
-                                _log.LogWarning("SIP TCP from {From}: message exceeds {Max} bytes; closing", from, _options.Limits.MaxMessageBytes);
+                                TransportLog.StreamMessageTooLarge(_log, from, _options.Limits.MaxMessageBytes);
                                 return;
                             }
                             Array.Resize(ref buffer, Math.Min(buffer.Length * 2, largest));
@@ -372,53 +512,54 @@ public sealed class SipTransport : IAsyncDisposable
         }
         catch (OperationCanceledException) when (awaitingFirst && !_stop.IsCancellationRequested)
         {
-            if (_throttle.Allow("silent SIP TCP connections", conn.Remote.Address)) TransportLog.TcpNoFirstMessage(_log, conn.Remote, _options.TcpFirstMessageTimeout.TotalSeconds);
+            if (_throttle.Allow("silent SIP TCP connections", conn.Remote.Address.Address)) TransportLog.TcpNoFirstMessage(_log, conn.Remote.Address, _options.TcpFirstMessageTimeout.TotalSeconds);
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
         }
         finally
         {
-            _tcp.TryRemove(new KeyValuePair<IPEndPoint, TcpConnection>(conn.Remote, conn));
-            conn.Socket.Dispose();
-            if (conn.Inbound) _accepted.Release(conn.Remote.Address);
+            _streams.TryRemove(new KeyValuePair<SipEndPoint, StreamConnection>(conn.Remote, conn));
+            await conn.Stream.DisposeAsync().ConfigureAwait(false);
+            if (conn.Inbound) _accepted.Release(conn.Remote.Address.Address);
         }
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
         Addresses.Dispose();
         _udp?.Dispose();
         _listener?.Dispose();
-        foreach (var c in _tcp.Values) c.Socket.Dispose();
-        _tcp.Clear();
+        _tlsListener?.Dispose();
+        foreach (var c in _streams.Values) await c.Stream.DisposeAsync().ConfigureAwait(false);
+        _streams.Clear();
         _throttle.Dispose();
-        return ValueTask.CompletedTask;
     }
 
-    private sealed class TcpConnection(Socket socket, IPEndPoint remote, bool inbound)
+    private sealed class StreamConnection(Stream stream, SipEndPoint remote, bool inbound, System.Diagnostics.Stopwatch since)
     {
         private readonly SemaphoreSlim _send = new(1, 1);
 
-        public Socket Socket { get; } = socket;
+        /// <summary>The socket's stream, or the TLS session over it.</summary>
+        public Stream Stream { get; } = stream;
 
-        public IPEndPoint Remote { get; } = remote;
+        public SipEndPoint Remote { get; } = remote;
 
         /// <summary>Accepted from a peer (holds a <see cref="ConnectionLimiter"/> slot), not opened by this side.</summary>
         public bool Inbound { get; } = inbound;
 
-        /// <summary>Runs from accept: the whole first message must arrive within the first-message timeout, however it trickles in.</summary>
-        public System.Diagnostics.Stopwatch SinceAccept { get; } = System.Diagnostics.Stopwatch.StartNew();
+        /// <summary>Runs from accept: handshake and the whole first message must arrive within the first-message timeout, however it trickles in.</summary>
+        public System.Diagnostics.Stopwatch SinceAccept { get; } = since;
 
         public async Task SendAsync(byte[] bytes)
         {
             await _send.WaitAsync().ConfigureAwait(false);
             try
             {
-                int sent = 0;
-                while (sent < bytes.Length) sent += await Socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None).ConfigureAwait(false);
+                await Stream.WriteAsync(bytes).ConfigureAwait(false);
+                await Stream.FlushAsync().ConfigureAwait(false);
             }
             finally
             {

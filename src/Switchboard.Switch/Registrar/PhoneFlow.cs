@@ -10,7 +10,7 @@ public enum FlowReason
 {
     /// <summary>The Contact names the source the REGISTER came from (or another port on that host): no NAT in between.</summary>
     ContactMatchesSource,
-    /// <summary>TCP: the phone is reached over the connection it registered on, whatever its Contact says.</summary>
+    /// <summary>TCP or TLS: the phone is reached over the connection it registered on, whatever its Contact says.</summary>
     ConnectionOriented,
     /// <summary>The Contact names another address than the REGISTER's source: a NAT rewrote the source.</summary>
     ContactAddressDiffers,
@@ -47,14 +47,14 @@ public readonly record struct PhoneFlow(SipEndPoint EndPoint, FlowReason Reason)
             return new PhoneFlow(source, FlowReason.ContactUnroutable);
         ip = LocalAddressSelector.Normalize(ip);
         if (!ip.Equals(src)) return new PhoneFlow(source, FlowReason.ContactAddressDiffers);
-        if (source.Protocol == SipProtocol.Tcp) return new PhoneFlow(source, FlowReason.ConnectionOriented);
+        if (source.Protocol.IsReliable()) return new PhoneFlow(source, FlowReason.ConnectionOriented);
         return new PhoneFlow(new SipEndPoint(SipProtocol.Udp, new IPEndPoint(source.Address.Address, uri!.PortOrDefault)), FlowReason.ContactMatchesSource);
     }
 
     /// <summary>The stored form of a flow's source: "udp:10.1.2.3:5060", "tcp:[2001:db8::1]:5060".</summary>
     public static string FormatSource(SipEndPoint source) => $"{source.Protocol.ToString().ToLowerInvariant()}:{source.Address}";
 
-    /// <summary>Reads a stored source; the protocol prefix is "udp" or "tcp".</summary>
+    /// <summary>Reads a stored source; the protocol prefix is "udp", "tcp" or "tls".</summary>
     public static bool TryParseSource(string s, out SipEndPoint source)
     {
         source = default;
@@ -63,6 +63,7 @@ public readonly record struct PhoneFlow(SipEndPoint EndPoint, FlowReason Reason)
         SipProtocol protocol;
         if (s.AsSpan(0, colon).SequenceEqual("tcp")) protocol = SipProtocol.Tcp;
         else if (s.AsSpan(0, colon).SequenceEqual("udp")) protocol = SipProtocol.Udp;
+        else if (s.AsSpan(0, colon).SequenceEqual("tls")) protocol = SipProtocol.Tls;
         else return false;
         if (!IPEndPoint.TryParse(s.AsSpan(colon + 1), out var ep) || ep.Port == 0) return false;
         source = new SipEndPoint(protocol, ep);

@@ -23,8 +23,20 @@ public sealed class TrunkOptions
     /// <summary>The upstream SIP port.</summary>
     public int Port { get; set; } = 5060;
 
-    /// <summary>"udp" or "tcp".</summary>
+    /// <summary>"udp", "tcp" or "tls" (then the server certificate is verified, see <see cref="TlsVerify"/>).</summary>
     public string Transport { get; set; } = "udp";
+
+    /// <summary>
+    /// With "tls": check the upstream's certificate (chain and the name <see cref="Host"/>). False is an explicit opt-out:
+    /// the signalling is encrypted but anyone on the path can pose as the provider; logged at each connection.
+    /// </summary>
+    public bool TlsVerify { get; set; } = true;
+
+    /// <summary>SRTP towards this trunk (needs Transport "tls": keys never go into clear signalling).</summary>
+    public SrtpPolicy Srtp { get; set; } = SrtpPolicy.Optional;
+
+    /// <summary>With "tls": a PEM file of the certificates the upstream's chain must end in (instead of the system store).</summary>
+    public string TrustFile { get; set; } = "";
 
     /// <summary>The SIP domain in From, To and the Request-URI; empty means <see cref="Host"/>.</summary>
     public string Domain { get; set; } = "";

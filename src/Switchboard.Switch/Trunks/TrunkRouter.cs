@@ -25,8 +25,8 @@ public sealed class Trunk(TrunkOptions options, SipEndPoint upstream)
 
     /// <summary>The Request-URI and To of a call to a number (already in the trunk's format).</summary>
     public string UriFor(string user) =>
-        $"sip:{user}@{Domain}{(Upstream.Address.Port == 5060 ? "" : ":" + Upstream.Address.Port)}" +
-        (Upstream.Protocol == SipProtocol.Tcp ? ";transport=tcp" : "");
+        $"sip:{user}@{Domain}{(Upstream.Address.Port == (Upstream.Protocol == SipProtocol.Tls ? 5061 : 5060) ? "" : ":" + Upstream.Address.Port)}" +
+        Upstream.Protocol switch { SipProtocol.Tcp => ";transport=tcp", SipProtocol.Tls => ";transport=tls", _ => "" };
 }
 
 /// <summary>An outside call's way out: the trunk, the number in +E.164, and as the trunk wants it written.</summary>
@@ -62,7 +62,8 @@ public sealed class TrunkRouter
         {
             "udp" => SipProtocol.Udp,
             "tcp" => SipProtocol.Tcp,
-            _ => throw new InvalidOperationException($"Trunk '{t.Name}': Transport '{t.Transport}' is not supported (udp or tcp)"),
+            "tls" => SipProtocol.Tls,
+            _ => throw new InvalidOperationException($"Trunk '{t.Name}': Transport '{t.Transport}' is not supported (udp, tcp or tls)"),
         };
         if (!IPAddress.TryParse(t.Host, out var ip))
         {

@@ -64,7 +64,8 @@ public sealed class Baresip : IAsyncDisposable
     /// <paramref name="host"/> inside a network namespace the phone is started with <c>ip netns exec</c> and binds SIP,
     /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link).
     /// </summary>
-    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null)
+    /// <param name="extraConfig">Further config lines (e.g. <c>module srtp.so</c>, <c>sip_cafile …</c>), appended as given.</param>
+    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null, IEnumerable<string>? extraConfig = null)
     {
         host ??= PhoneHost.Loopback;
         if (!File.Exists("/usr/bin/baresip")) throw new InvalidOperationException("baresip is not installed (Debian package baresip-core; scripts/test.sh installs it)");
@@ -109,7 +110,7 @@ public sealed class Baresip : IAsyncDisposable
             snd_path		{dir}/rec
             statmode_default	off
 
-            """);
+            """ + string.Concat((extraConfig ?? []).Select(l => l + "\n")));
         File.WriteAllText(Path.Combine(dir, "accounts"), account + "\n");
         File.WriteAllText(Path.Combine(dir, "contacts"), "");
 
