@@ -91,10 +91,10 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             .Add("Context", _options.Context)
             .Add("Exten", destination)
             .Add("Priority", "1")
-            .Add("CallerID", $"\"Call {destination}\" <{destination}>")
             .Add("Timeout", (_options.RingTimeoutSeconds * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Add("ChannelId", channelId)
             .Add("Async", "true");
+        AddConnectedLine(action, $"Call {destination}", destination);
         AddAutoAnswer(action);
         var pending = new PendingOriginate(device, channelId, false);
         lock (_model.SyncRoot) _pending.Add(pending);
@@ -260,9 +260,10 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         if (_model.FirstInState(other, ConnectionState.Alerting) is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {other}");
         var channelId = NewChannelId();
         var action = new AmiAction("Originate").Add("Channel", DialString(device)).Add("Application", "Pickup")
-            .Add("Data", $"{other}@{_options.Context}").Add("CallerID", $"\"Pickup {other}\" <{other}>")
+            .Add("Data", $"{other}@{_options.Context}")
             .Add("Timeout", (_options.RingTimeoutSeconds * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Add("ChannelId", channelId).Add("Async", "true");
+        AddConnectedLine(action, $"Pickup {other}", other);
         AddAutoAnswer(action);
         var pending = new PendingOriginate(device, channelId, true);
         lock (_model.SyncRoot) _pending.Add(pending);
@@ -367,6 +368,18 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         int colon = h.IndexOf(':');
         if (colon <= 0) return;
         action.Add("Variable", $"PJSIP_HEADER(add,{h[..colon].Trim()})={h[(colon + 1)..].Trim()}");
+    }
+
+    /// <summary>
+    /// What the device's own phone shows while it rings for the call it places. Originate's CallerID would be copied
+    /// by Dial() to the called phone as the caller, so the channel keeps the endpoint's own caller ID (pjsip.conf
+    /// <c>callerid</c>) and only its connected line, which is what PJSIP puts into this INVITE's From, names the
+    /// destination. Asterisk sets these variables before it places the call.
+    /// </summary>
+    private static void AddConnectedLine(AmiAction action, string name, string number)
+    {
+        action.Add("Variable", $"CONNECTEDLINE(name)={name}");
+        action.Add("Variable", $"CONNECTEDLINE(num)={number}");
     }
 
     private static string NewChannelId() => "cti-" + Guid.NewGuid().ToString("N")[..16];
