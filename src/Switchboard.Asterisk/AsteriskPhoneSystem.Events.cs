@@ -54,7 +54,7 @@ public sealed partial class AsteriskPhoneSystem
                 case ChannelEvent { Name: "Newstate" } e: OnNewstate(e); break;
                 case ChannelEvent { Name: "Hold" } e: OnHold(e, true); break;
                 case ChannelEvent { Name: "Unhold" } e: OnHold(e, false); break;
-                case HangupEvent e: OnHangup(e.Channel.Uniqueid, CauseText(e)); break;
+                case HangupEvent e: if (!OnFailedHangup(e)) OnHangup(e.Channel.Uniqueid, CauseText(e)); break;
                 case OriginateResponseEvent e: OnOriginateResponse(e); break;
                 case BlindTransferEvent e: OnBlindTransfer(e); break;
                 case PickupEvent e: OnPickup(e); break;
