@@ -17,6 +17,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     private readonly AsteriskOptions _options;
     private readonly AmiClient _ami;
     private readonly ILogger _log;
+    private readonly TimeProvider _time;
     private readonly string _channelPrefix;
     private readonly string _channelSuffix;
     private CancellationTokenSource? _cts;
@@ -28,6 +29,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         _model = model;
         _options = options;
         _log = (ILogger?)loggers?.CreateLogger<AsteriskPhoneSystem>() ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
         _ami = new AmiClient(options.ToClientOptions(), loggers?.CreateLogger<AmiClient>(), time);
         _ami.EventReceived = OnEvent;
         _ami.LoggedIn = ResyncAsync;
@@ -111,22 +113,6 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         if (!r.Response!.IsSuccess) return MapError(what, r.Response, destination);
         _log.LogInformation("MakeCall {Device} -> {Destination}: originate queued ({ChannelId})", device, destination, channelId);
         return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<CallControlResult> AnswerAsync(string device, CancellationToken cancellationToken = default)
-    {
-        var what = $"Answer {device}";
-        if (Check(what, device) is { } fail) return fail;
-        if (_model.FirstInState(device, ConnectionState.Alerting) is null)
-            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {device}");
-        // AMI has no answer action for a SIP phone; a NOTIFY "Event: talk" makes phones that support it go off-hook.
-        var action = new AmiAction("PJSIPNotify").Add("Endpoint", device).Add("Variable", "Event=talk");
-        var r = await SendAsync(what, action, cancellationToken).ConfigureAwait(false);
-        if (r.Failure is { } f) return f;
-        if (!r.Response!.IsSuccess)
-            return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: Asterisk could not ask the phone to answer ({r.Response.Message})");
-        return CallControlResult.Ok($"{what}: asked the phone to answer (NOTIFY talk); the outcome arrives as events");
     }
 
     /// <inheritdoc />
