@@ -22,6 +22,9 @@ public sealed partial class AsteriskPhoneSystem
         public Connection? Conn { get; set; }
         public bool Originator => Uniqueid == Linkedid;
         public bool PickupLeg { get; set; }
+
+        /// <summary>The ConfBridge room the channel talks in, between ConfbridgeJoin and ConfbridgeLeave.</summary>
+        public string? Room { get; set; }
     }
 
     private sealed class PendingOriginate(string device, string channelId, bool pickup)
@@ -59,6 +62,7 @@ public sealed partial class AsteriskPhoneSystem
                 case BlindTransferEvent e: OnBlindTransfer(e); break;
                 case PickupEvent e: OnPickup(e); break;
                 case ConfbridgeEvent { Name: "ConfbridgeJoin" } e: OnConfbridgeJoin(e); break;
+                case ConfbridgeEvent { Name: "ConfbridgeLeave" } e: OnConfbridgeLeave(e); break;
                 case RenameEvent e: if (_channels.TryGetValue(e.Uniqueid, out var rc)) rc.Name = e.NewName; break;
                 case DeviceStateChangeEvent e: OnDeviceState(e.Device, e.State); break;
                 case PeerStatusEvent e: if (DeviceOf(e.Peer) is { } pd) SetReachable(pd, !e.Status.Equals("Unreachable", StringComparison.OrdinalIgnoreCase)); break;
@@ -150,6 +154,7 @@ public sealed partial class AsteriskPhoneSystem
         _pending.RemoveAll(p => p.Channel == chan);
         if (chan.Conn is not { } conn || conn.Call.Ended || !conn.Call.Connections.Contains(conn)) return;
         _model.Clear(conn, cause, conn.State == ConnectionState.Alerting ? CallOutcome.Rejected : CallOutcome.Abandoned);
+        if (conn.Call.Ended) HangUpLoneMembers(conn.Call);
     }
 
     private void OnOriginateResponse(OriginateResponseEvent e)
@@ -190,12 +195,6 @@ public sealed partial class AsteriskPhoneSystem
         picker.PickupLeg = false;
         picker.Linkedid = target.Linkedid;
         Bind(picker, _model.Divert(ringing, device, ConnectionState.Connected, "picked up by " + device));
-    }
-
-    private void OnConfbridgeJoin(ConfbridgeEvent e)
-    {
-        if (e.Uniqueid is null || !_channels.TryGetValue(e.Uniqueid, out var chan) || chan.Conn is not { IsDevice: true } conn) return;
-        _model.ChangeState(conn, ConnectionState.Connected, CallEventType.Conferenced, "conference " + e.Conference);
     }
 
     private void OnDeviceState(string deviceName, string state)

@@ -126,6 +126,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             ?? _model.FirstInState(device, ConnectionState.Held);
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
         if (conn.Tag is not Chan chan) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not set up at Asterisk yet");
+        if (chan.Room is { } room) return await KickAsync(what, conn, chan, room, cancellationToken).ConfigureAwait(false);
         // Read before sending: the Hangup event can clear the connection before the response is handled here.
         var verb = conn.State == ConnectionState.Alerting ? "rejected" : "hung up";
         var r = await SendAsync(what, new AmiAction("Hangup").Add("Channel", chan.Name), cancellationToken).ConfigureAwait(false);
@@ -203,37 +204,6 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         foreach (var own in new[] { held.Tag, active.Tag }.OfType<Chan>())
             await SendAsync(what, new AmiAction("Hangup").Add("Channel", own.Name), cancellationToken).ConfigureAwait(false);
         return CallControlResult.Ok($"{what}: partners joined");
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default)
-    {
-        var what = $"Conference {device}";
-        if (Check(what, device) is { } fail) return fail;
-        var active = _model.FirstInState(device, ConnectionState.Connected);
-        if (active is null || active.Tag is not Chan own) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no connected call at {device}");
-        var partner = _model.PartnersOf(active).Select(p => p.Tag).OfType<Chan>().FirstOrDefault();
-        if (partner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the partner's channel is unknown");
-        var room = _options.ConferenceRoom;
-        var ctx = _options.ConferenceContext;
-        var action = new AmiAction("Redirect").Add("Channel", own.Name).Add("ExtraChannel", partner.Name)
-            .Add("Exten", room).Add("ExtraExten", room).Add("Context", ctx).Add("ExtraContext", ctx).Add("Priority", "1").Add("ExtraPriority", "1");
-        var r = await SendAsync(what, action, cancellationToken).ConfigureAwait(false);
-        if (r.Failure is { } f) return f;
-        if (!r.Response!.IsSuccess) return MapError(what, r.Response, null);
-        var joined = new List<string> { device, partner.Device ?? partner.Name };
-        var held = _model.FirstInState(device, ConnectionState.Held);
-        if (held is not null && _model.PartnersOf(held).Select(p => p.Tag).OfType<Chan>().FirstOrDefault() is { } heldPartner)
-        {
-            var r2 = await SendAsync(what, new AmiAction("Redirect").Add("Channel", heldPartner.Name).Add("Exten", room).Add("Context", ctx).Add("Priority", "1"),
-                cancellationToken).ConfigureAwait(false);
-            if (r2.Response is { IsSuccess: true })
-            {
-                joined.Add(heldPartner.Device ?? heldPartner.Name);
-                if (held.Tag is Chan heldOwn) await SendAsync(what, new AmiAction("Hangup").Add("Channel", heldOwn.Name), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        return CallControlResult.Ok($"{what}: {string.Join(", ", joined)} moved to conference room {room}");
     }
 
     /// <inheritdoc />

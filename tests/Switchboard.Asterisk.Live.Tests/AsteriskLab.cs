@@ -20,6 +20,9 @@ public class AsteriskLab : IAsyncLifetime
 
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-ast-").FullName;
     private IHost? _host;
+    private Switchboard.Asterisk.Ami.AmiClient? _tap;
+    private CancellationTokenSource? _tapCts;
+    private Task? _tapRun;
 
     public AsteriskServer Asterisk { get; private set; } = null!;
 
@@ -69,6 +72,15 @@ public class AsteriskLab : IAsyncLifetime
         if (StartPhone102) P102 = await Baresip.StartAsync("p102", _dir, Asterisk.Account("102"), "tone:1700");
         int phones = StartPhone102 ? 3 : 2;
         await Poll.UntilAsync(() => Asterisk.RegisteredAsync().Result.Count == phones, "the phones registered at Asterisk");
+
+        // A second AMI session that writes every event to ami-events.txt: what Asterisk said, for failure analysis.
+        var tapLog = new StreamWriter(Path.Combine(_dir, "ami-events.txt")) { AutoFlush = true };
+        _tap = new Switchboard.Asterisk.Ami.AmiClient(new() { Port = Asterisk.AmiPort, Username = AsteriskServer.AmiUser, Secret = AsteriskServer.AmiSecret, ReconnectMinDelay = TimeSpan.FromMilliseconds(200) })
+        {
+            EventReceived = e => { lock (tapLog) tapLog.WriteLine(e.Packet.ToString() + "\n"); },
+        };
+        _tapCts = new CancellationTokenSource();
+        _tapRun = _tap.RunAsync(_tapCts.Token);
 
         var settings = new Dictionary<string, string?>
         {
@@ -133,6 +145,13 @@ public class AsteriskLab : IAsyncLifetime
         {
             await _host.StopAsync();
             _host.Dispose();
+        }
+        if (_tap is not null)
+        {
+            await _tapCts!.CancelAsync();
+            await _tap.DisposeAsync();
+            await _tapRun!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _tapCts.Dispose();
         }
         foreach (var p in Phones) await p.DisposeAsync();
         if (Asterisk is not null) await Asterisk.DisposeAsync();

@@ -74,19 +74,22 @@ public sealed class DefectTests(DefectTests.Lab lab) : IClassFixture<DefectTests
         await lab.P102.AnswerAsync();
         await lab.Events.WaitEventAsync("Established 100", "subject=102");
 
-        Assert.StartsWith("200", await lab.Cti.CommandAsync("Conference 100"));
+        var conference = await lab.Cti.CommandAsync("Conference 100");
+        Assert.StartsWith("200", conference);
+        Assert.Contains("100, 102, 101 moved", conference);
         await Task.Delay(3000);
         foreach (var (device, others) in new[] { ("100", new[] { "101", "102" }), ("101", ["100", "102"]), ("102", ["100", "101"]) })
         {
             var status = await lab.Cti.CommandAsync("Status " + device);
-            Assert.Contains("=connected:", status);
-            Assert.All(others, o => Assert.Contains(o, status[status.IndexOf("calls:", StringComparison.Ordinal)..]));
+            Assert.True(status.Contains("=connected:", StringComparison.Ordinal) && others.All(o => status[status.IndexOf("calls:", StringComparison.Ordinal)..].Contains(o, StringComparison.Ordinal)),
+                $"{status}\n{string.Join("\n", lab.Events.EventLines)}");
         }
-        lab.P102.AssertHeardTogether([AsteriskLab.Tone100, AsteriskLab.Tone101], own: AsteriskLab.Tone102);
 
         // One leaves: the other two keep talking and stay in the model.
         await lab.P102.CommandAsync("hangup");
+        await lab.P102.WaitEventAsync("CALL_CLOSED");
         await lab.Events.WaitEventAsync("ConnectionCleared 102");
+        lab.P102.AssertHeardTogether([AsteriskLab.Tone100, AsteriskLab.Tone101], own: AsteriskLab.Tone102);
         await Task.Delay(500);
         Assert.Contains("=connected:", await lab.Cti.CommandAsync("Status 100"));
         Assert.Contains("=connected:", await lab.Cti.CommandAsync("Status 101"));
