@@ -233,13 +233,14 @@ public sealed partial class AsteriskPhoneSystem
     /// </summary>
     private async Task ResyncAsync(CancellationToken ct)
     {
-        await _ami.SendAsync(new AmiAction("DeviceStateList"), ct, r =>
+        var states = await _ami.SendAsync(new AmiAction("DeviceStateList"), ct, r =>
         {
-            if (!r.IsSuccess) _log.LogWarning("Could not read device states ({Message})", r.Message);
+            if (!r.IsSuccess) return;
             lock (_model.SyncRoot)
                 foreach (var item in r.Items)
                     if (item["Device"] is { } d && item["State"] is { } s) OnDeviceState(d, s);
         }).ConfigureAwait(false);
+        if (!states.IsSuccess) await ReadEndpointStatesAsync(states.Message, ct).ConfigureAwait(false);
         var channels = await _ami.SendAsync(new AmiAction("CoreShowChannels"), ct, r =>
         {
             if (r.IsSuccess) ApplyChannelSnapshot(r.Items);
