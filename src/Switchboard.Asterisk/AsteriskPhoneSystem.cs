@@ -49,6 +49,9 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     /// <summary>The underlying call model.</summary>
     public CallModel Model => _model;
 
+    /// <inheritdoc />
+    public string? UnavailableReason => _ami.IsConnected ? null : "not connected to Asterisk";
+
     /// <summary>True while logged in to Asterisk.</summary>
     public bool IsConnected => _ami.IsConnected;
 
