@@ -74,12 +74,14 @@ public sealed partial class AsteriskPhoneSystem
             _model.Clear(conn, "left the conference");
     }
 
-    /// <summary>A conference call that ended with one member left: that member is alone in the room and is hung up.</summary>
+    /// <summary>A conference call that ended with one member left: if nobody else is in the room, that member is hung up.</summary>
     private void HangUpLoneMembers(Call ended)
     {
         foreach (var c in _channels.Values)
         {
-            if (c.Room is null || c.Conn?.Call != ended) continue;
+            if (c.Room is not { } room || c.Conn?.Call != ended) continue;
+            // Someone who dialled the room is in a call of its own, but still talks with this member.
+            if (_channels.Values.Any(o => o != c && o.Room == room)) continue;
             var name = c.Name;
             _ = _ami.SendAsync(new AmiAction("Hangup").Add("Channel", name)).ContinueWith(
                 t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

@@ -173,7 +173,7 @@ public sealed partial class AsteriskPhoneSystem
             8 => "congestion",
             _ => "phone unreachable, busy or refused",
         };
-        _log.LogInformation("Originate for {Device} failed: Reason {Reason} ({Text})", pending.Device, e.Reason, reason);
+        LogOriginateFailed(_log, pending.Device, e.Reason, reason);
         if (pending.Connection is { } conn && !conn.Call.Ended) _model.Fail(conn, reason, CallOutcome.Failed);
     }
 
@@ -206,7 +206,7 @@ public sealed partial class AsteriskPhoneSystem
     private void SetReachable(string device, bool reachable)
     {
         if (_model.IsReachable(device) == reachable) return;
-        _log.LogInformation("Device {Device} is {State}", device, reachable ? "reachable" : "unreachable");
+        LogDeviceState(_log, device, reachable ? "reachable" : "unreachable");
         _model.SetReachable(device, reachable);
     }
 
@@ -246,7 +246,7 @@ public sealed partial class AsteriskPhoneSystem
             if (r.IsSuccess) ApplyChannelSnapshot(r.Items);
         }).ConfigureAwait(false);
         // Without a snapshot nothing can be told stale, so the calls stay as they were rather than all being cleared.
-        if (!channels.IsSuccess) _log.LogWarning("Could not re-read the channels ({Message}); the AMI user needs write=system", channels.Message);
+        if (!channels.IsSuccess) LogNoChannelSnapshot(_log, channels.Message);
         await ReadForwardingAsync(ct).ConfigureAwait(false);
     }
 
@@ -257,7 +257,7 @@ public sealed partial class AsteriskPhoneSystem
         var dnd = await _ami.SendAsync(new AmiAction("DBGetTree").Add("Family", _options.DndFamily), ct).ConfigureAwait(false);
         if (!cf.IsSuccess || !dnd.IsSuccess)
         {
-            _log.LogWarning("Could not read forwarding from AstDB ({Message}); keeping the stored settings", cf.IsSuccess ? dnd.Message : cf.Message);
+            LogNoForwarding(_log, cf.IsSuccess ? dnd.Message : cf.Message);
             return;
         }
         var forwards = TreeValues(cf, _options.ForwardFamily);
@@ -304,7 +304,7 @@ public sealed partial class AsteriskPhoneSystem
                 OnNewchannel(c);
                 if (c.ChannelState is ChannelEvent.StateRinging or ChannelEvent.StateUp) OnNewstate(c);
             }
-            _log.LogInformation("AMI state re-read: {Channels} channels, {Calls} calls", live.Count, _model.Calls.Count);
+            LogResynced(_log, live.Count, _model.Calls.Count);
         }
     }
 

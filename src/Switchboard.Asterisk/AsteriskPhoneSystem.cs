@@ -114,7 +114,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         }).ConfigureAwait(false);
         if (r.Failure is { } f) { lock (_model.SyncRoot) _pending.Remove(pending); return f; }
         if (!r.Response!.IsSuccess) return MapError(what, r.Response, destination);
-        _log.LogInformation("MakeCall {Device} -> {Destination}: originate queued ({ChannelId})", device, destination, channelId);
+        LogOriginateQueued(_log, device, destination, channelId);
         return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
     }
 
@@ -296,7 +296,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         }
         catch (TimeoutException ex)
         {
-            _log.LogWarning("{What}: {Message}", what, ex.Message);
+            LogActionTimeout(_log, what, ex.Message);
             return new SendResult(null, CallControlResult.Fail(ReplyCode.Unavailable, $"{what}: {ex.Message}"));
         }
     }
@@ -305,7 +305,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     private CallControlResult MapError(string what, AmiResponse r, string? destination)
     {
         var m = r.Message;
-        _log.LogWarning("{What}: Asterisk answered {Kind}: {Message}", what, r.Packet.Kind, m);
+        LogActionRefused(_log, what, r.Packet.Kind, m);
         if (m.Contains("Permission denied", StringComparison.OrdinalIgnoreCase))
             return CallControlResult.Fail(ReplyCode.Unavailable, $"{what}: the AMI user lacks the permission for this action ({m})");
         if (m.Contains("Extension does not exist", StringComparison.OrdinalIgnoreCase))
