@@ -30,6 +30,16 @@ public sealed class AsteriskOptions
     /// <summary>SIP header added to the INVITE of an originated call so the phone answers by itself ("Name: value"); empty for none.</summary>
     public string AutoAnswerHeader { get; set; } = "Call-Info: answer-after=0";
 
+    /// <summary>
+    /// How Answer makes a device's phone go off-hook, per extension: <c>Talk</c> (it obeys a NOTIFY "Event: talk") or
+    /// <c>None</c> (Answer replies 501). Extensions not listed are tried with NOTIFY talk once and the outcome is
+    /// remembered.
+    /// </summary>
+    public Dictionary<string, AnswerMethod> AnswerMethods { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long after a NOTIFY talk the call must be answered before Answer is reported as failed, in milliseconds.</summary>
+    public int AnswerTimeoutMs { get; set; } = 3000;
+
     /// <summary>AstDB family holding call-forward targets (key = extension).</summary>
     public string ForwardFamily { get; set; } = "CF";
 
@@ -78,6 +88,13 @@ public sealed class AsteriskOptions
         o.ConferenceRoom = section["ConferenceRoom"] ?? o.ConferenceRoom;
         o.ConferenceContext = section["ConferenceContext"] ?? o.ConferenceContext;
         o.RingTimeoutSeconds = Int(section["RingTimeoutSeconds"], o.RingTimeoutSeconds);
+        o.AnswerTimeoutMs = Int(section["AnswerTimeoutMs"], o.AnswerTimeoutMs);
+        foreach (var m in section.GetSection("AnswerMethods").GetChildren())
+        {
+            if (!Enum.TryParse<AnswerMethod>(m.Value, ignoreCase: true, out var method) || !Enum.IsDefined(method))
+                throw new ArgumentException($"Asterisk:AnswerMethods:{m.Key} must be Talk or None, not '{m.Value}'");
+            o.AnswerMethods[m.Key] = method;
+        }
         o.PingIntervalSeconds = Int(section["PingIntervalSeconds"], o.PingIntervalSeconds);
         o.ReconnectMinDelayMs = Int(section["ReconnectMinDelayMs"], o.ReconnectMinDelayMs);
         var devices = section.GetSection("Devices").GetChildren().Select(c => c.Value).OfType<string>().ToList();
@@ -87,4 +104,13 @@ public sealed class AsteriskOptions
 
     private static int Int(string? s, int fallback) =>
         int.TryParse(s, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : fallback;
+}
+
+/// <summary>How Answer makes a ringing phone on Asterisk go off-hook.</summary>
+public enum AnswerMethod
+{
+    /// <summary>It cannot: Answer replies 501.</summary>
+    None,
+    /// <summary>A NOTIFY with <c>Event: talk</c> to the endpoint (PJSIPNotify).</summary>
+    Talk,
 }

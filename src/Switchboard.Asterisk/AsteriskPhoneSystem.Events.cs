@@ -22,6 +22,9 @@ public sealed partial class AsteriskPhoneSystem
         public Connection? Conn { get; set; }
         public bool Originator => Uniqueid == Linkedid;
         public bool PickupLeg { get; set; }
+
+        /// <summary>The ConfBridge room the channel talks in, between ConfbridgeJoin and ConfbridgeLeave.</summary>
+        public string? Room { get; set; }
     }
 
     private sealed class PendingOriginate(string device, string channelId, bool pickup)
@@ -54,11 +57,12 @@ public sealed partial class AsteriskPhoneSystem
                 case ChannelEvent { Name: "Newstate" } e: OnNewstate(e); break;
                 case ChannelEvent { Name: "Hold" } e: OnHold(e, true); break;
                 case ChannelEvent { Name: "Unhold" } e: OnHold(e, false); break;
-                case HangupEvent e: OnHangup(e.Channel.Uniqueid, CauseText(e)); break;
+                case HangupEvent e: if (!OnFailedHangup(e)) OnHangup(e.Channel.Uniqueid, CauseText(e)); break;
                 case OriginateResponseEvent e: OnOriginateResponse(e); break;
                 case BlindTransferEvent e: OnBlindTransfer(e); break;
                 case PickupEvent e: OnPickup(e); break;
                 case ConfbridgeEvent { Name: "ConfbridgeJoin" } e: OnConfbridgeJoin(e); break;
+                case ConfbridgeEvent { Name: "ConfbridgeLeave" } e: OnConfbridgeLeave(e); break;
                 case RenameEvent e: if (_channels.TryGetValue(e.Uniqueid, out var rc)) rc.Name = e.NewName; break;
                 case DeviceStateChangeEvent e: OnDeviceState(e.Device, e.State); break;
                 case PeerStatusEvent e: if (DeviceOf(e.Peer) is { } pd) SetReachable(pd, !e.Status.Equals("Unreachable", StringComparison.OrdinalIgnoreCase)); break;
@@ -150,6 +154,7 @@ public sealed partial class AsteriskPhoneSystem
         _pending.RemoveAll(p => p.Channel == chan);
         if (chan.Conn is not { } conn || conn.Call.Ended || !conn.Call.Connections.Contains(conn)) return;
         _model.Clear(conn, cause, conn.State == ConnectionState.Alerting ? CallOutcome.Rejected : CallOutcome.Abandoned);
+        if (conn.Call.Ended) HangUpLoneMembers(conn.Call);
     }
 
     private void OnOriginateResponse(OriginateResponseEvent e)
@@ -168,7 +173,7 @@ public sealed partial class AsteriskPhoneSystem
             8 => "congestion",
             _ => "phone unreachable, busy or refused",
         };
-        _log.LogInformation("Originate for {Device} failed: Reason {Reason} ({Text})", pending.Device, e.Reason, reason);
+        LogOriginateFailed(_log, pending.Device, e.Reason, reason);
         if (pending.Connection is { } conn && !conn.Call.Ended) _model.Fail(conn, reason, CallOutcome.Failed);
     }
 
@@ -192,12 +197,6 @@ public sealed partial class AsteriskPhoneSystem
         Bind(picker, _model.Divert(ringing, device, ConnectionState.Connected, "picked up by " + device));
     }
 
-    private void OnConfbridgeJoin(ConfbridgeEvent e)
-    {
-        if (e.Uniqueid is null || !_channels.TryGetValue(e.Uniqueid, out var chan) || chan.Conn is not { IsDevice: true } conn) return;
-        _model.ChangeState(conn, ConnectionState.Connected, CallEventType.Conferenced, "conference " + e.Conference);
-    }
-
     private void OnDeviceState(string deviceName, string state)
     {
         if (DeviceOf(deviceName) is not { } device) return;
@@ -207,7 +206,7 @@ public sealed partial class AsteriskPhoneSystem
     private void SetReachable(string device, bool reachable)
     {
         if (_model.IsReachable(device) == reachable) return;
-        _log.LogInformation("Device {Device} is {State}", device, reachable ? "reachable" : "unreachable");
+        LogDeviceState(_log, device, reachable ? "reachable" : "unreachable");
         _model.SetReachable(device, reachable);
     }
 
@@ -234,19 +233,20 @@ public sealed partial class AsteriskPhoneSystem
     /// </summary>
     private async Task ResyncAsync(CancellationToken ct)
     {
-        await _ami.SendAsync(new AmiAction("DeviceStateList"), ct, r =>
+        var states = await _ami.SendAsync(new AmiAction("DeviceStateList"), ct, r =>
         {
-            if (!r.IsSuccess) _log.LogWarning("Could not read device states ({Message})", r.Message);
+            if (!r.IsSuccess) return;
             lock (_model.SyncRoot)
                 foreach (var item in r.Items)
                     if (item["Device"] is { } d && item["State"] is { } s) OnDeviceState(d, s);
         }).ConfigureAwait(false);
+        if (!states.IsSuccess) await ReadEndpointStatesAsync(states.Message, ct).ConfigureAwait(false);
         var channels = await _ami.SendAsync(new AmiAction("CoreShowChannels"), ct, r =>
         {
             if (r.IsSuccess) ApplyChannelSnapshot(r.Items);
         }).ConfigureAwait(false);
         // Without a snapshot nothing can be told stale, so the calls stay as they were rather than all being cleared.
-        if (!channels.IsSuccess) _log.LogWarning("Could not re-read the channels ({Message}); the AMI user needs write=system", channels.Message);
+        if (!channels.IsSuccess) LogNoChannelSnapshot(_log, channels.Message);
         await ReadForwardingAsync(ct).ConfigureAwait(false);
     }
 
@@ -257,7 +257,7 @@ public sealed partial class AsteriskPhoneSystem
         var dnd = await _ami.SendAsync(new AmiAction("DBGetTree").Add("Family", _options.DndFamily), ct).ConfigureAwait(false);
         if (!cf.IsSuccess || !dnd.IsSuccess)
         {
-            _log.LogWarning("Could not read forwarding from AstDB ({Message}); keeping the stored settings", cf.IsSuccess ? dnd.Message : cf.Message);
+            LogNoForwarding(_log, cf.IsSuccess ? dnd.Message : cf.Message);
             return;
         }
         var forwards = TreeValues(cf, _options.ForwardFamily);
@@ -304,7 +304,7 @@ public sealed partial class AsteriskPhoneSystem
                 OnNewchannel(c);
                 if (c.ChannelState is ChannelEvent.StateRinging or ChannelEvent.StateUp) OnNewstate(c);
             }
-            _log.LogInformation("AMI state re-read: {Channels} channels, {Calls} calls", live.Count, _model.Calls.Count);
+            LogResynced(_log, live.Count, _model.Calls.Count);
         }
     }
 

@@ -17,6 +17,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     private readonly AsteriskOptions _options;
     private readonly AmiClient _ami;
     private readonly ILogger _log;
+    private readonly TimeProvider _time;
     private readonly string _channelPrefix;
     private readonly string _channelSuffix;
     private CancellationTokenSource? _cts;
@@ -28,6 +29,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         _model = model;
         _options = options;
         _log = (ILogger?)loggers?.CreateLogger<AsteriskPhoneSystem>() ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
         _ami = new AmiClient(options.ToClientOptions(), loggers?.CreateLogger<AmiClient>(), time);
         _ami.EventReceived = OnEvent;
         _ami.LoggedIn = ResyncAsync;
@@ -46,6 +48,9 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
 
     /// <summary>The underlying call model.</summary>
     public CallModel Model => _model;
+
+    /// <inheritdoc />
+    public string? UnavailableReason => _ami.IsConnected ? null : "not connected to Asterisk";
 
     /// <summary>True while logged in to Asterisk.</summary>
     public bool IsConnected => _ami.IsConnected;
@@ -91,10 +96,10 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             .Add("Context", _options.Context)
             .Add("Exten", destination)
             .Add("Priority", "1")
-            .Add("CallerID", $"\"Call {destination}\" <{destination}>")
             .Add("Timeout", (_options.RingTimeoutSeconds * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Add("ChannelId", channelId)
             .Add("Async", "true");
+        AddConnectedLine(action, $"Call {destination}", destination);
         AddAutoAnswer(action);
         var pending = new PendingOriginate(device, channelId, false);
         lock (_model.SyncRoot) _pending.Add(pending);
@@ -109,24 +114,8 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         }).ConfigureAwait(false);
         if (r.Failure is { } f) { lock (_model.SyncRoot) _pending.Remove(pending); return f; }
         if (!r.Response!.IsSuccess) return MapError(what, r.Response, destination);
-        _log.LogInformation("MakeCall {Device} -> {Destination}: originate queued ({ChannelId})", device, destination, channelId);
+        LogOriginateQueued(_log, device, destination, channelId);
         return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
-    }
-
-    /// <inheritdoc />
-    public async ValueTask<CallControlResult> AnswerAsync(string device, CancellationToken cancellationToken = default)
-    {
-        var what = $"Answer {device}";
-        if (Check(what, device) is { } fail) return fail;
-        if (_model.FirstInState(device, ConnectionState.Alerting) is null)
-            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {device}");
-        // AMI has no answer action for a SIP phone; a NOTIFY "Event: talk" makes phones that support it go off-hook.
-        var action = new AmiAction("PJSIPNotify").Add("Endpoint", device).Add("Variable", "Event=talk");
-        var r = await SendAsync(what, action, cancellationToken).ConfigureAwait(false);
-        if (r.Failure is { } f) return f;
-        if (!r.Response!.IsSuccess)
-            return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: Asterisk could not ask the phone to answer ({r.Response.Message})");
-        return CallControlResult.Ok($"{what}: asked the phone to answer (NOTIFY talk); the outcome arrives as events");
     }
 
     /// <inheritdoc />
@@ -140,6 +129,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
             ?? _model.FirstInState(device, ConnectionState.Held);
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
         if (conn.Tag is not Chan chan) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not set up at Asterisk yet");
+        if (chan.Room is { } room) return await KickAsync(what, conn, chan, room, cancellationToken).ConfigureAwait(false);
         // Read before sending: the Hangup event can clear the connection before the response is handled here.
         var verb = conn.State == ConnectionState.Alerting ? "rejected" : "hung up";
         var r = await SendAsync(what, new AmiAction("Hangup").Add("Channel", chan.Name), cancellationToken).ConfigureAwait(false);
@@ -220,37 +210,6 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     }
 
     /// <inheritdoc />
-    public async ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default)
-    {
-        var what = $"Conference {device}";
-        if (Check(what, device) is { } fail) return fail;
-        var active = _model.FirstInState(device, ConnectionState.Connected);
-        if (active is null || active.Tag is not Chan own) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no connected call at {device}");
-        var partner = _model.PartnersOf(active).Select(p => p.Tag).OfType<Chan>().FirstOrDefault();
-        if (partner is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the partner's channel is unknown");
-        var room = _options.ConferenceRoom;
-        var ctx = _options.ConferenceContext;
-        var action = new AmiAction("Redirect").Add("Channel", own.Name).Add("ExtraChannel", partner.Name)
-            .Add("Exten", room).Add("ExtraExten", room).Add("Context", ctx).Add("ExtraContext", ctx).Add("Priority", "1").Add("ExtraPriority", "1");
-        var r = await SendAsync(what, action, cancellationToken).ConfigureAwait(false);
-        if (r.Failure is { } f) return f;
-        if (!r.Response!.IsSuccess) return MapError(what, r.Response, null);
-        var joined = new List<string> { device, partner.Device ?? partner.Name };
-        var held = _model.FirstInState(device, ConnectionState.Held);
-        if (held is not null && _model.PartnersOf(held).Select(p => p.Tag).OfType<Chan>().FirstOrDefault() is { } heldPartner)
-        {
-            var r2 = await SendAsync(what, new AmiAction("Redirect").Add("Channel", heldPartner.Name).Add("Exten", room).Add("Context", ctx).Add("Priority", "1"),
-                cancellationToken).ConfigureAwait(false);
-            if (r2.Response is { IsSuccess: true })
-            {
-                joined.Add(heldPartner.Device ?? heldPartner.Name);
-                if (held.Tag is Chan heldOwn) await SendAsync(what, new AmiAction("Hangup").Add("Channel", heldOwn.Name), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        return CallControlResult.Ok($"{what}: {string.Join(", ", joined)} moved to conference room {room}");
-    }
-
-    /// <inheritdoc />
     public async ValueTask<CallControlResult> PickupAsync(string device, string other, CancellationToken cancellationToken = default)
     {
         var what = $"Pickup {device} {other}";
@@ -260,9 +219,10 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         if (_model.FirstInState(other, ConnectionState.Alerting) is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {other}");
         var channelId = NewChannelId();
         var action = new AmiAction("Originate").Add("Channel", DialString(device)).Add("Application", "Pickup")
-            .Add("Data", $"{other}@{_options.Context}").Add("CallerID", $"\"Pickup {other}\" <{other}>")
+            .Add("Data", $"{other}@{_options.Context}")
             .Add("Timeout", (_options.RingTimeoutSeconds * 1000).ToString(System.Globalization.CultureInfo.InvariantCulture))
             .Add("ChannelId", channelId).Add("Async", "true");
+        AddConnectedLine(action, $"Pickup {other}", other);
         AddAutoAnswer(action);
         var pending = new PendingOriginate(device, channelId, true);
         lock (_model.SyncRoot) _pending.Add(pending);
@@ -336,7 +296,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         }
         catch (TimeoutException ex)
         {
-            _log.LogWarning("{What}: {Message}", what, ex.Message);
+            LogActionTimeout(_log, what, ex.Message);
             return new SendResult(null, CallControlResult.Fail(ReplyCode.Unavailable, $"{what}: {ex.Message}"));
         }
     }
@@ -345,7 +305,7 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
     private CallControlResult MapError(string what, AmiResponse r, string? destination)
     {
         var m = r.Message;
-        _log.LogWarning("{What}: Asterisk answered {Kind}: {Message}", what, r.Packet.Kind, m);
+        LogActionRefused(_log, what, r.Packet.Kind, m);
         if (m.Contains("Permission denied", StringComparison.OrdinalIgnoreCase))
             return CallControlResult.Fail(ReplyCode.Unavailable, $"{what}: the AMI user lacks the permission for this action ({m})");
         if (m.Contains("Extension does not exist", StringComparison.OrdinalIgnoreCase))
@@ -367,6 +327,18 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         int colon = h.IndexOf(':');
         if (colon <= 0) return;
         action.Add("Variable", $"PJSIP_HEADER(add,{h[..colon].Trim()})={h[(colon + 1)..].Trim()}");
+    }
+
+    /// <summary>
+    /// What the device's own phone shows while it rings for the call it places. Originate's CallerID would be copied
+    /// by Dial() to the called phone as the caller, so the channel keeps the endpoint's own caller ID (pjsip.conf
+    /// <c>callerid</c>) and only its connected line, which is what PJSIP puts into this INVITE's From, names the
+    /// destination. Asterisk sets these variables before it places the call.
+    /// </summary>
+    private static void AddConnectedLine(AmiAction action, string name, string number)
+    {
+        action.Add("Variable", $"CONNECTEDLINE(name)={name}");
+        action.Add("Variable", $"CONNECTEDLINE(num)={number}");
     }
 
     private static string NewChannelId() => "cti-" + Guid.NewGuid().ToString("N")[..16];

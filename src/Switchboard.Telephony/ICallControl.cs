@@ -42,6 +42,12 @@ public interface ICallControl
 
     /// <summary>The devices (extensions) this phone system controls.</summary>
     IReadOnlyCollection<string> Devices { get; }
+
+    /// <summary>
+    /// Why the phone system cannot be reached right now (Status then answers 503 like every command), or null. A PBX
+    /// connector whose link is down knows nothing current about its devices.
+    /// </summary>
+    string? UnavailableReason => null;
 }
 
 /// <summary>

@@ -56,7 +56,11 @@ public sealed class ReplayTests
         Assert.Equal("internal", originate["Context"]);
         Assert.Equal("true", originate["Async"]);
         Assert.StartsWith("cti-", originate["ChannelId"]);
-        Assert.Equal("PJSIP_HEADER(add,Call-Info)=answer-after=0", originate["Variable"]);
+        Assert.Contains("PJSIP_HEADER(add,Call-Info)=answer-after=0", originate.All("Variable"));
+        // The device's phone is shown whom it calls; the called phone sees the device (its endpoint's caller ID), so
+        // no CallerID travels with the Originate.
+        Assert.Contains("CONNECTEDLINE(num)=101", originate.All("Variable"));
+        Assert.Null(originate["CallerID"]);
 
         var originated = await h.EventAsync(CallEventType.Originated, "100");
         Assert.Equal(ConnectionState.Initiated, originated.State);
@@ -174,6 +178,9 @@ public sealed class ReplayTests
     {
         var server = new ReplayAmiServer(Script("09"));
         server.OptionalActions.Add("ConfbridgeList");
+        // When 101 leaves, 100 is the last member of the conference call and alone in the room: the connector hangs it
+        // up (the recording's phone hung up by itself a second later).
+        server.ExtraAnswers["Hangup"] = [["Response: Success", "ActionID: x", "Message: Channel Hungup"]];
         await using var h = await Harness.StartAsync(server);
         await h.UntilAsync(() => h.StateOf("101") == ConnectionState.Connected && h.StateOf("100") == ConnectionState.Connected, "100-101 connected");
         var r = await h.System.ConferenceAsync("100");
@@ -185,6 +192,7 @@ public sealed class ReplayTests
         await h.EventAsync(CallEventType.Conferenced, "102");
         await h.UntilAsync(() => h.System.Model.Calls.Count == 0, "all calls ended");
         Assert.Empty(server.Mismatches);
+        Assert.Single(server.Received, p => p["Action"] == "Hangup" && p["Channel"]!.StartsWith("PJSIP/100-", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed class AmiConnectionException(string message, Exception? inner = nu
 /// An AMI client: TCP, banner, plain-secret Login, ActionID correlation, event lists, keep-alive Ping and reconnect with
 /// exponential back-off and jitter. Events and list completions are handled on the reading task, in wire order.
 /// </summary>
-public sealed class AmiClient : IAsyncDisposable
+public sealed partial class AmiClient : IAsyncDisposable
 {
     private readonly AmiClientOptions _options;
     private readonly ILogger _log;
@@ -107,11 +107,11 @@ public sealed class AmiClient : IAsyncDisposable
             }
             catch (AmiLoginException ex)
             {
-                _log.LogError("AMI login to {Host}:{Port} as {User} refused: {Message}", _options.Host, _options.Port, _options.Username, ex.Message);
+                LogLoginRefused(_log, _options.Host, _options.Port, _options.Username, ex.Message);
             }
             catch (Exception ex)
             {
-                _log.LogWarning("AMI connection to {Host}:{Port} failed: {Message}", _options.Host, _options.Port, ex.Message);
+                LogConnectFailed(_log, _options.Host, _options.Port, ex.Message);
             }
             finally
             {
@@ -119,7 +119,7 @@ public sealed class AmiClient : IAsyncDisposable
             }
             if (cancellationToken.IsCancellationRequested) break;
             var delay = BackOff(attempt++);
-            _log.LogInformation("AMI reconnect in {Delay} ms", (int)delay.TotalMilliseconds);
+            LogReconnectIn(_log, (int)delay.TotalMilliseconds);
             try { await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
         }
@@ -168,7 +168,7 @@ public sealed class AmiClient : IAsyncDisposable
             }
             if (!r.IsSuccess) throw new AmiLoginException(r.Message.Length > 0 ? r.Message : r.Packet.Kind);
             session.LoginDone = true;
-            _log.LogInformation("AMI logged in to {Host}:{Port} as {User} ({Banner})", _options.Host, _options.Port, _options.Username, Banner);
+            LogLoggedIn(_log, _options.Host, _options.Port, _options.Username, Banner);
             if (LoggedIn is { } onLogin) await onLogin(cancellationToken).ConfigureAwait(false);
             if (Volatile.Read(ref session.Closed) != 0) throw new AmiConnectionException("connection lost right after login");
             _loggedIn = true;
@@ -212,7 +212,7 @@ public sealed class AmiClient : IAsyncDisposable
             {
                 _writeLock.Release();
             }
-            _log.LogDebug("AMI -> {Action} {ActionId}", action.Name, id);
+            LogActionSent(_log, action.Name, id);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(_options.ActionTimeout);
             try
@@ -241,7 +241,7 @@ public sealed class AmiClient : IAsyncDisposable
         }
         catch (Exception ex) when (ex is AmiConnectionException or TimeoutException or OperationCanceledException)
         {
-            _log.LogDebug("AMI Logoff not answered: {Message}", ex.Message);
+            LogLogoffUnanswered(_log, ex.Message);
         }
         CloseSession(s, null);
     }
@@ -289,7 +289,7 @@ public sealed class AmiClient : IAsyncDisposable
         catch (AmiProtocolException ex)
         {
             error = ex;
-            _log.LogError("AMI protocol error, closing the connection: {Message}", ex.Message);
+            LogProtocolError(_log, ex.Message);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or InvalidOperationException)
         {
@@ -309,7 +309,7 @@ public sealed class AmiClient : IAsyncDisposable
         {
             if (id is null || !_pending.TryGetValue(id, out var p))
             {
-                _log.LogDebug("AMI response without a waiting action: {ActionId}", id);
+                LogUnexpectedResponse(_log, id);
                 return;
             }
             if (packet["EventList"] is { } list && list.Equals("start", StringComparison.OrdinalIgnoreCase))
@@ -330,7 +330,7 @@ public sealed class AmiClient : IAsyncDisposable
             else if (owner.Items.Count < _options.Limits.MaxListItems)
                 owner.Items.Add(packet);
             else if (owner.Items.Count == _options.Limits.MaxListItems)
-                _log.LogWarning("AMI list {ActionId} has more than {Max} items; the rest is dropped", id, _options.Limits.MaxListItems);
+                LogListTooLong(_log, id, _options.Limits.MaxListItems);
             return;
         }
         try
@@ -339,7 +339,7 @@ public sealed class AmiClient : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "AMI event handler failed on {Event}", packet.Kind);
+            LogEventHandlerFailed(_log, ex, packet.Kind);
         }
     }
 
@@ -356,7 +356,7 @@ public sealed class AmiClient : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is TimeoutException or AmiConnectionException)
                 {
-                    _log.LogWarning("AMI keep-alive failed ({Message}); reconnecting", ex.Message);
+                    LogKeepAliveFailed(_log, ex.Message);
                     CloseSession(session, ex);
                     return;
                 }
@@ -382,9 +382,9 @@ public sealed class AmiClient : IAsyncDisposable
             if (_pending.TryRemove(id, out _)) p.Tcs.TrySetException(new AmiConnectionException("connection to Asterisk lost"));
         if (wasUp)
         {
-            _log.LogWarning("AMI connection to {Host}:{Port} lost", _options.Host, _options.Port);
+            LogConnectionLost(_log, _options.Host, _options.Port);
             try { Disconnected?.Invoke(error); }
-            catch (Exception ex) { _log.LogError(ex, "AMI disconnect handler failed"); }
+            catch (Exception ex) { LogDisconnectHandlerFailed(_log, ex); }
         }
     }
 

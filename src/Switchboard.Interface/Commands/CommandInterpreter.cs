@@ -155,6 +155,7 @@ public sealed partial class CommandInterpreter : IDisposable
                 };
                 return await cc.ForwardAsync(device, setting, ct).ConfigureAwait(false);
             case CommandVerb.Status:
+                if (cc.UnavailableReason is { } down && cc.Devices.Contains(device)) return CallControlResult.Fail(ReplyCode.Unavailable, $"Status {device}: {down}");
                 var status = await cc.GetStatusAsync(device, ct).ConfigureAwait(false);
                 return status is null
                     ? CallControlResult.Fail(ReplyCode.NotFound, $"Status {device}: unknown device {device}")
