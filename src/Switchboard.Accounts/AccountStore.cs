@@ -41,6 +41,16 @@ public sealed class AccountStore : IDisposable
     {
         FilePath = Path.GetFullPath(path);
         if (Path.GetDirectoryName(FilePath) is { } dir) Directory.CreateDirectory(dir);
+        if (!File.Exists(FilePath) && !OperatingSystem.IsWindows())
+        {
+            // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the main file's mode.
+            using var _ = new FileStream(FilePath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
         var cs = new SqliteConnectionStringBuilder { DataSource = FilePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString();
         _db = new SqliteConnection(cs);
         _db.Open();
@@ -53,8 +63,6 @@ public sealed class AccountStore : IDisposable
                 id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, label TEXT NOT NULL, owner TEXT NOT NULL, role TEXT NOT NULL,
                 created TEXT NOT NULL, last_used TEXT);
             """);
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
-            File.SetUnixFileMode(FilePath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     /// <summary>The accounts file.</summary>

@@ -62,12 +62,11 @@ public sealed partial class CtiWebServer(
     {
         var accountsPath = AccountsPathFor(switchboardOptions.Value.Database, _web);
         _accounts = new AccountStore(accountsPath);
-        if (_accounts.EnsureAdmin() is { } password) LogAdminCreated(_log, AccountStore.AdminName, password, _accounts.FilePath);
         _hosts = new HostCheck(_web.AllowedHosts);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new QuietLoggerFactory(loggerFactory));
         builder.WebHost.UseKestrel(k =>
         {
             var address = IPAddress.Parse(options.Value.ListenAddress);
@@ -126,6 +125,8 @@ public sealed partial class CtiWebServer(
         Port = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal)).Port;
         _log.LogInformation("CTI server (dashboard, JSON API, WebSocket events) listening on {Url}", bound);
         LogWebAccess(_log, _accounts.FilePath, _hosts.Describe());
+        // After the port is up, so a start that fails does not use up the only showing of the password.
+        if (_accounts.EnsureAdmin() is { } password) LogAdminCreated(_log, AccountStore.AdminName, password, _accounts.FilePath);
     }
 
     private void ConfigureAuth(IServiceCollection s, string accountsPath)

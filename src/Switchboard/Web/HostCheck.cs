@@ -70,7 +70,7 @@ internal sealed class HostCheck
     private static IPAddress Normalise(IPAddress ip)
     {
         if (ip.IsIPv4MappedToIPv6) return ip.MapToIPv4();
-        if (ip.ScopeId != 0) return new IPAddress(ip.GetAddressBytes());
+        if (ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.ScopeId != 0) return new IPAddress(ip.GetAddressBytes());
         return ip;
     }
 
