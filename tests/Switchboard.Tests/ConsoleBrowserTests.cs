@@ -150,6 +150,19 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Clicking_a_ringing_tile_picks_the_call_up_at_my_phone()
+    {
+        var page = await SignedInPageAsync("100");
+        Assert.StartsWith("200", await WebSignIn.IpCommandAsync(_host, "MakeCall 102 105"), StringComparison.Ordinal);
+        await page.Locator(".tile[data-device='105'][data-lamp='ringing']").WaitForAsync(Within());
+        await page.ClickAsync(".tile[data-device='105'] .ext");
+        Assert.Matches(@"^200 Status 100: reachable; off; calls: \d+=connected:102", await WaitForStatusAsync("100", "connected"));
+        Assert.EndsWith("105: reachable; off; idle", await WebSignIn.IpCommandAsync(_host, "Status 105"), StringComparison.Ordinal);
+        await page.Locator(".tile[data-device='100'][data-lamp='talking']").WaitForAsync(Within());
+        await Shot(page, "pickup");
+    }
+
+    [Fact]
     public async Task The_DND_switch_sets_do_not_disturb_and_the_lamp_shows_it()
     {
         var page = await SignedInPageAsync("100");
