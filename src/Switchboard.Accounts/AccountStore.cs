@@ -169,6 +169,19 @@ public sealed class AccountStore : IDisposable
         lock (_gate) return FindUser(name)?.Account;
     }
 
+    /// <summary>
+    /// The account and a stamp that changes with its password (a short SHA-256 of the hash), or null: a sign-in keeps
+    /// the stamp, so a new password (a reset after a leak) ends every sign-in made with the old one.
+    /// </summary>
+    public (Account Account, string Stamp)? GetUserWithStamp(string name)
+    {
+        lock (_gate)
+        {
+            if (FindUser(name) is not { } found) return null;
+            return (found.Account, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(found.Hash)), 0, 8));
+        }
+    }
+
     /// <summary>Every account, by name.</summary>
     public IReadOnlyList<Account> Users()
     {

@@ -134,6 +134,20 @@ public sealed partial class WebAuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_new_password_ends_the_sign_ins_made_with_the_old_one()
+    {
+        var (http, _) = await SignInAsync("operator1", "operator-password");
+        using (http)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/devices")).StatusCode);
+            Assert.Equal(AccountError.None, WebSignIn.Accounts(_host).SetPassword("operator1", "a-new-password"));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/api/devices")).StatusCode);
+        }
+        var (again, _) = await SignInAsync("operator1", "a-new-password");
+        using (again) Assert.Equal(HttpStatusCode.OK, (await again.GetAsync("/api/devices")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_event_stream_checks_the_origin_as_well_as_the_token()
     {
         var token = WebSignIn.CreateToken(WebSignIn.Accounts(_host), AccountRole.Operator);

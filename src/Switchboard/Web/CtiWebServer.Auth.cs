@@ -20,6 +20,7 @@ public sealed partial class CtiWebServer
     private const string CsrfHeader = "X-CSRF-Token";
     private const string CsrfField = "csrf";
     private const string LoginPolicy = "login";
+    private const string StampClaim = "sb:stamp";
 
     /// <summary>Paths served without a sign-in: the sign-in page and its style, and the health endpoints (ops).</summary>
     private static bool IsAnonymous(string path) =>
@@ -137,7 +138,8 @@ public sealed partial class CtiWebServer
         // A cookie names the account; role and extensions are read now, so a deleted account or a changed role holds
         // at the next request rather than when the cookie expires.
         var name = ctx.User.Identity.Name;
-        return name is null || _accounts!.GetUser(name) is not { } stored ? null : WithConfiguredExtensions(stored);
+        if (name is null || _accounts!.GetUserWithStamp(name) is not { } stored) return null;
+        return ctx.User.FindFirstValue(StampClaim) == stored.Stamp ? WithConfiguredExtensions(stored.Account) : null;
     }
 
     /// <summary>Users:NAME:Extensions in the configuration overrides the stored list (so it can be managed as code).</summary>
@@ -181,7 +183,9 @@ public sealed partial class CtiWebServer
                 if (_throttle!.Allow("failed sign-ins", remote)) LogSignInFailed(_log, remote, AccountStore.IsValidName(name) ? name : "(invalid name)");
                 return LoginPage(ctx, "Wrong name or password.", 401);
             }
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, account.Name), new Claim(BearerTokenHandler.ViaClaim, "cookie")],
+            var stamp = _accounts.GetUserWithStamp(account.Name)?.Stamp ?? "";
+            var identity = new ClaimsIdentity(
+                [new Claim(ClaimTypes.Name, account.Name), new Claim(BearerTokenHandler.ViaClaim, "cookie"), new Claim(StampClaim, stamp)],
                 CookieAuthenticationDefaults.AuthenticationScheme);
             await ctx.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
             LogSignedIn(_log, account.Name, account.Role, remote);
