@@ -34,8 +34,7 @@ public sealed class CtiWebServerTests : IAsyncLifetime
             ["CtiServer:WebSocketSendTimeout"] = "00:00:00.300",
         }));
         await _host.StartAsync();
-        var port = _host.Services.GetRequiredService<CtiWebServer>().Port;
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        _http = WebSignIn.Client(_host);
     }
 
     public async Task DisposeAsync()
@@ -80,6 +79,7 @@ public sealed class CtiWebServerTests : IAsyncLifetime
     public async Task WebSocket_streams_the_events_of_a_call_as_json()
     {
         using var ws = new ClientWebSocket();
+        ws.Options.SetRequestHeader("Authorization", _http.DefaultRequestHeaders.Authorization!.ToString());
         await ws.ConnectAsync(new Uri(_http.BaseAddress!.ToString().Replace("http", "ws", StringComparison.Ordinal) + "api/events?device=101"), CancellationToken.None);
         var hello = await ReceiveAsync(ws);
         Assert.Equal("subscribed", hello.GetProperty("type").GetString());
@@ -98,6 +98,7 @@ public sealed class CtiWebServerTests : IAsyncLifetime
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, _http.BaseAddress!.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes("GET /api/events?device=* HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+            $"Authorization: {_http.DefaultRequestHeaders.Authorization}\r\n" +
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
         // The hello message is sent once the subscription exists.
         var head = new StringBuilder();

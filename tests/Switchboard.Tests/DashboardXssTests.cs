@@ -165,21 +165,22 @@ public sealed class DashboardXssTests : IAsyncLifetime
         {
             if (m.Text.Contains("Content Security Policy", StringComparison.Ordinal)) lock (cspViolations) cspViolations.Add(m.Text);
         };
-        await page.GotoAsync($"http://127.0.0.1:{P(_webPort)}/");
-        // The script runs under the policy: the device table is filled and the event stream (WebSocket) is connected.
-        await page.Locator("#devices tbody tr").First.WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
-        await Task.Delay(300);
+        WebSignIn.Accounts(_host).CreateUser("operator1", Switchboard.Accounts.AccountRole.Operator, [], "operator-password");
+        await WebSignIn.SignInAsync(page, _webPort, "operator1", "operator-password");
+        // The script runs under the policy: the tiles are filled and the event stream (WebSocket) is connected.
+        await page.Locator("#live.live-on").WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
 
         await SendHostileTrunkInviteAsync();
 
-        var row = page.Locator("#devices tbody tr", new PageLocatorOptions { HasText = "alerting" });
-        await row.First.WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
-        await page.Locator("#log div").First.WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
+        var call = page.Locator(".tile[data-device='100'] .call");
+        await call.First.WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
+        await page.Locator(".tile[data-device='100'][data-lamp='ringing']").WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
         Assert.True(await page.EvaluateAsync<bool>("() => window.__pwned === undefined"), "the caller's markup ran as script");
-        Assert.Equal(0, await page.Locator("#devices img").CountAsync());
-        var text = await row.First.InnerTextAsync();
-        Assert.StartsWith("100", text, StringComparison.Ordinal);
-        Assert.Contains("alerting unknown", text, StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#tiles img").CountAsync());
+        var text = await page.Locator(".tile[data-device='100']").InnerTextAsync();
+        Assert.StartsWith("100", text.Trim(), StringComparison.Ordinal);
+        Assert.Contains("alerting unknown", await call.First.InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", "xss-caller-shown-as-text.png"), FullPage = true });
         lock (commands) Assert.Empty(commands);
         lock (cspViolations) Assert.Empty(cspViolations);
 
@@ -190,10 +191,11 @@ public sealed class DashboardXssTests : IAsyncLifetime
     [Fact]
     public async Task Every_response_of_the_web_port_carries_the_policy_and_the_page_has_no_inline_script()
     {
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{P(_webPort)}") };
-        foreach (var path in new[] { "/", "/dashboard.js", "/api/devices", "/nothing-here" })
+        using var http = WebSignIn.Client(_host);
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = http.BaseAddress };
+        foreach (var (client, path) in new[] { (anonymous, "/"), (anonymous, "/login"), (anonymous, "/api/devices"), (http, "/"), (http, "/console.js"), (http, "/api/devices"), (http, "/nothing-here") })
         {
-            using var response = await http.GetAsync(path);
+            using var response = await client.GetAsync(path);
             var csp = response.Headers.TryGetValues("Content-Security-Policy", out var v) ? string.Join(",", v) : "";
             Assert.StartsWith("default-src 'self'; script-src 'self';", csp, StringComparison.Ordinal);
             Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
@@ -203,6 +205,8 @@ public sealed class DashboardXssTests : IAsyncLifetime
         var html = await http.GetStringAsync("/");
         Assert.DoesNotContain("<script>", html, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("<style>", html, StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain("innerHTML", await http.GetStringAsync("/dashboard.js"), StringComparison.Ordinal);
+        Assert.DoesNotContain("innerHTML", await http.GetStringAsync("/console.js"), StringComparison.Ordinal);
+        var login = await anonymous.GetStringAsync("/login");
+        Assert.DoesNotContain("<script", login, StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -1,13 +1,21 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Switchboard.Accounts;
 using Switchboard.Diagnostics;
 using Switchboard.Interface.Access;
 using Switchboard.Interface.Commands;
@@ -16,8 +24,9 @@ using Switchboard.Telephony;
 namespace Switchboard.Web;
 
 /// <summary>
-/// The CTI server port (default 2504): web dashboard, JSON API and the event stream as JSON over WebSocket. Every
-/// endpoint applies the same client allow-list as the IP interface; commands go through the same interpreter.
+/// The CTI server port (default 2504): the operator console, JSON API and the event stream as JSON over WebSocket.
+/// Every request passes the Host check (DNS rebinding), the client allow-list, then needs a sign-in (cookie) or an API
+/// token, except the sign-in page and the health endpoints; commands go through the same interpreter as the IP port.
 /// </summary>
 public sealed partial class CtiWebServer(
     CommandInterpreter interpreter,
@@ -25,22 +34,39 @@ public sealed partial class CtiWebServer(
     ICallJournal journal,
     AccessPolicy access,
     IOptions<CtiServerOptions> options,
+    IOptions<SwitchboardOptions> switchboardOptions,
+    IConfiguration configuration,
+    IServiceProvider services,
     ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ILogger _log = loggerFactory.CreateLogger<CtiWebServer>();
+    private readonly WebOptions _web = configuration.GetSection("Web").Get<WebOptions>() ?? new WebOptions();
     private LogThrottle? _throttle;
     private WebApplication? _app;
+    private HostCheck? _hosts;
+    private AccountStore? _accounts;
 
     /// <summary>The bound port (valid after start).</summary>
     public int Port { get; private set; }
 
+    /// <summary>The accounts and API tokens (valid after start); the ops CLI opens the same file with <see cref="AccountStore"/>.</summary>
+    public AccountStore Accounts => _accounts ?? throw new InvalidOperationException("the CTI server has not started");
+
+    /// <summary>The accounts file used when Web:AccountsDatabase is empty.</summary>
+    public static string AccountsPathFor(string database, WebOptions web) =>
+        web.AccountsDatabase.Length > 0 ? Path.GetFullPath(web.AccountsDatabase) : AccountStore.DefaultPath(database);
+
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        var accountsPath = AccountsPathFor(switchboardOptions.Value.Database, _web);
+        _accounts = new AccountStore(accountsPath);
+        _hosts = new HostCheck(_web.AllowedHosts);
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new QuietLoggerFactory(loggerFactory));
         builder.WebHost.UseKestrel(k =>
         {
             var address = IPAddress.Parse(options.Value.ListenAddress);
@@ -48,9 +74,11 @@ public sealed partial class CtiWebServer(
             k.Limits.MaxRequestBodySize = options.Value.MaxRequestBodyBytes;
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
         });
+        ConfigureAuth(builder.Services, accountsPath);
         var app = builder.Build();
         _throttle = new LogThrottle(_log);
         app.Use(Dashboard.SecurityHeadersAsync);
+        app.Use(HostCheckAsync);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.Use(async (ctx, next) =>
         {
@@ -62,28 +90,14 @@ public sealed partial class CtiWebServer(
             }
             await next(ctx);
         });
+        app.UseAuthentication();
+        app.Use(GateAsync);
+        app.UseRouting();
+        app.UseRateLimiter();
 
         Dashboard.Map(app);
-        app.MapGet("/api/devices", async (CancellationToken ct) =>
-        {
-            var list = new List<object>();
-            foreach (var d in interpreter.CallControl.Devices.Order(StringComparer.Ordinal))
-                if (await interpreter.CallControl.GetStatusAsync(d, ct) is { } s) list.Add(ToJson(s));
-            return Results.Json(list, Json);
-        });
-        app.MapGet("/api/devices/{device}", async (string device, CancellationToken ct) =>
-            await interpreter.CallControl.GetStatusAsync(device, ct) is { } s
-                ? Results.Json(ToJson(s), Json)
-                : Results.Json(new { code = 404, text = $"unknown device {device}" }, Json, statusCode: 404));
-        app.MapGet("/api/calls", (int? limit) => Results.Json(journal.Recent(Math.Clamp(limit ?? 50, 1, 1000)), Json));
-        app.MapPost("/api/commands", async (HttpContext ctx) =>
-        {
-            if (await ReadBodyAsync(ctx) is not { } body) return TooLarge(ctx);
-            var line = body.Trim();
-            var client = new ClientContext(FrontEndKind.Http, ctx.Connection.RemoteIpAddress) { Origin = ctx.Request.Headers.Origin.FirstOrDefault() };
-            var reply = await interpreter.ExecuteAsync(line, client, ctx.RequestAborted);
-            return Results.Json(new { code = (int)reply.Code, text = reply.Message }, Json, statusCode: (int)reply.Code);
-        });
+        MapAuth(app);
+        MapApi(app);
         app.Map("/api/events", async (HttpContext ctx) =>
         {
             if (!ctx.WebSockets.IsWebSocketRequest)
@@ -92,10 +106,17 @@ public sealed partial class CtiWebServer(
                 await ctx.Response.WriteAsync("400 connect with a WebSocket: /api/events?device=100&after=<seq>\r\n");
                 return;
             }
+            var account = AccountOf(ctx);
             var device = ctx.Request.Query["device"].FirstOrDefault() ?? "*";
+            if (device != "*" && !account.MayUse(device))
+            {
+                ctx.Response.StatusCode = 403;
+                await ctx.Response.WriteAsync($"403 account {account.Name} may not watch this device\r\n");
+                return;
+            }
             long? after = long.TryParse(ctx.Request.Query["after"].FirstOrDefault(), out var a) ? a : null;
             using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
-            await StreamEventsAsync(socket, device, after, ctx.Connection.RemoteIpAddress ?? IPAddress.None, ctx.RequestAborted);
+            await StreamEventsAsync(socket, device, after, account, ctx.Connection.RemoteIpAddress ?? IPAddress.None, ctx.RequestAborted);
         });
 
         await app.StartAsync(cancellationToken);
@@ -103,6 +124,71 @@ public sealed partial class CtiWebServer(
         var bound = app.Urls.FirstOrDefault() ?? "";
         Port = new Uri(bound.Replace("[::]", "localhost", StringComparison.Ordinal)).Port;
         _log.LogInformation("CTI server (dashboard, JSON API, WebSocket events) listening on {Url}", bound);
+        LogWebAccess(_log, _accounts.FilePath, _hosts.Describe());
+        // After the port is up, so a start that fails does not use up the only showing of the password.
+        if (_accounts.EnsureAdmin() is { } password) LogAdminCreated(_log, AccountStore.AdminName, password, _accounts.FilePath);
+    }
+
+    private void ConfigureAuth(IServiceCollection s, string accountsPath)
+    {
+        s.AddSingleton(_accounts!);
+        // The keys that seal sign-in cookies and anti-forgery tokens, beside the accounts file and readable by the
+        // service user only, so a restart keeps people signed in and nothing else on the machine can mint a cookie.
+        var keys = new DirectoryInfo(Path.ChangeExtension(accountsPath, null) + "-keys");
+        keys.Create();
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keys.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        s.AddDataProtection().PersistKeysToFileSystem(keys).SetApplicationName("switchboard-web");
+        s.AddAuthentication(SelectScheme)
+            .AddPolicyScheme(SelectScheme, SelectScheme, o => o.ForwardDefaultSelector = ctx =>
+                ctx.Request.Headers.Authorization.FirstOrDefault()?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true
+                    ? BearerTokenHandler.SchemeName
+                    : CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(CookieAuthenticationDefaults.AuthenticationScheme, o =>
+            {
+                o.Cookie.Name = SessionCookie;
+                o.Cookie.HttpOnly = true;
+                // Strict: a page of another site never gets the session along; same-site pages (another port of this
+                // host) are held off by the Origin check and the anti-forgery header instead.
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.ExpireTimeSpan = _web.SessionLifetime;
+                o.SlidingExpiration = true;
+                o.LoginPath = "/login";
+                // The gate answers unauthenticated requests itself (401 for the API, the sign-in page for the rest).
+                o.Events.OnRedirectToLogin = c => { c.Response.StatusCode = 401; return Task.CompletedTask; };
+                o.Events.OnRedirectToAccessDenied = c => { c.Response.StatusCode = 403; return Task.CompletedTask; };
+            })
+            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        s.AddAntiforgery(o =>
+        {
+            o.HeaderName = CsrfHeader;
+            o.FormFieldName = CsrfField;
+            o.Cookie.Name = "sb_csrf";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.SuppressXFrameOptionsHeader = true;
+        });
+        s.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (c, ct) =>
+            {
+                var remote = c.HttpContext.Connection.RemoteIpAddress ?? IPAddress.None;
+                if (_throttle!.Allow("sign-in attempts over the limit", remote)) LogLoginThrottled(_log, remote, _web.LoginAttemptsPerMinute);
+                c.HttpContext.Response.Headers.RetryAfter = "60";
+                c.HttpContext.Response.ContentType = "text/plain; charset=utf-8";
+                await c.HttpContext.Response.WriteAsync($"429 more than {_web.LoginAttemptsPerMinute} sign-in attempts a minute from this address; wait a minute\r\n", ct);
+            };
+            o.AddPolicy(LoginPolicy, ctx => RateLimitPartition.GetFixedWindowLimiter(
+                ctx.Connection.RemoteIpAddress?.ToString() ?? "",
+                _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = Math.Max(1, _web.LoginAttemptsPerMinute),
+                    Window = TimeSpan.FromMinutes(1),
+                    QueueLimit = 0,
+                }));
+        });
     }
 
     /// <summary>
@@ -133,7 +219,7 @@ public sealed partial class CtiWebServer(
         return Results.Json(new { code = 413, text = $"request body larger than {options.Value.MaxRequestBodyBytes} bytes" }, Json, statusCode: 413);
     }
 
-    private async Task StreamEventsAsync(WebSocket socket, string device, long? after, IPAddress remote, CancellationToken ct)
+    private async Task StreamEventsAsync(WebSocket socket, string device, long? after, Account account, IPAddress remote, CancellationToken ct)
     {
         using var sub = events.Subscribe(device, after);
         var hello = JsonSerializer.SerializeToUtf8Bytes(new { type = "subscribed", device, after = sub.StartsAfter, missed = sub.Missed, reset = sub.SequenceReset }, Json);
@@ -142,6 +228,8 @@ public sealed partial class CtiWebServer(
             await SendBoundedAsync(socket, hello, ct);
             await foreach (var ev in sub.Reader.ReadAllAsync(ct))
             {
+                // An account limited to its own extensions sees only what those devices see.
+                if (!account.MayUse(ev.Device)) continue;
                 var bytes = JsonSerializer.SerializeToUtf8Bytes(new
                 {
                     type = "event",
@@ -208,15 +296,6 @@ public sealed partial class CtiWebServer(
     [LoggerMessage(EventId = 2552, Level = LogLevel.Warning, Message = "CTI server: WebSocket client {Remote} took no event for {Seconds} s; disconnected")]
     private static partial void LogWebSocketStalled(ILogger log, IPAddress remote, double seconds);
 
-    private static object ToJson(DeviceStatus s) => new
-    {
-        device = s.Device,
-        reachable = s.Reachable,
-        forwarding = s.Forwarding.ToString(),
-        calls = s.Connections.Select(c => new { call = c.CallId, state = c.State.ToWire(), partners = c.Partners }),
-        registered = s.RegisteredFrom,
-    };
-
     /// <inheritdoc />
     public async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -229,5 +308,7 @@ public sealed partial class CtiWebServer(
     {
         if (_app is not null) await _app.DisposeAsync();
         _app = null;
+        _accounts?.Dispose();
+        _accounts = null;
     }
 }
