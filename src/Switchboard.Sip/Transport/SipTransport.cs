@@ -65,7 +65,7 @@ public sealed class SipTransportOptions
 /// on requests, sends responses back the way the request came, answers malformed requests with 400 and a reason, and
 /// reuses TCP connections in both directions.
 /// </summary>
-public sealed class SipTransport : IAsyncDisposable
+public sealed class SipTransport : ISipTransport
 {
     private readonly SipTransportOptions _options;
     private readonly ILogger _log;
@@ -256,7 +256,7 @@ public sealed class SipTransport : IAsyncDisposable
     }
 
     /// <summary>RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.</summary>
-    private static void StampVia(SipRequest request, SipEndPoint from)
+    internal static void StampVia(SipRequest request, SipEndPoint from)
     {
         int index = request.Headers.FindIndex(h => h.Name == SipHeaderNames.Via);
         var via = ViaHeader.Parse(request.Headers[index].Value)!;
