@@ -5,6 +5,7 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 using Switchboard.Telephony;
 using Switchboard.Testing.Phones;
+using Switchboard.Testing.Topology;
 
 namespace Switchboard.Switch.Tests.Net;
 
