@@ -13,17 +13,18 @@ internal static class LogText
 
     /// <summary>
     /// The value with CR, LF, ESC, other control characters, non-ASCII and backslash written as <c>\xNN</c>, cut at
-    /// <see cref="MaxLength"/> characters. Unchanged (no copy) when it is already plain and short.
+    /// <paramref name="maxLength"/> characters (<see cref="MaxLength"/> unless a caller quotes a value inside a longer
+    /// message). Unchanged (no copy) when it is already plain and short.
     /// </summary>
-    public static string Escape(string? value)
+    public static string Escape(string? value, int maxLength = MaxLength)
     {
         if (value is null) return "";
         var span = value.AsSpan();
-        if (span.Length <= MaxLength && !span.ContainsAnyExcept(Plain)) return value;
-        var sb = new System.Text.StringBuilder(Math.Min(span.Length, MaxLength) + 16);
+        if (span.Length <= maxLength && !span.ContainsAnyExcept(Plain)) return value;
+        var sb = new System.Text.StringBuilder(Math.Min(span.Length, maxLength) + 16);
         foreach (var c in span)
         {
-            if (sb.Length >= MaxLength)
+            if (sb.Length >= maxLength)
             {
                 sb.Append("...");
                 break;

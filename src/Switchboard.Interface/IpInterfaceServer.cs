@@ -82,8 +82,7 @@ public sealed partial class IpInterfaceServer : IHostedService, IAsyncDisposable
         _udp?.Start(_stopping.Token);
         _acceptLoop = AcceptLoopAsync();
         _sweeper = SweepAsync();
-        _log.LogInformation("IP interface listening on {EndPoint} (TCP stream + HTTP{Udp}), phone system: {Kind}",
-            LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
+        InterfaceLog.Listening(_log, LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
         return Task.CompletedTask;
     }
 

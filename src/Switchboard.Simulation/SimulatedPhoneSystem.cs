@@ -31,8 +31,7 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
         _log = (ILogger?)log ?? NullLogger.Instance;
         _manualAnswer = new HashSet<string>(options.ManualAnswerDevices, StringComparer.Ordinal);
         foreach (var d in options.UnreachableDevices) _model.SetReachable(d, false);
-        _log.LogWarning("SIMULATED phone system with devices {Devices}: no real phone rings; outside parties answer after {Delay}",
-            string.Join(",", model.Devices.Order()), options.OutsideAnswerDelay);
+        SimulationLog.Started(_log, string.Join(",", model.Devices.Order()), options.OutsideAnswerDelay);
     }
 
     /// <inheritdoc />
@@ -66,7 +65,7 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
             HoldActive(device);
             var caller = _model.StartCall(device, destination);
             Offer(caller.Call, destination);
-            _log.LogInformation("Simulated call {Call}: {Device} calls {Destination}", caller.Call.Id, device, destination);
+            SimulationLog.CallPlaced(_log, caller.Call.Id, device, destination);
             return Ok($"{what}: calling");
         }
     }
@@ -300,7 +299,7 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
             {
                 if (!ringing.Call.Ended && ringing.State == ConnectionState.Alerting && ringing.Call.Connections.Contains(ringing))
                 {
-                    _log.LogInformation("Simulated outside party {Number} answers call {Call}", ringing.Party, ringing.Call.Id);
+                    SimulationLog.OutsideAnswers(_log, ringing.Party, ringing.Call.Id);
                     _model.Establish(ringing);
                 }
             }

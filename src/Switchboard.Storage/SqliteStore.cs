@@ -48,6 +48,7 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
 {
     private const int MaxQueued = 10_000;
     private const int MaxBatch = 256;
+    private const int SchemaVersion = 2;
     private readonly SqliteConnection _db;
     private readonly object _gate = new();
     private readonly string _path;
@@ -99,10 +100,11 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
                 source TEXT NOT NULL, call_id TEXT, user_agent TEXT, PRIMARY KEY(device, contact));
             """);
         MigrateSecrets();
+        MigrateOutcomeNames();
         // Calls that were up when the server last stopped cannot be up now.
         var now = Iso(DateTimeOffset.UtcNow);
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "UPDATE calls SET ended=$now, outcome='Interrupted' WHERE ended IS NULL";
+        cmd.CommandText = "UPDATE calls SET ended=$now, outcome='interrupted' WHERE ended IS NULL";
         cmd.Parameters.AddWithValue("$now", now);
         InterruptedOnStart = cmd.ExecuteNonQuery();
         _writer = Task.Run(WriteLoop);
@@ -200,6 +202,33 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
         cmd.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// Schema 1 stored the outcome as the enum member's name ("Completed", "Abandoned") and wrote Completed for calls
+    /// nobody answered; schema 2 stores the journal names of <see cref="CallOutcomes"/>. Old rows are renamed once, in one
+    /// transaction, and an unanswered "Completed" becomes what it was: cancelled.
+    /// </summary>
+    private void MigrateOutcomeNames()
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "PRAGMA user_version";
+        if ((long)cmd.ExecuteScalar()! >= SchemaVersion) return;
+        cmd.CommandText = $"""
+            BEGIN IMMEDIATE;
+            UPDATE calls SET outcome = CASE outcome
+                WHEN 'Completed' THEN CASE WHEN answered IS NULL THEN 'cancelled' ELSE 'completed' END
+                WHEN 'Abandoned' THEN 'cancelled'
+                WHEN 'Rejected' THEN 'rejected'
+                WHEN 'Busy' THEN 'busy'
+                WHEN 'Failed' THEN 'failed'
+                WHEN 'Interrupted' THEN 'interrupted'
+                ELSE outcome END
+            WHERE outcome IS NOT NULL;
+            PRAGMA user_version={SchemaVersion};
+            COMMIT;
+            """;
+        cmd.ExecuteNonQuery();
+    }
+
     /// <summary>Calls found unfinished when the store was opened (the server had stopped during them).</summary>
     public int InterruptedOnStart { get; }
 
@@ -240,7 +269,7 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
     /// <inheritdoc />
     public void CallEnded(string callId, CallOutcome outcome, DateTimeOffset at) =>
         Enqueue(false, "UPDATE calls SET ended=$t, outcome=$o WHERE id=$id AND ended IS NULL",
-            ("$id", Id(callId)), ("$o", outcome.ToString()), ("$t", Iso(at)));
+            ("$id", Id(callId)), ("$o", CallOutcomes.Name(outcome)), ("$t", Iso(at)));
 
     /// <inheritdoc />
     public IReadOnlyList<CallJournalEntry> Recent(int count)
@@ -259,7 +288,7 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
                     DateTimeOffset.Parse(r.GetString(3), CultureInfo.InvariantCulture),
                     r.IsDBNull(4) ? null : DateTimeOffset.Parse(r.GetString(4), CultureInfo.InvariantCulture),
                     r.IsDBNull(5) ? null : DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture),
-                    r.IsDBNull(6) ? null : Enum.Parse<CallOutcome>(r.GetString(6)),
+                    r.IsDBNull(6) || !CallOutcomes.TryParse(r.GetString(6), out var outcome) ? null : outcome,
                     r.IsDBNull(7) ? null : r.GetString(7)));
             }
             return list;

@@ -49,7 +49,7 @@ public sealed partial class SipSwitch
         }
         if (kind != NumberKind.Device)
         {
-            await txn.RespondAsync(404, "Not Found (no such extension)").ConfigureAwait(false);
+            await RefuseNotFoundAsync(txn, caller, dialled, "no such extension").ConfigureAwait(false);
             return;
         }
         if (dialled == caller)
@@ -253,7 +253,7 @@ public sealed partial class SipSwitch
         {
             486 or 600 => (486, "Busy Here", CallOutcome.Busy),
             603 => (603, "Decline", CallOutcome.Rejected),
-            487 => (480, "Temporarily Unavailable (no answer)", CallOutcome.Abandoned),
+            487 => (480, "Temporarily Unavailable (no answer)", CallOutcome.NoAnswer),
             408 => (480, $"Temporarily Unavailable ({b.Device} did not respond)", CallOutcome.Failed),
             _ => (r.StatusCode >= 500 ? 480 : r.StatusCode, r.StatusCode >= 500 ? "Temporarily Unavailable" : r.Reason, CallOutcome.Failed),
         };
@@ -270,7 +270,7 @@ public sealed partial class SipSwitch
             if (call.State != B2BState.Calling) return;
         }
         _log.LogInformation("Call {Call}: no answer from {Callee} within {Timeout}", call.Caller.Call.Id, call.B?.Device, _options.RingTimeout);
-        await EndCallAsync(call, "no answer", CallOutcome.Abandoned, finalToA: 480, reason: "Temporarily Unavailable (no answer)").ConfigureAwait(false);
+        await EndCallAsync(call, "no answer", CallOutcome.NoAnswer, finalToA: 480, reason: "Temporarily Unavailable (no answer)").ConfigureAwait(false);
     }
 
     /// <summary>

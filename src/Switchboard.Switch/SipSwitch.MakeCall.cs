@@ -95,7 +95,7 @@ public sealed partial class SipSwitch
                 if (call.State != B2BState.Calling) return;
             }
             _log.LogInformation("MakeCall {Call}: {Device} did not answer ({Code})", call.Caller.Call.Id, a.Device, r.StatusCode);
-            await EndCallAsync(call, $"{a.Device} did not answer: {r.StatusCode} {r.Reason}", CallOutcome.Failed).ConfigureAwait(false);
+            await EndCallAsync(call, $"{a.Device} did not answer: {r.StatusCode} {r.Reason}", OutcomeOfRefusal(r.StatusCode)).ConfigureAwait(false);
             return;
         }
         a.Dialog.OnResponse(r);

@@ -102,7 +102,8 @@ public sealed partial class SipSwitch
         var req = txn.Request;
         if (OutsideRoute(caller, dialled, out var code, out var refusal) is not { } route)
         {
-            await txn.RespondAsync(code, code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
+            if (code == 404) await RefuseNotFoundAsync(txn, caller, dialled, refusal).ConfigureAwait(false);
+            else await txn.RespondAsync(code, $"Forbidden ({refusal})").ConfigureAwait(false);
             return;
         }
         var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };

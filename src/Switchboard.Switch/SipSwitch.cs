@@ -41,9 +41,12 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     private ITimer? _expiry;
     private int _disposed;
 
-    /// <summary>Creates the switch; <see cref="Start"/> opens the SIP port.</summary>
+    /// <summary>
+    /// Creates the switch; <see cref="Start"/> opens the SIP port. <paramref name="transport"/> replaces the UDP/TCP
+    /// sockets of <paramref name="options"/> (e.g. an <see cref="InMemorySipTransport"/> in tests); the switch disposes it.
+    /// </summary>
     public SipSwitch(SwitchOptions options, CallModel model, IPhoneBindingStore bindingStore, IDeviceSecretStore secretStore,
-        TimeProvider? time = null, ILogger<SipSwitch>? log = null)
+        TimeProvider? time = null, ILogger<SipSwitch>? log = null, ISipTransport? transport = null)
     {
         _options = options;
         _model = model;
@@ -68,7 +71,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         IPAddress? advertised = null;
         if (options.AdvertisedAddress.Length > 0 && !IPAddress.TryParse(options.AdvertisedAddress.Trim('[', ']'), out advertised))
             throw new ArgumentException($"Sip:AdvertisedAddress '{options.AdvertisedAddress}' is no IP address", nameof(options));
-        var transport = new SipTransport(new SipTransportOptions
+        transport ??= new SipTransport(new SipTransportOptions
         {
             Address = listen,
             Port = options.Port,

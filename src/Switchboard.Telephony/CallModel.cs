@@ -263,6 +263,23 @@ public sealed class CallModel
         }
     }
 
+    /// <summary>
+    /// Journals a call that never started because <paramref name="called"/> routes nowhere (the phone got 404): a row
+    /// with outcome NotFound, so a misdialled or stale speed-dial number shows in the journal. No connection and no
+    /// event: nothing rang. Returns the journal's call id.
+    /// </summary>
+    public string RecordNotFound(string calling, string called)
+    {
+        lock (SyncRoot)
+        {
+            var now = _time.GetUtcNow();
+            var id = (++_lastCallId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _journal.CallStarted(id, calling, called, now);
+            _journal.CallEnded(id, CallOutcome.NotFound, now);
+            return id;
+        }
+    }
+
     /// <summary>Adds a party to a call in the given state and announces it.</summary>
     public Connection AddParty(Call call, string party, ConnectionState state, CallEventType announce, string? cause = null)
     {
@@ -308,7 +325,7 @@ public sealed class CallModel
     /// Removes a party from its call. When fewer than two parties remain, the call ends and the rest are cleared too;
     /// <paramref name="outcomeIfUnanswered"/> is journalled for a call nobody answered.
     /// </summary>
-    public void Clear(Connection connection, string cause, CallOutcome outcomeIfUnanswered = CallOutcome.Abandoned)
+    public void Clear(Connection connection, string cause, CallOutcome outcomeIfUnanswered = CallOutcome.Cancelled)
     {
         lock (SyncRoot)
         {
@@ -335,7 +352,7 @@ public sealed class CallModel
     }
 
     /// <summary>Ends a call, clearing every party.</summary>
-    public void EndCall(Call call, string cause, CallOutcome outcomeIfUnanswered = CallOutcome.Abandoned)
+    public void EndCall(Call call, string cause, CallOutcome outcomeIfUnanswered = CallOutcome.Cancelled)
     {
         lock (SyncRoot)
         {
@@ -349,7 +366,7 @@ public sealed class CallModel
             }
             call.Ended = true;
             _calls.Remove(call.Id);
-            _journal.CallEnded(call.Id, call.Answered is null ? outcomeIfUnanswered : CallOutcome.Completed, _time.GetUtcNow());
+            _journal.CallEnded(call.Id, CallOutcomes.ForJournal(outcomeIfUnanswered, call.Answered is not null), _time.GetUtcNow());
         }
     }
 
@@ -453,7 +470,7 @@ public sealed class CallModel
         from.Parties.Clear();
         from.Ended = true;
         _calls.Remove(from.Id);
-        _journal.CallEnded(from.Id, from.Answered is null ? CallOutcome.Abandoned : CallOutcome.Completed, _time.GetUtcNow());
+        _journal.CallEnded(from.Id, CallOutcomes.ForJournal(CallOutcome.Cancelled, from.Answered is not null), _time.GetUtcNow());
     }
 
     private void MarkAnswered(Connection c)

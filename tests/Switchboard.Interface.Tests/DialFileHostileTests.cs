@@ -113,7 +113,7 @@ public sealed class DialFileHostileTests
         await File.WriteAllTextAsync(Path.Combine(server.DialDir, name), "Bogus 1\n");
         await Poll.UntilAsync(() => log.Text.Contains("had failing lines", StringComparison.Ordinal), "the failure in the log");
         var line = log.Lines.Single(l => l.Contains("had failing lines", StringComparison.Ordinal));
-        Assert.Contains(@"evil\x1B[2J\rINFO forged line\n.CTI", line);
+        Assert.Contains(@"evil\x1B[2J\x0DINFO forged line\x0A.CTI", line);
         Assert.DoesNotContain('\u001b', log.Text);
         Assert.DoesNotContain('\r', log.Text);
         Assert.DoesNotContain('\n', string.Concat(log.Lines));

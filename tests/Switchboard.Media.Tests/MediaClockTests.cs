@@ -1,19 +1,10 @@
+using Microsoft.Extensions.Time.Testing;
+
 namespace Switchboard.Media.Tests;
 
 /// <summary>The engine's clock driven by a manual time source: catch-up against absolute deadlines, skip-ahead.</summary>
 public class MediaClockTests
 {
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
-
     private static async Task WaitForTicksAsync(MediaEngine engine, long ticks)
     {
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -26,7 +17,7 @@ public class MediaClockTests
     [Fact]
     public async Task Late_ticks_are_caught_up_one_per_deadline_and_a_long_stall_is_skipped()
     {
-        var time = new ManualTime();
+        var time = new FakeTimeProvider();
         await using var engine = new MediaEngine(new MediaEngineOptions(), time: time);
 
         // Tick 0 is due at start; nothing more until the manual clock moves.

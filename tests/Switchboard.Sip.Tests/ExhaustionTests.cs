@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -145,7 +146,7 @@ public sealed class ExhaustionTests : ISipTransactionUser
     [Fact]
     public async Task Past_three_quarters_of_the_table_completed_non_INVITE_transactions_are_kept_for_T4_only()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         await using var layer = new SipTransactionLayer(new SipTransport(new SipTransportOptions { Port = 0, EnableTcp = false }), time: time)
         { MaxServerTransactions = 8 };
         layer.Start(this);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -15,7 +16,7 @@ namespace Switchboard.Sip.Tests;
 public sealed class TransactionTimerTests : IAsyncLifetime, ISipTransactionUser
 {
     private static readonly TimeSpan T1 = TimeSpan.FromMilliseconds(500);
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly UdpClient _peer = new(new IPEndPoint(IPAddress.Loopback, 0));
     private SipTransactionLayer _layer = null!;
     private int _ackTimeouts;

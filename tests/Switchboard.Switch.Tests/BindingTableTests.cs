@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Switchboard.Storage;
 using Switchboard.Switch.Registrar;
 using Switchboard.Telephony;
@@ -13,7 +14,7 @@ public sealed class BindingTableTests : IDisposable
     [Fact]
     public void Bindings_make_devices_reachable_survive_reopen_and_expire()
     {
-        var time = new ManualTime(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         var db = Path.Combine(_dir, "sb.db");
         using (var store = new SqliteStore(db))
         {

@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
+using Switchboard.Testing.Phones;
 using Switchboard.Testing;
 
 namespace Switchboard.Switch.Tests;
@@ -18,11 +20,11 @@ public sealed class HostileFieldTests
     private static async Task<(SipRequest Authorised, SipResponse Final)> AuthorisedAsync(RawPhone phone, SipRequest first, string user, string password,
         Func<SipRequest> again)
     {
-        var challenge = await phone.SendAsync(first);
+        var challenge = await phone.ExchangeAsync(first);
         Assert.True(challenge.StatusCode is 401 or 407, $"expected a challenge, got {challenge.StatusCode} {challenge.Reason}");
         var second = again();
         Assert.True(DigestClient.Answer(challenge, second, user, password));
-        return (second, await phone.SendAsync(second));
+        return (second, await phone.ExchangeAsync(second));
     }
 
     /// <summary>The same request bytes with a new Via branch (a new transaction, as an attacker replays it), optionally edited.</summary>
@@ -30,7 +32,7 @@ public sealed class HostileFieldTests
     {
         var copy = new SipRequest(captured.Method, captured.Uri) { Body = captured.Body };
         foreach (var h in captured.Headers) copy.Add(h.Name, h.Value);
-        copy.Set(SipHeaderNames.Via, $"SIP/2.0/UDP {from.Address}:{from.Port};branch=z9hG4bK{Guid.NewGuid():N};rport");
+        copy.Set(SipHeaderNames.Via, $"SIP/2.0/UDP {from.Local};branch=z9hG4bK{Guid.NewGuid():N};rport");
         edit?.Invoke(copy);
         return copy;
     }
@@ -47,46 +49,46 @@ public sealed class HostileFieldTests
     public async Task A_replayed_register_from_anywhere_is_challenged_and_the_binding_stays_as_the_phone_made_it()
     {
         await using var f = new SwitchFixture();
-        using var phone = new RawPhone("127.0.0.1", f.Switch.LocalEndPoint.Port);
-        using var attacker = new RawPhone("127.0.0.2", f.Switch.LocalEndPoint.Port);
-        var mine = $"<sip:100@127.0.0.1:{P(phone.Port)}>";
+        using var phone = RawPhone.OnLoopback("127.0.0.1", "100", "pw100", new IPEndPoint(IPAddress.Loopback, f.Switch.LocalEndPoint.Port));
+        using var attacker = RawPhone.OnLoopback("127.0.0.2", "100", "pw100", new IPEndPoint(IPAddress.Loopback, f.Switch.LocalEndPoint.Port));
+        var mine = $"<sip:100@127.0.0.1:{P(phone.Local.Port)}>";
         var (captured, ok) = await AuthorisedAsync(phone, Register(phone, "reg-1", 1, mine), "100", "pw100", () => Register(phone, "reg-1", 2, mine));
         Assert.Equal(200, ok.StatusCode);
 
         var hijack = Replay(captured, attacker, r => r.Set(SipHeaderNames.Contact, "<sip:100@127.0.0.2:40666>"));
-        Assert.Equal(401, (await attacker.SendAsync(hijack)).StatusCode);
+        Assert.Equal(401, (await attacker.ExchangeAsync(hijack)).StatusCode);
         var sameNat = Replay(captured, phone, r => r.Set(SipHeaderNames.Contact, "<sip:100@127.0.0.1:40666>"));
-        Assert.Equal(401, (await phone.SendAsync(sameNat)).StatusCode);
+        Assert.Equal(401, (await phone.ExchangeAsync(sameNat)).StatusCode);
         var wipe = Replay(captured, attacker, r =>
         {
             r.Set(SipHeaderNames.Contact, "*");
             r.Set(SipHeaderNames.Expires, "0");
         });
-        Assert.Equal(401, (await attacker.SendAsync(wipe)).StatusCode);
+        Assert.Equal(401, (await attacker.ExchangeAsync(wipe)).StatusCode);
 
         // What the registrar holds, as its 200 to a fetch (REGISTER without Contact) lists it: only the phone's own contact.
         var (_, fetched) = await AuthorisedAsync(phone, Register(phone, "reg-1", 3, null), "100", "pw100", () => Register(phone, "reg-1", 4, null));
         Assert.Equal(200, fetched.StatusCode);
         var contacts = fetched.All(SipHeaderNames.Contact).Select(c => NameAddress.Parse(c).Uri).ToList();
-        Assert.Equal([$"sip:100@127.0.0.1:{P(phone.Port)}"], contacts);
+        Assert.Equal([$"sip:100@127.0.0.1:{P(phone.Local.Port)}"], contacts);
     }
 
     [Fact]
     public async Task A_captured_invite_answer_is_useless_from_another_address_again_from_the_same_one_and_on_another_number()
     {
         await using var f = new SwitchFixture();
-        using var phone = new RawPhone("127.0.0.1", f.Switch.LocalEndPoint.Port);
-        using var attacker = new RawPhone("127.0.0.2", f.Switch.LocalEndPoint.Port);
+        using var phone = RawPhone.OnLoopback("127.0.0.1", "100", "pw100", new IPEndPoint(IPAddress.Loopback, f.Switch.LocalEndPoint.Port));
+        using var attacker = RawPhone.OnLoopback("127.0.0.2", "100", "pw100", new IPEndPoint(IPAddress.Loopback, f.Switch.LocalEndPoint.Port));
         SipRequest Invite(int cseq) => phone.Request("INVITE", $"sip:101@{phone.Server}", "100", "101", "inv-1", cseq);
         var (captured, final) = await AuthorisedAsync(phone, Invite(1), "100", "pw100", () => Invite(2));
         // Authenticated: 101 has no phone registered, so the caller hears 480 (not 407/403).
         Assert.Equal(480, final.StatusCode);
 
-        var fromElsewhere = await attacker.SendAsync(Replay(captured, attacker, r => r.Set(SipHeaderNames.CallId, "inv-2")));
+        var fromElsewhere = await attacker.ExchangeAsync(Replay(captured, attacker, r => r.Set(SipHeaderNames.CallId, "inv-2")));
         Assert.Equal(407, fromElsewhere.StatusCode);
         Assert.Contains("stale=true", fromElsewhere[SipHeaderNames.ProxyAuthenticate], StringComparison.Ordinal);
-        Assert.Equal(407, (await phone.SendAsync(Replay(captured, phone, r => r.Set(SipHeaderNames.CallId, "inv-3")))).StatusCode);
-        var moved = await phone.SendAsync(Replay(captured, phone, r =>
+        Assert.Equal(407, (await phone.ExchangeAsync(Replay(captured, phone, r => r.Set(SipHeaderNames.CallId, "inv-3")))).StatusCode);
+        var moved = await phone.ExchangeAsync(Replay(captured, phone, r =>
         {
             r.Uri = $"sip:102@{phone.Server}";
             r.Set(SipHeaderNames.CallId, "inv-4");
@@ -164,13 +166,13 @@ public sealed class HostileFieldTests
     {
         var log = new ListLogger();
         await using var f = new SwitchFixture(log: log);
-        using var phone = new RawPhone("127.0.0.1", f.Switch.LocalEndPoint.Port);
-        var challenge = await phone.SendAsync(Register(phone, "reg-x", 1, "<sip:100@127.0.0.1:5999>"));
+        using var phone = RawPhone.OnLoopback("127.0.0.1", "100", "pw100", new IPEndPoint(IPAddress.Loopback, f.Switch.LocalEndPoint.Port));
+        var challenge = await phone.ExchangeAsync(Register(phone, "reg-x", 1, "<sip:100@127.0.0.1:5999>"));
         var nonce = DigestHeader.Parse(challenge[SipHeaderNames.WwwAuthenticate]!)!["nonce"];
         var forged = Register(phone, "reg-x", 2, "<sip:100@127.0.0.1:5999>");
         forged.Add(SipHeaderNames.Authorization,
             $"Digest username=\"x\\\" RemoteAddress=10.9.9.9 \", realm=\"switchboard\", nonce=\"{nonce}\", uri=\"{forged.Uri}\", response=\"00\"");
-        Assert.Equal(403, (await phone.SendAsync(forged)).StatusCode);
+        Assert.Equal(403, (await phone.ExchangeAsync(forged)).StatusCode);
         var line = Assert.Single(log.Lines, l => l.Text.StartsWith("SecurityEvent=InvalidAccount ", StringComparison.Ordinal)).Text;
         Assert.Contains("Account=\"x\\x22 RemoteAddress=10.9.9.9 \" RemoteAddress=127.0.0.1 ", line, StringComparison.Ordinal);
     }

@@ -1,70 +1,10 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
 using Switchboard.Switch.Trunks;
 
 namespace Switchboard.Switch.Tests;
-
-/// <summary>A clock whose one-shot timers fire only when the test advances it.</summary>
-internal sealed class SteppedTime : TimeProvider
-{
-    private readonly List<Timer> _timers = [];
-    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    public override DateTimeOffset GetUtcNow() => _now;
-
-    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-    {
-        var t = new Timer(this, callback, state) { Due = _now + dueTime };
-        lock (_timers) _timers.Add(t);
-        if (dueTime == TimeSpan.Zero) Fire();
-        return t;
-    }
-
-    public void Advance(TimeSpan by)
-    {
-        _now += by;
-        Fire();
-    }
-
-    private void Fire()
-    {
-        while (true)
-        {
-            Timer? due;
-            lock (_timers) due = _timers.FirstOrDefault(t => t.Due <= _now);
-            if (due is null) return;
-            lock (_timers) _timers.Remove(due);
-            due.Callback(due.State);
-        }
-    }
-
-    private sealed class Timer(SteppedTime owner, TimerCallback callback, object? state) : ITimer
-    {
-        public DateTimeOffset Due { get; set; }
-
-        public TimerCallback Callback { get; } = callback;
-
-        public object? State { get; } = state;
-
-        public bool Change(TimeSpan dueTime, TimeSpan period)
-        {
-            Due = owner._now + dueTime;
-            return true;
-        }
-
-        public void Dispose()
-        {
-            lock (owner._timers) owner._timers.Remove(this);
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            Dispose();
-            return ValueTask.CompletedTask;
-        }
-    }
-}
 
 /// <summary>The registration state machine against scripted upstream answers: challenge, refresh timing, back-off, 423.</summary>
 public sealed class TrunkRegistrationTests
@@ -85,7 +25,7 @@ public sealed class TrunkRegistrationTests
     [Fact]
     public async Task A_challenge_is_answered_and_the_binding_refreshed_at_half_its_lifetime()
     {
-        var time = new SteppedTime();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var sent = new List<SipRequest>();
         await using var reg = new TrunkRegistration(NewTrunk(), "<sip:acct@192.0.2.1:5060>", req =>
         {
@@ -115,7 +55,7 @@ public sealed class TrunkRegistrationTests
     [Fact]
     public async Task Failures_are_retried_with_doubling_back_off_up_to_the_maximum_and_recover()
     {
-        var time = new SteppedTime();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         bool up = false;
         await using var reg = new TrunkRegistration(NewTrunk(), "<sip:acct@192.0.2.1:5060>",
             req => Task.FromResult(up ? Answer(req, 200) : SipResponse.For(req, 408, "Request Timeout")), time, NullLogger.Instance);
@@ -138,7 +78,7 @@ public sealed class TrunkRegistrationTests
     [Fact]
     public async Task Interval_too_brief_is_retried_with_the_upstreams_minimum()
     {
-        var time = new SteppedTime();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var asked = new List<string?>();
         await using var reg = new TrunkRegistration(NewTrunk(expires: 30), "<sip:acct@192.0.2.1:5060>", req =>
         {

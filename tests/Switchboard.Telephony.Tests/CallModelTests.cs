@@ -22,7 +22,39 @@ public class CallModelTests
         _model.Clear(caller, "hung up");
         Assert.Empty(_model.ConnectionsOf("100"));
         Assert.Empty(_model.ConnectionsOf("101"));
-        Assert.Equal(["start 1 100>101", "answer 1 101", "end 1 Completed"], _journal.Lines);
+        Assert.Equal(["start 1 100>101", "answer 1 101", "end 1 completed"], _journal.Lines);
+    }
+
+    [Fact]
+    public void A_makecall_dropped_before_anyone_answered_is_journalled_cancelled_not_completed()
+    {
+        // MakeCall 100 101: 100's own phone answers its leg (that is no answer of the call), 101 rings, then Drop 100.
+        var caller = _model.StartCall("100", "101");
+        _model.ChangeState(caller, ConnectionState.Connected, CallEventType.Established);
+        _model.AddParty(caller.Call, "101", ConnectionState.Alerting, CallEventType.Delivered);
+        _model.EndCall(caller.Call, "hung up", CallOutcome.Completed);
+        Assert.Equal(["start 1 100>101", "end 1 cancelled"], _journal.Lines);
+    }
+
+    [Fact]
+    public void A_call_answered_and_then_interrupted_by_the_server_stopping_is_journalled_interrupted()
+    {
+        var caller = _model.StartCall("100", "101");
+        _model.Establish(_model.AddParty(caller.Call, "101", ConnectionState.Alerting, CallEventType.Delivered));
+        _model.EndCall(caller.Call, "switch stopping", CallOutcome.Interrupted);
+        Assert.Equal(["start 1 100>101", "answer 1 101", "end 1 interrupted"], _journal.Lines);
+    }
+
+    [Fact]
+    public void A_call_to_a_number_nothing_routes_is_journalled_not_found_without_events()
+    {
+        using var sub = _hub.Subscribe("*");
+        var id = _model.RecordNotFound("100", "555");
+        Assert.Equal("1", id);
+        Assert.Equal(["start 1 100>555", "end 1 not-found"], _journal.Lines);
+        Assert.False(sub.Reader.TryRead(out _));
+        Assert.Empty(_model.Calls);
+        Assert.Equal("2", _model.StartCall("100", "101").Call.Id);
     }
 
     [Fact]
@@ -99,7 +131,7 @@ public class CallModelTests
         public List<string> Lines { get; } = [];
         public void CallStarted(string callId, string calling, string called, DateTimeOffset at) => Lines.Add($"start {callId} {calling}>{called}");
         public void CallAnswered(string callId, string answeredBy, DateTimeOffset at) => Lines.Add($"answer {callId} {answeredBy}");
-        public void CallEnded(string callId, CallOutcome outcome, DateTimeOffset at) => Lines.Add($"end {callId} {outcome}");
+        public void CallEnded(string callId, CallOutcome outcome, DateTimeOffset at) => Lines.Add($"end {callId} {CallOutcomes.Name(outcome)}");
         public IReadOnlyList<CallJournalEntry> Recent(int count) => [];
         public long MaxCallId() => 0;
     }

@@ -16,39 +16,58 @@ internal static class SipLoadBench
         int[] rates = Opt(args, "--rates", "100,200,400,600,800,1000,1200,1600,2000,2400,2800").Split(',').Select(int.Parse).ToArray();
         var peers = Opt(args, "--peers", "switchboard,kamailio").Split(',');
         int hold = Opt(args, "--hold-calls", 10_000);
+        int rounds = Math.Max(1, Opt(args, "--rounds", 3));
         var dir = Directory.CreateTempSubdirectory("sb-sipload-").FullName;
         try
         {
-            Console.WriteLine($"SIP load: sipp UAC -> peer -> sipp UAS, UDP on 127.0.0.1, 0 ms hold, {stepSeconds} s per step, {Environment.ProcessorCount} cores");
-            var results = new Dictionary<string, int>();
-            foreach (var name in peers)
+            Console.WriteLine($"SIP load: sipp UAC -> peer -> sipp UAS, UDP on 127.0.0.1, 0 ms hold, {stepSeconds} s per step, {Environment.ProcessorCount} cores, " +
+                $"{rounds} rounds with the peers interleaved ({string.Join(", ", peers)}, {string.Join(", ", peers)}, ...) so drift in the machine's load hits both alike");
+            var results = peers.ToDictionary(p => p, _ => new List<int>());
+            var ratios = new List<double>();
+            for (int round = 1; round <= rounds; round++)
             {
-                await using IPeer peer = name switch
+                foreach (var name in peers)
                 {
-                    "kamailio" => await KamailioPeer.StartAsync(dir),
-                    "switchboard" => await SwitchboardPeer.StartAsync(dir),
-                    _ => throw new ArgumentException($"unknown peer '{name}' (switchboard, kamailio)"),
-                };
-                int best = 0;
-                foreach (var rate in rates)
-                {
-                    var r = await StepAsync(dir, peer, rate, stepSeconds, holdMs: 0, calls: (long)(rate * stepSeconds));
-                    Console.WriteLine($"  {name,-12} rate {rate,5}/s: sent {r.Sent,6}, ok {r.Ok,6}, failed {r.Failed,4}, achieved {r.Achieved,7:F0}/s, retrans {r.Retrans}");
-                    if (r.Failed == 0 && r.Ok == r.Sent && r.Achieved >= rate * 0.9) best = rate;
-                    else break;
+                    await using IPeer peer = name switch
+                    {
+                        "kamailio" => await KamailioPeer.StartAsync(dir),
+                        "switchboard" => await SwitchboardPeer.StartAsync(dir),
+                        _ => throw new ArgumentException($"unknown peer '{name}' (switchboard, kamailio)"),
+                    };
+                    int best = 0;
+                    foreach (var rate in rates)
+                    {
+                        var r = await StepAsync(dir, peer, rate, stepSeconds, holdMs: 0, calls: (long)(rate * stepSeconds));
+                        Console.WriteLine($"  round {round} {name,-12} rate {rate,5}/s: sent {r.Sent,6}, ok {r.Ok,6}, failed {r.Failed,4}, achieved {r.Achieved,7:F0}/s, retrans {r.Retrans}");
+                        if (r.Failed == 0 && r.Ok == r.Sent && r.Achieved >= rate * 0.9) best = rate;
+                        else break;
+                    }
+                    results[name].Add(best);
+                    Console.WriteLine($"round {round} {name}: highest rate with 0 failed calls: {best} calls/s");
+                    // Memory per held call once, in the first round: it does not depend on the interleaving.
+                    if (round == 1 && peer is SwitchboardPeer sb && hold > 0) await HoldAsync(dir, sb, hold);
                 }
-                results[name] = best;
-                Console.WriteLine($"{name}: highest rate with 0 failed calls: {best} calls/s");
-                if (peer is SwitchboardPeer sb && hold > 0) await HoldAsync(dir, sb, hold);
+                if (results.TryGetValue("switchboard", out var sr) && results.TryGetValue("kamailio", out var kr) && kr[^1] > 0)
+                    ratios.Add(sr[^1] / (double)kr[^1]);
             }
-            if (results.TryGetValue("switchboard", out var s) && results.TryGetValue("kamailio", out var k) && k > 0)
-                Console.WriteLine($"ratio switchboard/kamailio: {100.0 * s / k:F0} % (target >= 50 %)");
+            foreach (var (name, list) in results)
+                Console.WriteLine($"{name}: median {Median(list.Select(x => (double)x)):F0} calls/s over {list.Count} rounds ({string.Join(", ", list)})");
+            if (ratios.Count > 0)
+                Console.WriteLine($"ratio switchboard/kamailio: median {100 * Median(ratios):F0} % over {ratios.Count} rounds ({string.Join(", ", ratios.Select(r => $"{100 * r:F0} %"))}; target >= 50 %)");
             return 0;
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return 0;
+        int mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     /// <summary>Holds <paramref name="calls"/> calls up at once and reports the switch's memory per call.</summary>

@@ -62,7 +62,7 @@ internal sealed class DatagramFrontEnd : IDisposable
             catch (SocketException ex)
             {
                 // ICMP port-unreachable from an earlier reply surfaces here on Linux; it concerns that client only.
-                _log.LogDebug("UDP receive: {Error}", ex.Message);
+                InterfaceLog.UdpReceiveFailed(_log, ex.Message);
                 continue;
             }
             var remote = (IPEndPoint)received.RemoteEndPoint;
@@ -100,7 +100,7 @@ internal sealed class DatagramFrontEnd : IDisposable
             }
             catch (SocketException ex)
             {
-                _log.LogDebug("UDP reply to {Remote} failed: {Error}", remote, ex.Message);
+                InterfaceLog.UdpReplyFailed(_log, remote, ex.Message);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
 
@@ -71,10 +72,10 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         }
         catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
         {
-            _log.LogWarning("No change notifications for {Dir} ({Error}); scanning every {Interval}", DirectoryPath, ex.Message, _options.ScanInterval);
+            InterfaceLog.DialFilesNotWatched(_log, DirectoryPath, ex.Message, _options.ScanInterval);
         }
         _loop = RunAsync(_stopping.Token);
-        _log.LogInformation("Watching {Dir} for *.CTI dial files", DirectoryPath);
+        InterfaceLog.DialFilesWatching(_log, DirectoryPath);
         return Task.CompletedTask;
     }
 
@@ -107,7 +108,7 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
             }
             catch (Exception ex)
             {
-                _log.LogError(ex, "Dial file scan of {Dir} failed; retrying", DirectoryPath);
+                InterfaceLog.DialFileScanFailed(_log, ex, DirectoryPath);
                 await Task.Delay(_options.ScanInterval, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -159,7 +160,7 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
                 _seen.Remove(path);
                 if (Take(path) is not { } empty) continue;
                 MoveToFailed(empty, Path.GetFileName(path), $"400 empty dial file (nothing was written to it within {patience.TotalSeconds:0} s)\n");
-                _log.LogWarning("Dial file {File} stayed empty; moved to {Failed}", LogText.Escape(Path.GetFileName(path)), FailedPath);
+                InterfaceLog.DialFileEmpty(_log, LogText.Escape(Path.GetFileName(path)), FailedPath);
                 continue;
             }
             _seen.Remove(path);
@@ -181,7 +182,7 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         }
         catch (IOException ex)
         {
-            _log.LogWarning("Dial file {File} cannot be taken yet: {Error}", LogText.Escape(name), ex.Message);
+            InterfaceLog.DialFileNotYet(_log, LogText.Escape(name), ex.Message);
             return null;
         }
     }
@@ -230,11 +231,11 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         if (!failed)
         {
             File.Delete(working);
-            _log.LogInformation("Dial file {File} executed and removed", LogText.Escape(name));
+            InterfaceLog.DialFileDone(_log, LogText.Escape(name));
             return;
         }
         MoveToFailed(working, name, log.ToString());
-        _log.LogWarning("Dial file {File} had failing lines; moved to {Failed}", LogText.Escape(name), FailedPath);
+        InterfaceLog.DialFileFailedLines(_log, LogText.Escape(name), FailedPath);
     }
 
     /// <summary>A link, FIFO or device under a dial-file name: removed unread (unlink never follows a link), and reported once.</summary>
@@ -318,7 +319,7 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
         foreach (var f in System.IO.Directory.EnumerateFiles(ProcessingPath))
         {
             var name = Path.GetFileName(f);
-            _log.LogWarning("Dial file {File} was being executed when the server stopped; moved to failed/ and not re-run (its first lines may already have run)", LogText.Escape(name));
+            InterfaceLog.DialFileInterrupted(_log, LogText.Escape(name));
             MoveToFailed(f, name, "500 the server stopped while this file was being executed; not re-run to avoid placing calls twice\n");
         }
     }

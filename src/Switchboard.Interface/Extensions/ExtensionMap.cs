@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchboard.Diagnostics;
 using Switchboard.Interface.DialFiles;
 
 namespace Switchboard.Interface.Extensions;
@@ -81,7 +82,7 @@ public sealed partial class ExtensionMap : IDisposable
             }
             catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
             {
-                _log.LogWarning("Cannot watch {Dir} for FCTIIPEX.INI changes ({Error}); polling only", _directory, ex.Message);
+                InterfaceLog.ExtensionsNotWatched(_log, _directory, ex.Message);
             }
         }
         var interval = pollInterval ?? TimeSpan.FromSeconds(2);
@@ -137,11 +138,11 @@ public sealed partial class ExtensionMap : IDisposable
             }
             catch (IOException ex)
             {
-                _log.LogWarning("Cannot read FCTIIPEX.INI yet ({Error}); keeping the previous mappings", ex.Message);
+                InterfaceLog.ExtensionsNotReadYet(_log, ex.Message);
             }
             catch (UnauthorizedAccessException ex)
             {
-                _log.LogError("Cannot read FCTIIPEX.INI: {Error}", ex.Message);
+                InterfaceLog.ExtensionsUnreadable(_log, ex.Message);
             }
         }
     }
@@ -151,7 +152,7 @@ public sealed partial class ExtensionMap : IDisposable
         var path = FindFile();
         if (path is null)
         {
-            if (_loadedPath is not null || _map.Count > 0) _log.LogInformation("FCTIIPEX.INI removed; no IP-to-extension mappings");
+            if (_loadedPath is not null || _map.Count > 0) InterfaceLog.ExtensionsRemoved(_log);
             _map = FrozenDictionary<IPAddress, string>.Empty;
             _loadedPath = null;
             _attempted = null;
@@ -212,7 +213,7 @@ public sealed partial class ExtensionMap : IDisposable
             _map = map.ToFrozenDictionary();
             _loadedPath = path;
             if (_map.Count == 0) LogLoadedNone(_log, LogText.Escape(path));
-            else _log.LogInformation("Loaded {Count} IP-to-extension mappings from {Path}", _map.Count, LogText.Escape(path));
+            else InterfaceLog.ExtensionsLoaded(_log, _map.Count, LogText.Escape(path));
         }
     }
 

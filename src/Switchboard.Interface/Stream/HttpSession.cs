@@ -65,14 +65,14 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
             catch (OperationCanceledException) when (!closed.IsCancellationRequested)
             {
                 if (Sample("incomplete HTTP requests"))
-                    log.LogInformation("HTTP client {Remote} did not send a complete request within {Timeout}; closing", remote, options.HttpRequestTimeout);
+                    InterfaceLog.HttpRequestTimedOut(log, remote, options.HttpRequestTimeout);
                 await RespondAsync(408, "Request Timeout", null, "408 request head not complete in time", close: true, head: false).ConfigureAwait(false);
                 return;
             }
             catch (HttpBadRequest bad)
             {
                 if (Sample("bad HTTP requests"))
-                    log.LogInformation("HTTP client {Remote}: {Error}", remote, Switchboard.Diagnostics.LogText.Escape(bad.Message));
+                    InterfaceLog.HttpBadRequest(log, remote, Switchboard.Diagnostics.LogText.Escape(bad.Message));
                 await RespondAsync(bad.Status, bad.Reason, null, $"{bad.Status} {bad.Message}", close: true, head: false).ConfigureAwait(false);
                 return;
             }

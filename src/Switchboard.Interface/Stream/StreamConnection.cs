@@ -70,11 +70,11 @@ internal sealed class StreamConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
-            _log.LogDebug(ex, "Connection {Remote} ended: {Error}", _remote, ex.Message);
+            InterfaceLog.ConnectionEnded(_log, ex, _remote, ex.Message);
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "Connection {Remote} failed", _remote);
+            InterfaceLog.ConnectionFailed(_log, ex, _remote);
         }
         finally
         {
@@ -96,7 +96,7 @@ internal sealed class StreamConnection : IAsyncDisposable
                 // The sweeper cancelled the read: idle too long, or a started line was not finished in time.
                 var reason = _timeoutReply ?? "408 timeout; closing";
                 if (_throttle.Allow("connections closed for timeouts", _remote.Address))
-                    _log.LogInformation("Closing connection from {Remote}: {Reason}", _remote, reason);
+                    InterfaceLog.ConnectionClosing(_log, _remote, reason);
                 await WriteAndFlushAsync(w => ReplyWriter.WriteLine(w, reason)).ConfigureAwait(false);
                 return;
             }
@@ -225,7 +225,7 @@ internal sealed class StreamConnection : IAsyncDisposable
     private void LineTooLong()
     {
         if (_throttle.Allow("over-long command lines", _remote.Address))
-            _log.LogWarning("Line longer than {Max} bytes from {Remote}; discarded", _options.MaxLineLength, _remote);
+            InterfaceLog.LineTooLong(_log, _options.MaxLineLength, _remote);
         ReplyWriter.WriteReply(_writer, CallControlResult.Fail(ReplyCode.BadRequest,
             $"line too long (more than {_options.MaxLineLength} bytes); discarded"));
     }
@@ -261,7 +261,7 @@ internal sealed class StreamConnection : IAsyncDisposable
         long flush = Volatile.Read(ref _flushSince);
         if (flush != 0 && Stopwatch.GetElapsedTime(flush, now) > _options.WriteTimeout)
         {
-            _log.LogWarning("Client {Remote} does not read its replies (nothing taken for {Timeout}); disconnecting", _remote, _options.WriteTimeout);
+            InterfaceLog.ClientNotReading(_log, _remote, _options.WriteTimeout);
             Abort();
             return;
         }
@@ -354,7 +354,7 @@ internal sealed class StreamConnection : IAsyncDisposable
         }
         catch (SubscriberTooSlowException ex)
         {
-            _log.LogWarning("Monitor {Device} on {Remote}: client reads events too slowly; disconnecting at sequence {Seq}", device, _remote, ex.LastDelivered);
+            InterfaceLog.MonitorTooSlow(_log, device, _remote, ex.LastDelivered);
             try
             {
                 await WriteAndFlushAsync(w => ReplyWriter.WriteReply(w, CallControlResult.Fail(ReplyCode.Unavailable,

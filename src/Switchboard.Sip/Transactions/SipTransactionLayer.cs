@@ -44,7 +44,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     private readonly LogThrottle _throttle;
 
     /// <summary>Creates the layer over a transport (not yet started).</summary>
-    public SipTransactionLayer(SipTransport transport, SipTimers? timers = null, TimeProvider? time = null, ILogger? log = null)
+    public SipTransactionLayer(ISipTransport transport, SipTimers? timers = null, TimeProvider? time = null, ILogger? log = null)
     {
         Transport = transport;
         Timers = timers ?? SipTimers.Default;
@@ -70,7 +70,7 @@ public sealed class SipTransactionLayer : IAsyncDisposable
     internal TimeSpan TimerJ => _servers.Count > MaxServerTransactions / 4 * 3 ? Timers.T4 : Timers.Timeout64;
 
     /// <summary>The transport.</summary>
-    public SipTransport Transport { get; }
+    public ISipTransport Transport { get; }
 
     /// <summary>Timer values.</summary>
     public SipTimers Timers { get; }

@@ -87,7 +87,7 @@ public sealed class SipTransportOptions
 /// reason, and reuses stream connections in both directions: a phone that registered over TCP or TLS is reached over
 /// that same connection (its flow, RFC 5626 §3), since behind NAT nothing else reaches it.
 /// </summary>
-public sealed class SipTransport : IAsyncDisposable
+public sealed class SipTransport : ISipTransport
 {
     private readonly SipTransportOptions _options;
     private readonly ILogger _log;
@@ -352,7 +352,7 @@ public sealed class SipTransport : IAsyncDisposable
     }
 
     /// <summary>RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.</summary>
-    private static void StampVia(SipRequest request, SipEndPoint from)
+    internal static void StampVia(SipRequest request, SipEndPoint from)
     {
         int index = request.Headers.FindIndex(h => h.Name == SipHeaderNames.Via);
         var via = ViaHeader.Parse(request.Headers[index].Value)!;

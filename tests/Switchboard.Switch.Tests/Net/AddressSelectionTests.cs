@@ -1,5 +1,6 @@
 using System.Net;
 using Switchboard.Sip.Transport;
+using Switchboard.Testing.Topology;
 
 namespace Switchboard.Switch.Tests.Net;
 

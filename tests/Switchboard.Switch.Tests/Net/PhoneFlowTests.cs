@@ -3,6 +3,7 @@ using Switchboard.Sip.Transport;
 using Switchboard.Storage;
 using Switchboard.Switch.Registrar;
 using Switchboard.Telephony;
+using Switchboard.Testing.Phones;
 
 namespace Switchboard.Switch.Tests.Net;
 

@@ -1,9 +1,11 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Text;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 using Switchboard.Telephony;
+using Switchboard.Testing.Phones;
+using Switchboard.Testing.Topology;
 
 namespace Switchboard.Switch.Tests.Net;
 
@@ -172,7 +174,7 @@ public sealed class PhonesOnNetworksTests
         Assert.Equal(nat.Router.HostAddress.ToString(), MediaOf(invite.Body).Address);
         await phone.RespondAsync(invite, 486, from);
         Assert.Equal(486, (await calling).Final.StatusCode);
-        await Eventually(() => Volatile.Read(ref phone.PingsSeen) >= 1, TimeSpan.FromSeconds(10));
+        await Eventually(() => phone.PingsSeen >= 1, TimeSpan.FromSeconds(10));
 
         nat.DropEverything();
         await Eventually(() => !f.Model.IsReachable("101"), TimeSpan.FromSeconds(30));
@@ -228,7 +230,7 @@ public sealed class PhonesOnNetworksTests
         });
         await using var phone = RawPhone.OnLoopback("127.0.0.6", "101", "pw101", Loopback(f));
         Assert.Equal(200, (await phone.RegisterAsync()).StatusCode);
-        await Eventually(() => Volatile.Read(ref phone.PingsSeen) >= 2);
+        await Eventually(() => phone.PingsSeen >= 2);
         Assert.True((await f.Switch.GetStatusAsync("101"))!.Reachable);
 
         phone.AnswersPings = false; // the NAT mapping expired, or the phone was unplugged

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Switchboard.Sip.Messages;
+using Switchboard.Testing.Phones;
 
 namespace Switchboard.Switch.Tests.Net;
 

@@ -5,31 +5,43 @@ using System.Text;
 using System.Threading.Channels;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
+using Switchboard.Sip.Transport;
+using Xunit;
 
-namespace Switchboard.Switch.Tests.Net;
+namespace Switchboard.Testing.Phones;
 
 /// <summary>
-/// A phone written by hand on a real UDP socket (loopback or inside a <see cref="NetNs"/>): it sends exactly what a
-/// test says and keeps every message the switch sent it, so the test can look at Via, Contact and SDP on the wire.
-/// OPTIONS pings are answered while <see cref="AnswersPings"/> is true.
+/// A phone written by hand: it sends exactly what a test says and keeps every message the switch sent it, so the test
+/// can look at Via, Contact and SDP on the wire, or capture a request and play it again. It runs on a real UDP socket
+/// (loopback or inside a network namespace) or on an <see cref="InMemorySipNetwork"/>. OPTIONS pings are answered
+/// while <see cref="AnswersPings"/> is true.
 /// </summary>
-internal sealed class RawPhone : IAsyncDisposable
+public sealed class RawPhone : IAsyncDisposable, IDisposable
 {
-    private readonly Socket _socket;
+    private readonly IDatagramLink _link;
     private readonly Channel<(SipMessage Message, IPEndPoint From)> _inbox = Channel.CreateUnbounded<(SipMessage, IPEndPoint)>();
+    private readonly List<(SipMessage, IPEndPoint)> _unclaimed = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _cseq = 1;
+    private int _pingsSeen;
 
-    public RawPhone(Socket socket, string device, string password, IPEndPoint server)
+    /// <summary>A phone on <paramref name="link"/> that sends its requests to <paramref name="server"/>.</summary>
+    public RawPhone(IDatagramLink link, string device, string password, IPEndPoint server)
     {
-        _socket = socket;
+        _link = link;
         Device = device;
         Password = password;
         Server = server;
         _loop = ReceiveLoopAsync();
     }
 
+    /// <summary>A phone on a UDP socket the test bound (e.g. inside a network namespace).</summary>
+    public RawPhone(Socket socket, string device, string password, IPEndPoint server) : this(new UdpLink(socket), device, password, server)
+    {
+    }
+
+    /// <summary>A phone on a new UDP socket at <paramref name="address"/>.</summary>
     public static RawPhone OnLoopback(string address, string device, string password, IPEndPoint server, int port = 0)
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -37,23 +49,35 @@ internal sealed class RawPhone : IAsyncDisposable
         return new RawPhone(s, device, password, server);
     }
 
+    /// <summary>A phone at <paramref name="address"/> on an in-memory network.</summary>
+    public static RawPhone InMemory(InMemorySipNetwork network, string address, string device, string password, IPEndPoint server) =>
+        new(new InMemoryLink(network.Bind(address)), device, password, server);
+
+    /// <summary>The extension this phone registers as.</summary>
     public string Device { get; }
 
+    /// <summary>Its SIP password.</summary>
     public string Password { get; }
 
     /// <summary>Where the phone sends its requests (the switch as this phone reaches it).</summary>
     public IPEndPoint Server { get; set; }
 
-    public IPEndPoint Local => (IPEndPoint)_socket.LocalEndPoint!;
+    /// <summary>The phone's own address.</summary>
+    public IPEndPoint Local => _link.Local;
 
+    /// <summary>Whether OPTIONS pings are answered with 200.</summary>
     public bool AnswersPings { get; set; } = true;
 
-    public int PingsSeen;
+    /// <summary>OPTIONS pings received so far.</summary>
+    public int PingsSeen => Volatile.Read(ref _pingsSeen);
 
+    /// <summary>The Call-ID of this phone's registrations.</summary>
     public string CallId { get; set; } = Guid.NewGuid().ToString("N") + "@rawphone";
 
-    public Task SendAsync(SipMessage m, IPEndPoint? to = null) => _socket.SendToAsync(m.ToBytes(), SocketFlags.None, to ?? Server);
+    /// <summary>Sends a message as it is (to the server unless <paramref name="to"/> says otherwise).</summary>
+    public Task SendAsync(SipMessage m, IPEndPoint? to = null) => _link.SendAsync(m.ToBytes(), to ?? Server).AsTask();
 
+    /// <summary>A request from this phone with a new branch; CSeq counts up.</summary>
     public SipRequest NewRequest(string method, string uri, string callId, string fromTag, string to, string? contact = null)
     {
         var r = new SipRequest(method, uri);
@@ -67,7 +91,29 @@ internal sealed class RawPhone : IAsyncDisposable
         return r;
     }
 
-    /// <summary>REGISTER with digest; the Contact defaults to this phone's own socket address.</summary>
+    /// <summary>A request from this phone with the given users, Call-ID and CSeq (for captures and replays).</summary>
+    public SipRequest Request(string method, string uri, string fromUser, string toUser, string callId, int cseq)
+    {
+        var r = new SipRequest(method, uri);
+        r.Add(SipHeaderNames.Via, $"SIP/2.0/UDP {Local};branch=z9hG4bK{Guid.NewGuid():N};rport");
+        r.Add(SipHeaderNames.From, $"<sip:{fromUser}@{Server}>;tag=f{Local.Port}");
+        r.Add(SipHeaderNames.To, $"<sip:{toUser}@{Server}>");
+        r.Add(SipHeaderNames.CallId, callId);
+        r.Add(SipHeaderNames.CSeq, $"{cseq} {method}");
+        r.Add(SipHeaderNames.MaxForwards, "70");
+        return r;
+    }
+
+    /// <summary>Sends and waits for the final response; an INVITE's non-2xx final is ACKed (RFC 3261 §17.1.1.3).</summary>
+    public async Task<SipResponse> ExchangeAsync(SipRequest request)
+    {
+        await SendAsync(request);
+        var final = await ResponseAsync(request, matchMethod: false);
+        if (request.Method == "INVITE" && final.StatusCode >= 300) await AckAsync(request, final);
+        return final;
+    }
+
+    /// <summary>REGISTER with digest; the Contact defaults to this phone's own address.</summary>
     public async Task<SipResponse> RegisterAsync(string? contact = null, int expires = 300)
     {
         contact ??= $"<sip:{Device}@{Local}>";
@@ -107,6 +153,7 @@ internal sealed class RawPhone : IAsyncDisposable
         return (second, await ResponseAsync(second));
     }
 
+    /// <summary>The ACK of an INVITE's final response (for a 2xx the same fields; the tests' switch routes by dialog).</summary>
     public Task AckAsync(SipRequest invite, SipResponse final)
     {
         var ack = new SipRequest("ACK", invite.Uri);
@@ -132,14 +179,15 @@ internal sealed class RawPhone : IAsyncDisposable
         return SendAsync(r, from);
     }
 
+    /// <summary>A G.711 µ-law offer/answer at <paramref name="address"/>:<paramref name="port"/>.</summary>
     public static byte[] Sdp(string address, int port) => Encoding.ASCII.GetBytes(
         $"v=0\r\no=raw 1 1 IN IP4 {address}\r\ns=-\r\nc=IN IP4 {address}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n");
 
     /// <summary>The next response to <paramref name="request"/> with a final status (provisionals are skipped).</summary>
-    public async Task<SipResponse> ResponseAsync(SipRequest request, TimeSpan? timeout = null)
+    public async Task<SipResponse> ResponseAsync(SipRequest request, TimeSpan? timeout = null, bool matchMethod = true)
     {
         var (m, _) = await NextAsync(m => m is SipResponse r && r.StatusCode >= 200 && r.CallId == request.CallId && r.CSeq.Number == request.CSeq.Number
-            && r.CSeq.Method == request.Method, timeout);
+            && (!matchMethod || r.CSeq.Method == request.Method), timeout);
         return (SipResponse)m;
     }
 
@@ -149,8 +197,6 @@ internal sealed class RawPhone : IAsyncDisposable
         var (m, from) = await NextAsync(m => m is SipRequest r && r.Method == method, timeout);
         return ((SipRequest)m, from);
     }
-
-    private readonly List<(SipMessage, IPEndPoint)> _unclaimed = [];
 
     private async Task<(SipMessage, IPEndPoint)> NextAsync(Func<SipMessage, bool> match, TimeSpan? timeout)
     {
@@ -175,26 +221,23 @@ internal sealed class RawPhone : IAsyncDisposable
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = new byte[65536];
-        EndPoint any = new IPEndPoint(IPAddress.Any, 0);
         while (!_stop.IsCancellationRequested)
         {
-            SocketReceiveFromResult r;
+            byte[] datagram;
+            IPEndPoint from;
             try
             {
-                r = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token);
+                (datagram, from) = await _link.ReceiveAsync(_stop.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (OperationCanceledException)
             {
-                if (_stop.IsCancellationRequested) return;
-                continue;
+                return;
             }
-            if (SipParser.Parse(buffer.AsSpan(0, r.ReceivedBytes).ToArray(), true, SipParserLimits.Default, out var m, out _, out _) != SipParseStatus.Complete || m is null)
+            if (SipParser.Parse(datagram, true, SipParserLimits.Default, out var m, out _, out _) != SipParseStatus.Complete || m is null)
                 continue;
-            var from = (IPEndPoint)r.RemoteEndPoint;
             if (m is SipRequest { Method: "OPTIONS" } ping)
             {
-                Interlocked.Increment(ref PingsSeen);
+                Interlocked.Increment(ref _pingsSeen);
                 if (AnswersPings) await RespondAsync(ping, 200, from);
                 continue;
             }
@@ -202,16 +245,15 @@ internal sealed class RawPhone : IAsyncDisposable
         }
     }
 
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        _stop.Cancel();
-        _socket.Dispose();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await _stop.CancelAsync();
+        _link.Dispose();
+        await _loop;
+        _stop.Dispose();
     }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

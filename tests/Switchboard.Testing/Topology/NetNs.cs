@@ -1,17 +1,17 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Switchboard.Switch.Tests.Net;
+namespace Switchboard.Testing.Topology;
 
 /// <summary>
 /// A real "other host" for a test: a Linux network namespace joined to this host by a veth pair on its own /24
-/// (host .1, namespace .2), so the switch on 0.0.0.0 sees a peer that is not on its loopback. Names and subnets are
+/// (host .1, namespace .2), so the switch on 0.0.0.0 sees a peer that is not on its loopback. One link, where
+/// <see cref="NetworkTopology"/> builds whole sites; both run the tools through <see cref="Command"/>. Names and subnets are
 /// random per instance, so test classes run in parallel; everything is deleted on dispose. Needs root and ip(8);
 /// without them the test fails with the reason (xunit 2 has no runtime skip).
 /// </summary>
-internal sealed class NetNs : IDisposable
+public sealed class NetNs : IDisposable
 {
     private const int CloneNewNet = 0x40000000;
     private readonly string _hostVeth;
@@ -111,28 +111,11 @@ internal sealed class NetNs : IDisposable
         TryRun("ip", "link", "del", _hostVeth);
     }
 
-    internal static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {err.Trim()} (network namespace tests need root)");
-        return output;
-    }
+    /// <summary>Runs a tool; fails with its command line and output (namespace tests need root).</summary>
+    internal static string Run(string file, params string[] args) => Command.Must(file, args);
 
-    internal static void TryRun(string file, params string[] args)
-    {
-        try
-        {
-            Run(file, args);
-        }
-        catch (InvalidOperationException)
-        {
-        }
-    }
+    /// <summary>Runs a tool during clean-up, where a failure (already gone) is not an error.</summary>
+    internal static void TryRun(string file, params string[] args) => Command.Run(file, args);
 
 #pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in the test project for one int call
     [DllImport("libc", SetLastError = true)]
@@ -144,7 +127,7 @@ internal sealed class NetNs : IDisposable
 /// A phone's home network behind a NAT router: namespace <see cref="Router"/> is linked to this host (as <see cref="NetNs"/>)
 /// and masquerades (iptables MASQUERADE) a home namespace on 192.168.x.0/24 that this host has no route to.
 /// </summary>
-internal sealed class NatNs : IDisposable
+public sealed class NatNs : IDisposable
 {
     private readonly string _home;
 
