@@ -84,6 +84,7 @@ public sealed partial class IpInterfaceServer : IHostedService, IAsyncDisposable
         _sweeper = SweepAsync();
         _log.LogInformation("IP interface listening on {EndPoint} (TCP stream + HTTP{Udp}), phone system: {Kind}",
             LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
+        if (_interpreter.Access.OpenToAllOrigins) Access.AccessLog.OpenToAllOrigins(_log);
         return Task.CompletedTask;
     }
 
