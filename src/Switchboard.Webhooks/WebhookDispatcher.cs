@@ -22,6 +22,7 @@ public sealed class WebhookDispatcher : IHostedService, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _tasks = [];
     private long _reportedJournalDrops;
+    private int _disposed;
 
     /// <summary>Longest an answered/ended notice waits for the events before it (only if they went missing).</summary>
     private static readonly TimeSpan HoldLimit = TimeSpan.FromSeconds(1);
@@ -162,6 +163,8 @@ public sealed class WebhookDispatcher : IHostedService, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // The host disposes it twice: as itself and as the hosted service resolved from it.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         foreach (var r in _receivers) r.Dispose();
         _stopping.Dispose();
