@@ -156,7 +156,7 @@ public sealed class CrossSiteJudge
                 return new(CrossSiteRefusal.MalformedOrigin, $"{what}{via}: Referer '{Clip(referer)}' is not a URL");
             return _origins.Contains(o)
                 ? CrossSiteVerdict.Allowed
-                : new(CrossSiteRefusal.ForeignReferer, $"{what}{via} from a page on {o} (Referer): origin {o} is not in Access:AllowedOrigins");
+                : new(CrossSiteRefusal.ForeignReferer, $"{what}{via} from a page on {Clip(o)} (Referer): origin {Clip(o)} is not in Access:AllowedOrigins");
         }
         if (fetchSite is null) return CrossSiteVerdict.Allowed; // no browser headers at all: curl, a TAPIMaster client
         return new(CrossSiteRefusal.UnattributedCrossSite,
@@ -196,7 +196,9 @@ public sealed class CrossSiteJudge
     private static string? OriginOf(Uri u)
     {
         if (u.Scheme is not ("http" or "https") || u.Host.Length == 0) return null;
-        return u.IsDefaultPort ? $"{u.Scheme}://{u.Host}" : $"{u.Scheme}://{u.Host}:{u.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        // Browsers serialise an origin's host in its ASCII (punycode) form; so does the comparison.
+        var host = u.HostNameType == UriHostNameType.IPv6 ? u.Host : u.IdnHost;
+        return u.IsDefaultPort ? $"{u.Scheme}://{host}" : $"{u.Scheme}://{host}:{u.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 
     private static bool IsAddressOrLocalhost(string host)

@@ -74,6 +74,8 @@ public sealed class CrossSiteJudgeTests
         Assert.True(Listed.Judge(B("cross-site", "navigate", "document", referer: "https://crm.example.com/contacts/17?x=1")).IsAllowed);
         Assert.True(Listed.Judge(B("same-site", "no-cors", "image", referer: "http://10.0.0.5:8080/dial")).IsAllowed);
         Assert.True(Listed.MayRead("https://crm.example.com"));
+        // Browsers send an international name in its punycode form.
+        Assert.True(new CrossSiteJudge(["https://bücher.example"]).Judge(B("cross-site", "cors", "empty", origin: "https://xn--bcher-kva.example")).IsAllowed);
     }
 
     [Fact]
@@ -121,5 +123,25 @@ public sealed class CrossSiteJudgeTests
     {
         var ex = Assert.Throws<FormatException>(() => new CrossSiteJudge(["crm.example.com"]));
         Assert.Contains("Access:AllowedOrigins: 'crm.example.com' is not an origin", ex.Message);
+    }
+
+    [Fact]
+    public void Random_bytes_in_every_header_never_throw_and_never_pass_without_a_listed_origin()
+    {
+        var random = new Random(1404);
+        string? Junk()
+        {
+            if (random.Next(5) == 0) return null;
+            var chars = new char[random.Next(0, 300)];
+            for (int i = 0; i < chars.Length; i++) chars[i] = (char)random.Next(0, 256);
+            return random.Next(4) == 0 ? "https://" + new string(chars) : new string(chars);
+        }
+        for (int i = 0; i < 5_000; i++)
+        {
+            var h = new BrowserRequestHeaders(random.Next(3) == 0 ? "cross-site" : Junk(), Junk(), Junk(), Junk(), Junk(), Junk());
+            var v = Listed.Judge(h);
+            if (v.IsAllowed && h.SecFetchSite is "cross-site" or "same-site") Assert.Fail($"allowed: {h}");
+            if (!v.IsAllowed) Assert.All(v.Text!, c => Assert.InRange(c, ' ', '~'));
+        }
     }
 }
