@@ -92,6 +92,19 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task A_broken_UTF16_caller_is_sent_as_a_replacement_character_and_later_calls_still_go_out()
+    {
+        await using var crm = await Receiver.StartAsync();
+        await using var h = await Harness.StartAsync(Harness.Options("crm", crm.Url, WebhookEvents.Ringing));
+
+        // A phone system handing over a broken UTF-16 caller (a lone surrogate), then an ordinary call.
+        h.Events.Publish(CallEventType.Delivered, "102", "9000", ConnectionState.Alerting, "102", calling: "\ud800", called: "102");
+        Assert.True((await h.Phones.MakeCallAsync("100", "101")).IsSuccess);
+        await Poll.UntilAsync(() => crm.Posts.Count == 2, "both ringing POSTs");
+        Assert.Equal(["\ufffd", "100"], crm.Posts.Select(p => Json(p).GetProperty("calling").GetString()));
+    }
+
+    [Fact]
     public void A_signature_over_a_changed_body_or_an_old_timestamp_does_not_verify()
     {
         var body = Encoding.UTF8.GetBytes("""{"type":"call.ringing","calling":"0891234"}""");
