@@ -83,6 +83,7 @@ public sealed partial class IpInterfaceServer : IHostedService, IAsyncDisposable
         _acceptLoop = AcceptLoopAsync();
         _sweeper = SweepAsync();
         InterfaceLog.Listening(_log, LocalEndPoint, _options.EnableUdp ? " + UDP datagram" : "", _interpreter.CallControl.Kind);
+        if (_interpreter.Access.OpenToAllOrigins) Access.AccessLog.OpenToAllOrigins(_log);
         return Task.CompletedTask;
     }
 

@@ -13,6 +13,7 @@ using Switchboard.Simulation;
 using Switchboard.Storage;
 using Switchboard.Switch;
 using Switchboard.Telephony;
+using Switchboard.Webhooks;
 
 namespace Switchboard;
 
@@ -182,6 +183,7 @@ public static class SwitchboardHost
             services.AddSingleton<Web.CtiWebServer>();
             services.AddHostedService(sp => sp.GetRequiredService<Web.CtiWebServer>());
         }
+        services.AddSwitchboardWebhooks(builder.Configuration.GetSection("Webhooks"), message => new StartupException(message));
         return builder.Build();
     }
 

@@ -7,7 +7,7 @@ public sealed class AccessPolicy
 {
     private readonly IPNetwork[] _allowed;
     private readonly IPNetwork[] _outside;
-    private readonly HashSet<string> _origins;
+    private readonly CrossSiteJudge _crossSite;
 
     /// <summary>Creates the policy; invalid network entries throw at start-up rather than silently allowing nothing.</summary>
     public AccessPolicy(AccessOptions options)
@@ -15,8 +15,17 @@ public sealed class AccessPolicy
         Options = options;
         _allowed = Networks(options.AllowedClients, "Access:AllowedClients");
         _outside = Networks(options.OutsideCallClients, "Access:OutsideCallClients");
-        _origins = new HashSet<string>(options.AllowedOrigins.Select(o => o.Trim().TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+        _crossSite = new CrossSiteJudge(options.AllowedOrigins);
     }
+
+    /// <summary>
+    /// True while <c>Access:AllowedOrigins</c> is empty: a page on any web site may make a visitor's browser send commands
+    /// to the IP port (kept for TAPIMaster compatibility); a console should warn while this is so.
+    /// </summary>
+    public bool OpenToAllOrigins => _crossSite.IsOpen;
+
+    /// <summary>The cross-site request forgery judge of HTTP commands.</summary>
+    public CrossSiteJudge CrossSite => _crossSite;
 
     /// <summary>The options in force.</summary>
     public AccessOptions Options { get; }
@@ -41,12 +50,12 @@ public sealed class AccessPolicy
     /// <summary>Null when the HTTP Origin may trigger commands, else the refusal text.</summary>
     public string? CheckOrigin(string? origin)
     {
-        if (origin is null || _origins.Count == 0) return null;
-        return _origins.Contains(origin.TrimEnd('/')) ? null : $"origin {origin} is not in Access:AllowedOrigins";
+        if (origin is null || _crossSite.IsOpen) return null;
+        return _crossSite.MayRead(origin) ? null : $"origin {origin} is not in Access:AllowedOrigins";
     }
 
     /// <summary>True when the origin may read the reply (CORS).</summary>
-    public bool OriginAllowed(string origin) => _origins.Count == 0 || _origins.Contains(origin.TrimEnd('/'));
+    public bool OriginAllowed(string origin) => _crossSite.MayRead(origin);
 
     private static IPNetwork[] Networks(List<string> entries, string key) =>
         [.. entries.Select(s => IPNetwork.TryParse(s.Trim(), out var n)

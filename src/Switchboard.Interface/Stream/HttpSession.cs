@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Switchboard.Diagnostics;
+using Switchboard.Interface.Access;
 using Switchboard.Interface.Commands;
 using Switchboard.Telephony;
 
@@ -91,7 +92,7 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         {
             case "OPTIONS":
                 var allowHeaders = r.RequestHeaders is null ? "" : $"Access-Control-Allow-Headers: {r.RequestHeaders}\r\n";
-                await RespondAsync(204, "No Content", cors + "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n" + allowHeaders
+                await RespondAsync(204, "No Content", cors + PrivateNetworkHeader(r) + "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n" + allowHeaders
                     + "Access-Control-Max-Age: 600\r\nAllow: GET, HEAD, OPTIONS\r\n", null, close, head: false).ConfigureAwait(false);
                 return !close;
             case "GET":
@@ -127,6 +128,17 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
             return !close;
         }
 
+        var verdict = interpreter.Access.CrossSite.Judge(new BrowserRequestHeaders(r.SecFetchSite, r.SecFetchMode, r.SecFetchDest, r.Origin, r.Referer, r.Host));
+        if (!verdict.IsAllowed)
+        {
+            if (Sample("cross-site HTTP commands")) AccessLog.CrossSiteRefused(log, remote.ToString(), verdict.RuleName!, verdict.Text!);
+            // A file:// or sandboxed page may read why it was refused (nothing else): otherwise it only sees "Failed to fetch".
+            var readable = r.Origin == "null" ? "Access-Control-Allow-Origin: null\r\nAccess-Control-Expose-Headers: X-Switchboard-Refused\r\nVary: Origin\r\n" : cors;
+            await RespondAsync(403, "Forbidden", readable + $"X-Switchboard-Refused: {verdict.RuleName}\r\n",
+                $"403 refused by Access:AllowedOrigins ({verdict.RuleName}): {verdict.Text}", close, head).ConfigureAwait(false);
+            return !close;
+        }
+
         var context = new ClientContext(FrontEndKind.Http, remote.Address) { Origin = r.Origin, ValidateOnly = head };
         var reply = await interpreter.ExecuteAsync(path, context, closed).ConfigureAwait(false);
         var replyHeader = $"X-Switchboard-Reply: {Sanitize(reply.ToString())}\r\n";
@@ -135,6 +147,22 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         else
             await RespondAsync((int)reply.Code, ReasonPhrase(reply.Code), cors + replyHeader, reply.ToString(), close, head).ConfigureAwait(false);
         return !close;
+    }
+
+    /// <summary>
+    /// Private Network Access: a page on a public address asks before it may reach this private one; only listed origins
+    /// (or any, while the list is empty) are told yes.
+    /// </summary>
+    private string PrivateNetworkHeader(Request r)
+    {
+        if (!r.RequestPrivateNetwork || r.Origin is null) return "";
+        if (!interpreter.Access.OriginAllowed(r.Origin))
+        {
+            if (Sample("refused Private Network Access preflights")) AccessLog.PrivateNetworkRefused(log, remote.ToString(), Sanitize(r.Origin));
+            return "";
+        }
+        AccessLog.PrivateNetworkAllowed(log, remote.ToString(), Sanitize(r.Origin));
+        return "Access-Control-Allow-Private-Network: true\r\n";
     }
 
     private string CorsHeaders(string? origin)
@@ -225,7 +253,15 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
             if (colon <= 0) throw new HttpBadRequest(400, "Bad Request", "malformed header line");
             var name = line[..colon].Trim();
             var value = line[(colon + 1)..].Trim();
-            if (name.Equals("Origin", StringComparison.OrdinalIgnoreCase)) r.Origin = value == "null" ? null : value;
+            // Origin: null is kept as it is: it is a file:// or sandboxed page, not a tool without an Origin.
+            if (name.Equals("Origin", StringComparison.OrdinalIgnoreCase)) r.Origin = value;
+            else if (name.Equals("Sec-Fetch-Site", StringComparison.OrdinalIgnoreCase)) r.SecFetchSite = value;
+            else if (name.Equals("Sec-Fetch-Mode", StringComparison.OrdinalIgnoreCase)) r.SecFetchMode = value;
+            else if (name.Equals("Sec-Fetch-Dest", StringComparison.OrdinalIgnoreCase)) r.SecFetchDest = value;
+            else if (name.Equals("Referer", StringComparison.OrdinalIgnoreCase)) r.Referer = value;
+            else if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) r.Host = value;
+            else if (name.Equals("Access-Control-Request-Private-Network", StringComparison.OrdinalIgnoreCase))
+                r.RequestPrivateNetwork = value.Equals("true", StringComparison.OrdinalIgnoreCase);
             else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
             {
                 if (value.Contains("close", StringComparison.OrdinalIgnoreCase)) r.Close = true;
@@ -285,6 +321,12 @@ internal sealed class HttpSession(PipeReader reader, PipeWriter writer, CommandI
         public bool Close { get; set; }
         public long ContentLength { get; set; }
         public string? RequestHeaders { get; set; }
+        public string? SecFetchSite { get; set; }
+        public string? SecFetchMode { get; set; }
+        public string? SecFetchDest { get; set; }
+        public string? Referer { get; set; }
+        public string? Host { get; set; }
+        public bool RequestPrivateNetwork { get; set; }
     }
 
     internal sealed class HttpBadRequest(int status, string reason, string message) : Exception(message)
