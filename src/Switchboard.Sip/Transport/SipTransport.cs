@@ -85,7 +85,11 @@ public sealed class SipTransport : IAsyncDisposable
         _accepted = new ConnectionLimiter(options.MaxTcpConnections, options.MaxTcpConnectionsPerSource);
         _throttle = new LogThrottle(_log);
         Addresses = new LocalAddressSelector(options.Address, options.AdvertisedAddress, options.LocalNetworks);
+        Trace = new SipMessageTrace(_log);
     }
+
+    /// <summary>The per-device message trace (<c>switchboard ctl sip-trace on EXT</c>), off until switched on.</summary>
+    public SipMessageTrace Trace { get; }
 
     /// <summary>Accepted TCP connections currently open (connections this side opened are not counted).</summary>
     public int AcceptedTcpConnections => _accepted.Count;
@@ -139,6 +143,7 @@ public sealed class SipTransport : IAsyncDisposable
     /// <summary>Sends a message to a transport address (over an existing TCP connection when there is one).</summary>
     public async Task SendAsync(SipMessage message, SipEndPoint to)
     {
+        Trace.Sent(message, to);
         var bytes = message.ToBytes();
         try
         {
@@ -223,6 +228,7 @@ public sealed class SipTransport : IAsyncDisposable
     private async Task DispatchAsync(SipParseStatus status, SipMessage? message, string? error, SipEndPoint from)
     {
         if (status == SipParseStatus.KeepAlive) return;
+        if (status == SipParseStatus.Complete) Trace.Received(message!, from);
         if (status != SipParseStatus.Complete)
         {
             Interlocked.Increment(ref _malformed);

@@ -25,7 +25,8 @@ public sealed partial class CtiWebServer(
     ICallJournal journal,
     AccessPolicy access,
     IOptions<CtiServerOptions> options,
-    ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+    ILoggerFactory loggerFactory,
+    IServiceProvider services) : IHostedService, IAsyncDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ILogger _log = loggerFactory.CreateLogger<CtiWebServer>();
@@ -41,6 +42,7 @@ public sealed partial class CtiWebServer(
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true); // the host says "Application started" once
         builder.WebHost.UseKestrel(k =>
         {
             var address = IPAddress.Parse(options.Value.ListenAddress);
@@ -64,6 +66,7 @@ public sealed partial class CtiWebServer(
         });
 
         Dashboard.Map(app);
+        Operations.OperationsEndpoints.Map(app, services);
         app.MapGet("/api/devices", async (CancellationToken ct) =>
         {
             var list = new List<object>();
