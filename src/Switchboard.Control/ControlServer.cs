@@ -50,11 +50,11 @@ public sealed partial class ControlServer : IAsyncDisposable
             if (Answers(Path)) throw new ControlSocketInUseException(Path);
             File.Delete(Path);
         }
-        var staging = Directory.CreateTempSubdirectory(System.IO.Path.Combine(dir, ".ctl-")).FullName;
+        var staging = System.IO.Path.Combine(dir, ".ctl-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6)));
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(staging);
+        else Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var temp = System.IO.Path.Combine(staging, "s");
             var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             listener.Bind(new UnixDomainSocketEndPoint(temp));

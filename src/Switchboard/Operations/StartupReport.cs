@@ -12,6 +12,8 @@ internal sealed partial class StartupReport(IServiceProvider services, IHostAppl
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        // The instruments exist from the start, so the first scrape already lists every series.
+        services.GetRequiredService<SwitchboardMetrics>();
         lifetime.ApplicationStarted.Register(Report);
         return Task.CompletedTask;
     }

@@ -26,6 +26,8 @@ public static class SwitchboardCommandLine
             demo, config,
         };
         root.TreatUnmatchedTokensAsErrors = false;
+        // Running the server is done below, outside System.CommandLine's invocation (the host handles SIGTERM itself).
+        root.SetAction(_ => 0);
         var ctl = ControlCommandLine.Create(config);
         root.Subcommands.Add(ctl.Command);
 
@@ -63,6 +65,14 @@ public static class SwitchboardCommandLine
             // One clear line for the operator; the stack trace is in the log at debug level (StartupFailure.Log).
             stderr.WriteLine("switchboard: " + failure.Message);
             return failure.ExitCode;
+        }
+        catch (Exception ex)
+        {
+            // Not a known start-up error: still one line, the stack trace only when debug logging was asked for.
+            stderr.WriteLine($"switchboard: start-up failed: {ex.GetBaseException().Message} ({ex.GetBaseException().GetType().Name})");
+            if (configurationArgs.Any(a => a.Contains("=Debug", StringComparison.OrdinalIgnoreCase) || a.Contains("=Trace", StringComparison.OrdinalIgnoreCase)))
+                stderr.WriteLine(ex.ToString());
+            return 1;
         }
     }
 }
