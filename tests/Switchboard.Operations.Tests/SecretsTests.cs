@@ -68,6 +68,30 @@ public sealed class SecretsTests : IDisposable
         Assert.Equal(200, await SipRegister.RegisterAsync(server.SipPort, "102", fresh));
     }
 
+    [Fact]
+    public async Task Plain_passwords_of_an_older_version_become_digest_hashes_and_still_register()
+    {
+        // The layout before HA1: plain text in table secrets of the secrets file, world-readable.
+        var secrets = Path.Combine(_dir, "switchboard-secrets.db");
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={secrets};Pooling=False"))
+        {
+            old.Open();
+            using var cmd = old.CreateCommand();
+            cmd.CommandText = "CREATE TABLE secrets(device TEXT PRIMARY KEY, secret TEXT NOT NULL); INSERT INTO secrets VALUES('103','Legacy-Plain-103');";
+            cmd.ExecuteNonQuery();
+        }
+        File.SetUnixFileMode(secrets, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0");
+        Assert.True(server.Started, server.Output);
+        Assert.DoesNotContain("extension 103: password", server.Output);
+        Assert.Equal(200, await SipRegister.RegisterAsync(server.SipPort, "103", "Legacy-Plain-103"));
+        foreach (var file in Directory.GetFiles(_dir, "*.db*"))
+        {
+            Assert.True(File.GetUnixFileMode(file) == OwnerOnly, $"{file}: {File.GetUnixFileMode(file)}");
+            Assert.False(Contains(await ReadSharedAsync(file), "Legacy-Plain-103"), $"{file} still holds the old plain password");
+        }
+    }
+
     private static async Task<byte[]> ReadSharedAsync(string file)
     {
         await using var s = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
