@@ -43,8 +43,14 @@ public sealed class PackageTests : IDisposable
         File.SetUnixFileMode(notify, (UnixFileMode)0x1FF); // the service user must be able to write to it
         File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED);
 
+        // Microsoft.Extensions.Hosting.Systemd acts only under a parent process named "systemd": a shell copied
+        // under that name stands in for it (forking and waiting, as systemd does), so Type=notify is what is tested.
+        var systemd = Path.Combine(_dir, "systemd");
+        File.Copy("/bin/bash", systemd);
+        File.SetUnixFileMode(systemd, (UnixFileMode)0x1ED);
         var psi = new ProcessStartInfo("runuser") { WorkingDirectory = "/var/lib/switchboard", RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-u", "switchboard", "--", "/usr/bin/switchboard", "--config", "/etc/switchboard/switchboard.json" }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "-u", "switchboard", "--", systemd, "-c", "/usr/bin/switchboard --config /etc/switchboard/switchboard.json; exit $?" })
+            psi.ArgumentList.Add(a);
         // Ports of this test's own (the example configuration uses the standard ones); systemd's variables as the unit gets them.
         psi.Environment["SWITCHBOARD_Sip__Port"] = "0";
         psi.Environment["SWITCHBOARD_Sip__ListenAddress"] = "127.0.0.1";
@@ -92,7 +98,8 @@ public sealed class PackageTests : IDisposable
             foreach (var file in Directory.GetFiles("/var/lib/switchboard", "*.db"))
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
 
-            Assert.Equal(0, Run("kill", "-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Code);
+            // SIGTERM to the server itself, as systemd's stop does.
+            Assert.Equal(0, Run("pkill", "-TERM", "-P", Run("pgrep", "-P", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).Output.Trim()).Code);
             await server.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.True(server.ExitCode == 0, output.ToString());
         }
