@@ -144,6 +144,7 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
 
     internal static SqliteConnection OpenChecked(string path, TimeSpan busyTimeout, bool secrets = false)
     {
+        SqliteFiles.RestrictToOwner(path);
         var db = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -197,8 +198,9 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
         cmd.CommandText = "SELECT device, secret FROM secrets";
         using (var r = cmd.ExecuteReader())
             while (r.Read())
-                if (_secrets.GetSecret(r.GetString(0)) is null) _secrets.SetSecret(r.GetString(0), r.GetString(1));
-        cmd.CommandText = "DROP TABLE secrets";
+                _secrets.AddLegacy(r.GetString(0), r.GetString(1));
+        // secure_delete: the dropped table's pages are zeroed, so the plain passwords leave this file's bytes too.
+        cmd.CommandText = "PRAGMA secure_delete=ON; DROP TABLE secrets; PRAGMA wal_checkpoint(TRUNCATE)";
         cmd.ExecuteNonQuery();
     }
 
@@ -341,10 +343,22 @@ public sealed partial class SqliteStore : IForwardingStore, ICallJournal, IPhone
     }
 
     /// <inheritdoc />
-    public string? GetSecret(string device) => _secrets.GetSecret(device);
+    public DeviceCredential? GetCredential(string device) => _secrets.GetCredential(device);
 
     /// <inheritdoc />
-    public void SetSecret(string device, string secret) => _secrets.SetSecret(device, secret);
+    public void SetCredential(string device, DeviceCredential credential) => _secrets.SetCredential(device, credential);
+
+    /// <inheritdoc />
+    public bool ClearPending(string device) => _secrets.ClearPending(device);
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, DeviceCredential> AllCredentials() => _secrets.AllCredentials();
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, string> LegacyPasswords() => _secrets.LegacyPasswords();
+
+    /// <inheritdoc />
+    public void RemoveLegacy(string device) => _secrets.RemoveLegacy(device);
 
     private void Write(string sql, params (string Name, object Value)[] args)
     {

@@ -53,7 +53,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         Time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;
         _bindings = new BindingTable(bindingStore, model, Time) { UnreachableAfter = Math.Max(1, options.KeepAliveFailures) };
-        _secrets = new DeviceSecrets(secretStore);
+        _secrets = new DeviceSecrets(secretStore, options.Realm);
         _digest = new DigestServer(options.Realm, Time)
         {
             Algorithms = options.DigestAlgorithms,
@@ -242,11 +242,12 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             refusal = SipResponse.For(req, 403, $"Forbidden (too many failed attempts; retry in {Math.Ceiling(left.TotalSeconds)} s)", SipTransactionLayer.NewToken());
             return null;
         }
-        var result = _digest.Check(req, txn.Source, PasswordOf);
+        var result = _digest.CheckHa1(req, txn.Source, _secrets.Ha1Of);
         switch (result.Verdict)
         {
             case DigestVerdict.Valid when result.User is { } user && _model.IsDevice(user):
                 _throttle.Success(user, address);
+                if (req.Method == "REGISTER") _secrets.Registered(user);
                 SecurityLog.SuccessfulAuth(_log, txn.Source, user);
                 return user;
             case DigestVerdict.Missing:

@@ -23,12 +23,31 @@ public interface IPhoneBindingStore
     void RemoveBinding(string device, string? contact);
 }
 
-/// <summary>Durable store of per-device secrets (SIP digest passwords), generated on first start, never defaults.</summary>
+/// <summary>
+/// A device's SIP digest credentials at rest: HA1 = H(user:realm:password) for MD5 and SHA-256 (RFC 2617, RFC 8760),
+/// enough to verify a phone and useless for logging in elsewhere. A generated password is also kept as
+/// <see cref="PendingPassword"/> until the extension first registers, so it can be shown again after a failed start.
+/// </summary>
+public sealed record DeviceCredential(string Realm, string Ha1Md5, string Ha1Sha256, string? PendingPassword);
+
+/// <summary>Durable store of per-device SIP credentials (as HA1), generated on first start, never defaults.</summary>
 public interface IDeviceSecretStore
 {
-    /// <summary>The device's secret, or null if none was set.</summary>
-    string? GetSecret(string device);
+    /// <summary>The device's credentials, or null if none were set.</summary>
+    DeviceCredential? GetCredential(string device);
 
-    /// <summary>Stores a device's secret.</summary>
-    void SetSecret(string device, string secret);
+    /// <summary>Stores a device's credentials.</summary>
+    void SetCredential(string device, DeviceCredential credential);
+
+    /// <summary>Forgets the pending password (after the first registration); true when there was one.</summary>
+    bool ClearPending(string device);
+
+    /// <summary>Every device's credentials.</summary>
+    IReadOnlyDictionary<string, DeviceCredential> AllCredentials();
+
+    /// <summary>Plain-text passwords of an older version, to be turned into credentials and then removed.</summary>
+    IReadOnlyDictionary<string, string> LegacyPasswords();
+
+    /// <summary>Removes a plain-text password of an older version.</summary>
+    void RemoveLegacy(string device);
 }

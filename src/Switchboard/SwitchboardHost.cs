@@ -7,6 +7,8 @@ using Switchboard.Asterisk;
 using Switchboard.Interface;
 using Switchboard.Interface.Access;
 using Switchboard.Interface.Commands;
+using Switchboard.Operations;
+using OpenTelemetry.Metrics;
 using Switchboard.Interface.DialFiles;
 using Switchboard.Interface.Extensions;
 using Switchboard.Simulation;
@@ -68,24 +70,40 @@ public sealed class CtiServerOptions
 public static class SwitchboardHost
 {
     /// <summary>Creates the host from command-line arguments (<c>--demo</c>, <c>--Key=value</c>) and optional extra configuration.</summary>
-    public static IHost Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    public static IHost Build(string[] args, Action<IConfigurationBuilder>? configure = null) =>
+        Build([.. args.Where(a => a != "--demo")], new HostLaunch(args.Contains("--demo"), null), configure);
+
+    /// <summary>The database file of <c>--demo</c> unless <c>--Database</c> names one: simulated calls never reach the real journal.</summary>
+    public const string DemoDatabase = "switchboard-demo.db";
+
+    /// <summary>Creates the host from configuration keys (<c>--Key=value</c>), what the command line asked for, and optional extra configuration.</summary>
+    public static IHost Build(string[] configurationArgs, HostLaunch launch, Action<IConfigurationBuilder>? configure = null)
     {
-        bool demo = args.Contains("--demo");
-        var rest = args.Where(a => a != "--demo").ToArray();
+        var rest = configurationArgs;
+        bool demo = launch.Demo;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             Args = rest,
             ContentRootPath = Directory.GetCurrentDirectory(),
             DisableDefaults = true,
         });
-        builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "switchboard.json"), optional: true, reloadOnChange: false);
+        // Lowest priority, so switchboard.json or --Logging:LogLevel:… can turn any of them back up.
+        builder.Configuration.AddInMemoryCollection(Operations.LogDefaults.Settings);
+        var configFile = launch.ConfigFile is { } given ? Path.GetFullPath(given) : Path.Combine(Directory.GetCurrentDirectory(), "switchboard.json");
+        if (launch.ConfigFile is not null && !File.Exists(configFile))
+            throw new StartupException($"the configuration file {configFile} does not exist (--config)");
+        builder.Configuration.AddJsonFile(configFile, optional: launch.ConfigFile is null, reloadOnChange: false);
         builder.Configuration.AddEnvironmentVariables("SWITCHBOARD_");
+        if (demo) builder.Configuration.AddInMemoryCollection([new("Database", DemoDatabase)]);
         builder.Configuration.AddCommandLine(rest);
         if (demo) builder.Configuration.AddInMemoryCollection([new("PhoneSystem", "simulated")]);
         configure?.Invoke(builder.Configuration);
 
+        // Under systemd: Type=notify readiness and journald-friendly lifetime; elsewhere it does nothing.
+        builder.Services.AddSystemd();
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        builder.Logging.AddConsole(o => o.FormatterName = Logging.EscapingConsoleFormatter.FormatterName)
+        var formatter = builder.Configuration["Logging:Console:FormatterName"] is { Length: > 0 } named ? named : Logging.EscapingConsoleFormatter.FormatterName;
+        builder.Logging.AddConsole(o => o.FormatterName = formatter)
             .AddConsoleFormatter<Logging.EscapingConsoleFormatter, Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>(o =>
             {
                 o.SingleLine = true;
@@ -118,7 +136,7 @@ public static class SwitchboardHost
             return store;
         });
         services.AddSingleton<IForwardingStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<ICallJournal>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ICallJournal>(sp => new Operations.MeteredJournal(sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<Operations.SwitchboardMetrics>));
 
         switch (options.PhoneSystem.ToLowerInvariant())
         {
@@ -184,7 +202,28 @@ public static class SwitchboardHost
             services.AddHostedService(sp => sp.GetRequiredService<Web.CtiWebServer>());
         }
         services.AddSwitchboardWebhooks(builder.Configuration.GetSection("Webhooks"), message => new StartupException(message));
+        AddOperations(builder);
         return builder.Build();
+    }
+
+    /// <summary>Control socket, readiness, metrics and the start line: registered last, so the start line comes after every port is open.</summary>
+    private static void AddOperations(HostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.Configure<Operations.ControlOptions>(builder.Configuration.GetSection("Control"));
+        services.AddSingleton<Operations.SwitchboardMetrics>();
+        services.AddSingleton<Operations.Readiness>();
+        services.AddSingleton<Operations.ControlCommands>();
+        services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(Operations.SwitchboardMetrics.MeterName, InterfaceMetrics.MeterName)
+            // Each scrape sees the counters as they are now (a test's call, an operator's curl), not a cached copy.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        if (builder.Configuration.GetValue("Control:Enabled", true))
+        {
+            services.AddSingleton<Operations.ControlService>();
+            services.AddHostedService(sp => sp.GetRequiredService<Operations.ControlService>());
+        }
+        services.AddHostedService<Operations.StartupReport>();
     }
 
     private static SqliteStore OpenStore(SwitchboardOptions options)

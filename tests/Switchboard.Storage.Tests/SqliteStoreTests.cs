@@ -137,12 +137,12 @@ public sealed class SqliteBindingTests : IDisposable
             s.SaveBinding(new PhoneBinding("100", "sip:100@127.0.0.1:5061", exp.AddMinutes(5), "udp", "127.0.0.1:5061", "abc", "baresip"));
             s.SaveBinding(new PhoneBinding("101", "sip:101@127.0.0.1:5071", exp, "tcp", "127.0.0.1:40000", null, null));
             s.RemoveBinding("101", null);
-            s.SetSecret("100", "s3cret");
+            s.SetCredential("100", new DeviceCredential("switchboard", "md5-ha1", "sha256-ha1", null));
         }
         using var reopened = new SqliteStore(DbPath);
         var b = Assert.Single(reopened.LoadBindings());
         Assert.Equal(exp.AddMinutes(5), b.Expires);
-        Assert.Equal("s3cret", reopened.GetSecret("100"));
-        Assert.Null(reopened.GetSecret("101"));
+        Assert.Equal(new DeviceCredential("switchboard", "md5-ha1", "sha256-ha1", null), reopened.GetCredential("100"));
+        Assert.Null(reopened.GetCredential("101"));
     }
 }

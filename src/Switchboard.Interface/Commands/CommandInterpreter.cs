@@ -46,7 +46,7 @@ public sealed partial class CommandInterpreter : IDisposable
     {
         try
         {
-            return await ExecuteCoreAsync(line, client, cancellationToken).ConfigureAwait(false);
+            return InterfaceMetrics.Counted(client.FrontEnd, await ExecuteCoreAsync(line, client, cancellationToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -53,11 +53,18 @@ public static class DigestAlgorithms
         return Convert.ToHexStringLower(algorithm.Equals(Sha256, StringComparison.OrdinalIgnoreCase) ? SHA256.HashData(bytes) : MD5.HashData(bytes));
     }
 
+    /// <summary>HA1 of RFC 2617 §3.2.2.2 / RFC 8760 §2: H(user:realm:password), what is stored instead of the password.</summary>
+    public static string Ha1(string algorithm, string user, string realm, string password) => Hash(algorithm, $"{user}:{realm}:{password}");
+
     /// <summary>The request-digest for qop=auth-int: A2 includes the hash of the body (RFC 2617 §3.2.2.3).</summary>
     public static string ResponseAuthInt(string algorithm, string user, string realm, string password, string method, string uri,
+        string nonce, string nc, string cnonce, ReadOnlySpan<byte> body) =>
+        ResponseAuthIntFromHa1(algorithm, Ha1(algorithm, user, realm, password), method, uri, nonce, nc, cnonce, body);
+
+    /// <summary>The qop=auth-int request-digest from a stored HA1.</summary>
+    public static string ResponseAuthIntFromHa1(string algorithm, string ha1, string method, string uri,
         string nonce, string nc, string cnonce, ReadOnlySpan<byte> body)
     {
-        var ha1 = Hash(algorithm, $"{user}:{realm}:{password}");
         var hbody = Convert.ToHexStringLower(algorithm.Equals(Sha256, StringComparison.OrdinalIgnoreCase) ? SHA256.HashData(body) : MD5.HashData(body));
         var ha2 = Hash(algorithm, $"{method}:{uri}:{hbody}");
         return Hash(algorithm, $"{ha1}:{nonce}:{nc}:{cnonce}:auth-int:{ha2}");
@@ -65,9 +72,12 @@ public static class DigestAlgorithms
 
     /// <summary>The request-digest of RFC 2617 §3.2.2.1 / RFC 8760 §2 (qop=auth or none).</summary>
     public static string Response(string algorithm, string user, string realm, string password, string method, string uri,
-        string nonce, string? qop, string? nc, string? cnonce)
+        string nonce, string? qop, string? nc, string? cnonce) =>
+        ResponseFromHa1(algorithm, Ha1(algorithm, user, realm, password), method, uri, nonce, qop, nc, cnonce);
+
+    /// <summary>The request-digest (qop=auth or none) from a stored HA1.</summary>
+    public static string ResponseFromHa1(string algorithm, string ha1, string method, string uri, string nonce, string? qop, string? nc, string? cnonce)
     {
-        var ha1 = Hash(algorithm, $"{user}:{realm}:{password}");
         var ha2 = Hash(algorithm, $"{method}:{uri}");
         return qop is null ? Hash(algorithm, $"{ha1}:{nonce}:{ha2}") : Hash(algorithm, $"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}");
     }
@@ -203,9 +213,16 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
     public string? ClaimedUser(SipRequest request) => CredentialsOf(request)?["username"];
 
     /// <summary>Checks the credentials of a request from <paramref name="source"/>, with the reason of a refusal.</summary>
-    public DigestResult Check(SipRequest request, SipEndPoint? source, Func<string, string?> passwordOf)
+    public DigestResult Check(SipRequest request, SipEndPoint? source, Func<string, string?> passwordOf) =>
+        CheckHa1(request, source, (user, algorithm) => passwordOf(user) is { } password ? DigestAlgorithms.Ha1(algorithm, user, Realm, password) : null);
+
+    /// <summary>
+    /// Checks the credentials against stored HA1 values (<paramref name="ha1Of"/>: user, algorithm → lower-case hex HA1
+    /// for this realm, or null for no such user), so the server never needs the plain password.
+    /// </summary>
+    public DigestResult CheckHa1(SipRequest request, SipEndPoint? source, Func<string, string, string?> ha1Of)
     {
-        var result = Evaluate(request, source, passwordOf);
+        var result = Evaluate(request, source, ha1Of);
         if (result.Verdict == DigestVerdict.Invalid) Failed?.Invoke(new DigestFailure(result.User, source, request));
         return result;
     }
@@ -220,7 +237,7 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
         return null;
     }
 
-    private DigestResult Evaluate(SipRequest request, SipEndPoint? source, Func<string, string?> passwordOf)
+    private DigestResult Evaluate(SipRequest request, SipEndPoint? source, Func<string, string, string?> ha1Of)
     {
         var creds = CredentialsOf(request);
         if (creds is null) return new(DigestVerdict.Missing, DigestRejection.NoCredentials, null);
@@ -247,11 +264,12 @@ public sealed class DigestServer(string realm, TimeProvider? time = null)
         }
         if (!string.Equals(uri.Trim(), request.Uri.Trim(), StringComparison.Ordinal))
             return new(DigestVerdict.BadRequest, DigestRejection.UriMismatch, user);
-        var password = passwordOf(user);
-        if (password is null) return new(DigestVerdict.Invalid, DigestRejection.UnknownUser, user);
+        var algorithm = alg.Equals(DigestAlgorithms.Sha256, StringComparison.OrdinalIgnoreCase) ? DigestAlgorithms.Sha256 : DigestAlgorithms.Md5;
+        var ha1 = ha1Of(user, algorithm);
+        if (ha1 is null) return new(DigestVerdict.Invalid, DigestRejection.UnknownUser, user);
         var expected = qop is not null && qop.Equals("auth-int", StringComparison.OrdinalIgnoreCase)
-            ? DigestAlgorithms.ResponseAuthInt(alg, user, Realm, password, request.Method, uri, nonce, nc!, cnonce!, request.Body)
-            : DigestAlgorithms.Response(alg, user, Realm, password, request.Method, uri, nonce, qop, nc, cnonce);
+            ? DigestAlgorithms.ResponseAuthIntFromHa1(alg, ha1, request.Method, uri, nonce, nc!, cnonce!, request.Body)
+            : DigestAlgorithms.ResponseFromHa1(alg, ha1, request.Method, uri, nonce, qop, nc, cnonce);
         if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(response.ToLowerInvariant())))
             return new(DigestVerdict.Invalid, DigestRejection.WrongPassword, user);
         // Only now, with a right answer, does the nonce decide: stale=true is promised to clients that know the password.

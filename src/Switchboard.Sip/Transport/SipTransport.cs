@@ -111,7 +111,11 @@ public sealed class SipTransport : ISipTransport
         _accepted = new ConnectionLimiter(options.MaxTcpConnections, options.MaxTcpConnectionsPerSource);
         _throttle = new LogThrottle(_log);
         Addresses = new LocalAddressSelector(options.Address, options.AdvertisedAddress, options.LocalNetworks);
+        Trace = new SipMessageTrace(_log);
     }
+
+    /// <summary>The per-device message trace (<c>switchboard ctl sip-trace on EXT</c>), off until switched on.</summary>
+    public SipMessageTrace Trace { get; }
 
     /// <summary>Accepted TCP and TLS connections currently open (connections this side opened are not counted).</summary>
     public int AcceptedTcpConnections => _accepted.Count;
@@ -199,6 +203,7 @@ public sealed class SipTransport : ISipTransport
     /// <summary>Sends a message to a transport address (over an existing TCP or TLS connection when there is one).</summary>
     public async Task SendAsync(SipMessage message, SipEndPoint to)
     {
+        Trace.Sent(message, to);
         var bytes = message.ToBytes();
         try
         {
@@ -319,6 +324,7 @@ public sealed class SipTransport : ISipTransport
     private async Task DispatchAsync(SipParseStatus status, SipMessage? message, string? error, SipEndPoint from)
     {
         if (status == SipParseStatus.KeepAlive) return;
+        if (status == SipParseStatus.Complete) Trace.Received(message!, from);
         if (status != SipParseStatus.Complete)
         {
             Interlocked.Increment(ref _malformed);

@@ -53,6 +53,9 @@ public sealed class TrunkRegistration : IAsyncDisposable
     /// <summary>The current state.</summary>
     public TrunkRegistrationState State { get; private set; }
 
+    /// <summary>The trunk's name (Sip:Trunks:N:Name).</summary>
+    public string Name => _trunk.Options.Name;
+
     /// <summary>Accepted REGISTERs so far (first registration and refreshes).</summary>
     public int Accepted { get; private set; }
 

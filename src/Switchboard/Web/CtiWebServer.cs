@@ -67,6 +67,7 @@ public sealed partial class CtiWebServer(
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<ILoggerFactory>(new QuietLoggerFactory(loggerFactory));
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true); // the host says "Application started" once
         builder.WebHost.UseKestrel(k =>
         {
             var address = IPAddress.Parse(options.Value.ListenAddress);
@@ -96,6 +97,7 @@ public sealed partial class CtiWebServer(
         app.UseRateLimiter();
 
         Dashboard.Map(app);
+        Operations.OperationsEndpoints.Map(app, services);
         MapAuth(app);
         MapApi(app);
         app.Map("/api/events", async (HttpContext ctx) =>

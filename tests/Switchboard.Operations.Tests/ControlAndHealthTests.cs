@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Switchboard.Operations.Tests;
+
+public sealed class ControlAndHealthTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ops-ctl-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Ctl_commands_answer_against_a_running_server_over_an_owner_only_socket()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0");
+        Assert.True(server.Started, server.Output);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(server.ControlSocket));
+        Assert.Single(Regex.Matches(server.Output, "Application started"));
+
+        var (code, status, _) = await server.CtlAsync("status");
+        Assert.Equal(0, code);
+        Assert.Contains("phone system: sip", status);
+        Assert.Contains("ready: yes", status);
+
+        Assert.Equal(0, (await server.CtlAsync("sip-trace", "on", "101")).Code);
+        var password = Regex.Match(server.Output, @"extension 101: password (\w+)").Groups[1].Value;
+        Assert.Equal(200, await SipRegister.RegisterAsync(server.SipPort, "101", password));
+        var (_, registrations, _) = await server.CtlAsync("registrations");
+        Assert.Matches(@"(?m)^101  \d+s  ", registrations);
+        Assert.Contains("SIP trace received from", server.Output);
+        Assert.Contains("REGISTER sip:127.0.0.1", server.Output);
+
+        Assert.Equal(0, (await server.CtlAsync("trunks")).Code);
+        Assert.Contains("CALL  CALLING", (await server.CtlAsync("calls")).Out);
+        var unknown = await server.CtlAsync("frobnicate");
+        Assert.Equal(1, unknown.Code);
+        Assert.Contains("unknown-command", unknown.Err);
+        var missing = await server.CtlAsync("passwords", "999");
+        Assert.Contains("not-found", missing.Err);
+        Assert.Contains("no changes", (await server.CtlAsync("reload")).Out);
+        Assert.Equal(0, await server.StopAsync());
+        Assert.False(File.Exists(server.ControlSocket));
+    }
+
+    [Fact]
+    public async Task Metrics_list_the_series_and_a_call_moves_the_counters()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--demo");
+        Assert.True(server.Started, server.Output);
+        var (status, before) = await server.GetAsync("/metrics");
+        Assert.Equal(200, status);
+        Assert.Matches(@"switchboard_calls_active\{[^}]*\} 0", before);
+        Assert.Contains("# TYPE switchboard_calls_active gauge", before);
+
+        Assert.StartsWith("200 ", await server.CommandAsync("MakeCall 100 101"));
+        Assert.StartsWith("404 ", await server.CommandAsync("Status 999"));
+        var (_, after) = await server.GetAsync("/metrics");
+        Assert.Matches(@"switchboard_calls_active\{[^}]*\} 1", after);
+        Assert.Matches(@"switchboard_command_replies_total\{[^}]*code=""200"",front_end=""tcp""\} 1", after);
+        Assert.Matches(@"switchboard_command_replies_total\{[^}]*code=""404"",front_end=""tcp""\} 1", after);
+    }
+
+    [Fact]
+    public async Task Ready_is_503_while_the_asterisk_connector_is_disconnected_and_live_stays_200()
+    {
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int amiPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await using var server = await Switchboard.StartAsync(_dir, "--PhoneSystem=asterisk", "--Asterisk:Host=127.0.0.1", $"--Asterisk:Port={amiPort}",
+            "--Asterisk:Username=cti", "--Asterisk:Secret=x", "--Asterisk:Devices:0=100");
+        Assert.True(server.Started, server.Output);
+        Assert.Equal(200, (await server.GetAsync("/health")).Status);
+        var (status, body) = await server.GetAsync("/health/ready");
+        Assert.Equal(503, status);
+        Assert.Contains("asterisk: FAIL (not connected)", body);
+        Assert.Matches(@"switchboard_ami_connected\{[^}]*\} 0", (await server.GetAsync("/metrics")).Body);
+    }
+
+    [Fact]
+    public async Task Ready_is_200_with_the_sip_port_answering()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0");
+        Assert.True(server.Started, server.Output);
+        var (status, body) = await server.GetAsync("/health/ready");
+        Assert.Equal(200, status);
+        Assert.Contains("sip: ok", body);
+        Assert.Contains("database: ok", body);
+        // Request logging is off by default: no line per HTTP request.
+        Assert.DoesNotContain("Request starting", server.Output);
+    }
+}
