@@ -60,7 +60,7 @@ public sealed class Baresip : IAsyncDisposable
     /// <summary>
     /// Starts a phone. <paramref name="account"/> is baresip's account line, e.g.
     /// <c>&lt;sip:100@127.0.0.1:5060&gt;;auth_pass=secret;answermode=manual;regint=600</c>.
-    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>. On a
+    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop), <c>sine:1000</c> or <c>file:/path.wav</c>. On a
     /// <paramref name="host"/> inside a network namespace the phone is started with <c>ip netns exec</c> and binds SIP,
     /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link). <paramref name="codecs"/>
     /// are the codec modules to load, in the order the phone offers them (default <c>g711.so</c>; Debian's baresip-core
@@ -82,6 +82,11 @@ public sealed class Baresip : IAsyncDisposable
             var wav = Path.Combine(dir, "tone.wav");
             Audio.WriteTone(wav, double.Parse(kind[1], CultureInfo.InvariantCulture));
             audioSource = "aufile," + wav;
+        }
+        else if (kind[0] == "file")
+        {
+            // A WAV the test wrote, played as it is (aufile wants the codec's own rate: 16 kHz for G.722).
+            audioSource = "aufile," + source[5..];
         }
         else
         {
