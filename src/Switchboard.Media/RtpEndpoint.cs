@@ -586,7 +586,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         {
             if (Interlocked.Increment(ref _sendErrors) == 1)
             {
-                _logger.LogWarning("RTP send from {Local} to {Remote} failed: {Error}", LocalEndPoint, remote.EndPoint, ex.SocketErrorCode);
+                MediaLog.SendFailed(_logger, LocalEndPoint, remote.EndPoint, ex.SocketErrorCode);
             }
         }
         catch (ObjectDisposedException)
@@ -618,7 +618,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
             catch (SocketException ex) when (!token.IsCancellationRequested)
             {
                 // ICMP errors (port unreachable) surface here on some platforms; the socket itself is still fine.
-                _logger.LogDebug("RTP receive on {Local}: {Error}", LocalEndPoint, ex.SocketErrorCode);
+                MediaLog.ReceiveError(_logger, LocalEndPoint, ex.SocketErrorCode);
                 continue;
             }
             catch (SocketException)
@@ -634,7 +634,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
             {
                 // A packet must never end the loop; this is a bug, so it is logged loudly, but the stream goes on.
                 Interlocked.Increment(ref _badPackets);
-                _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
+                MediaLog.PacketFailed(_logger, ex, LocalEndPoint);
             }
         }
     }
@@ -656,7 +656,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
         {
             // As in the async loop: a packet must never stop the receive thread, which serves many endpoints.
             Interlocked.Increment(ref _badPackets);
-            _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
+            MediaLog.PacketFailed(_logger, ex, LocalEndPoint);
         }
     }
 
@@ -834,7 +834,7 @@ public sealed class RtpEndpoint : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "DtmfReceived handler failed on {Local}", LocalEndPoint);
+                MediaLog.DtmfHandlerFailed(_logger, ex, LocalEndPoint);
             }
         }
     }
