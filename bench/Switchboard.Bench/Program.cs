@@ -25,7 +25,7 @@ switch (command)
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
             switchboard-bench sip-load [--peers switchboard,kamailio] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, then N calls held at once (memory per call)
-            switchboard-bench media [--seconds S] [--ticks N] [--start N]   media engine: µs per mixed frame of a three-party conference, and how many such conferences one mixing thread carries at 20 ms ticks
+            switchboard-bench media [--seconds S] [--ticks N] [--start N] [--codecs G.711,G.722,Opus,Opus+G.722+PCMU]   media engine: µs per mixed frame of a three-party conference in G.711, G.722, Opus and all three mixed, and how many such conferences one mixing thread carries at 20 ms ticks
             switchboard-bench relay [--calls 500,1000,...] [--rounds R] [--peers switchboard,rtpengine] [--seconds S] [--late-ms X] [--idle-calls N]   anchored two-party calls, RTP both ways at 50 packets/s: lost and late packets and CPU per call for the switch's relay and rtpengine, rounds interleaved; then N calls without RTP
             switchboard-bench sip-parse [--seconds S]   SIP parser and writer: messages/s, ns and bytes allocated per message (INVITE+SDP, REGISTER, 200 OK)
             """);
