@@ -32,6 +32,7 @@ switch (command)
             switchboard-bench makecall-hangup [--calls N] [--rate R] [--pairs P] [--hold-max-ms M] [--clients C]   3PCC MakeCall over the IP interface to sipp phones whose destination hangs up 0-M ms after answering: stuck calls (caller got no BYE, switch still holds the call)
             switchboard-bench call-alloc [--calls N] [--warmup W]   bytes allocated per CTI call: MakeCall through the switch in process over the in-memory SIP transport, two fake phones
             switchboard-bench media [--seconds S] [--ticks N] [--start N]   media engine: µs per mixed frame of a three-party conference, and how many such conferences one mixing thread carries at 20 ms ticks
+            switchboard-bench media [--seconds S] [--ticks N] [--start N] [--codecs G.711,G.722,Opus,Opus+G.722+PCMU]   media engine: µs per mixed frame of a three-party conference in G.711, G.722, Opus and all three mixed, and how many such conferences one mixing thread carries at 20 ms ticks
             switchboard-bench relay [--calls 500,1000,...] [--rounds R] [--peers switchboard,rtpengine] [--seconds S] [--late-ms X] [--idle-calls N]   anchored two-party calls, RTP both ways at 50 packets/s: lost and late packets and CPU per call for the switch's relay and rtpengine, rounds interleaved; then N calls without RTP
             switchboard-bench sip-parse [--seconds S]   SIP parser and writer: messages/s, ns and bytes allocated per message (INVITE+SDP, REGISTER, 200 OK)
             """);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Switchboard.Media.Codecs;
 using Switchboard.Media.Mixing;
 
 namespace Switchboard.Media;
@@ -128,7 +129,19 @@ public sealed class Conference : IAsyncDisposable
         }
     }
 
-    /// <summary>One 20 ms tick on the engine's clock: read each member's jitter buffer, mix, send.</summary>
+    /// <summary>The rate the members are mixed at: 16000 while any member speaks a wideband codec, else 8000.</summary>
+    public int SampleRate
+    {
+        get
+        {
+            lock (_gate) return _mixer.SampleRate;
+        }
+    }
+
+    /// <summary>
+    /// One 20 ms tick on the engine's clock: read each member's jitter buffer, mix, send. In a 16 kHz mix the
+    /// narrowband members' frames are doubled in rate on the way in and halved on the way out.
+    /// </summary>
     internal void Tick()
     {
         lock (_gate)
@@ -139,15 +152,42 @@ public sealed class Conference : IAsyncDisposable
                 return;
             }
 
+            var length = _mixer.FrameLength;
             foreach (var member in members)
             {
-                member.Party.HasInput = member.Endpoint.ReadFrame(member.Party.Input);
+                var party = member.Party;
+                var read = member.Endpoint.ReadFrame(member.Frame);
+                if (read == length)
+                {
+                    member.Frame.AsSpan(0, length).CopyTo(party.Input);
+                    party.HasInput = true;
+                }
+                else if (read * 2 == length)
+                {
+                    member.Up.Process(member.Frame.AsSpan(0, read), party.Input);
+                    party.HasInput = true;
+                }
+                else
+                {
+                    // Silence (or a frame of a codec that changed this very tick): the filter starts from quiet again.
+                    member.Up.Reset();
+                    party.HasInput = false;
+                }
             }
 
             _mixer.Mix();
             foreach (var member in members)
             {
-                member.Endpoint.SendFrame(member.Party.Output);
+                var output = member.Party.Output;
+                if (member.Endpoint.SampleRate == _mixer.SampleRate)
+                {
+                    member.Endpoint.SendFrame(output);
+                }
+                else
+                {
+                    var written = member.Down.Process(output, member.Frame);
+                    member.Endpoint.SendFrame(member.Frame.AsSpan(0, written));
+                }
             }
         }
     }
@@ -189,6 +229,19 @@ public sealed class Conference : IAsyncDisposable
             member.Mixing = mixing;
         }
 
+        // Wideband as soon as one member is: its audio above 4 kHz would be lost otherwise, and the narrowband members
+        // lose nothing (their band is a part of it).
+        var rate = Array.Exists(members, m => m.Endpoint.Codec is { } c && AudioCodecs.IsWideband(c)) ? 16000 : 8000;
+        if (rate != _mixer.SampleRate)
+        {
+            _mixer.SampleRate = rate;
+            foreach (var member in members)
+            {
+                member.Up.Reset();
+                member.Down.Reset();
+            }
+        }
+
         if (mode != _mode)
         {
             MediaLog.ModeChanged(_engine.Logger, members.Length, mode);
@@ -204,6 +257,13 @@ public sealed class Conference : IAsyncDisposable
         public RtpEndpoint Endpoint { get; } = endpoint;
 
         public MixerParty Party { get; } = party;
+
+        // Clock thread, under the conference lock: the frame at the member's own rate, and its rate converters.
+        public short[] Frame { get; } = new short[ConferenceMixer.WidebandFrameSamples];
+
+        public Upsampler Up { get; } = new();
+
+        public Downsampler Down { get; } = new();
 
         // Under the conference lock: whether the endpoint is sending on the clock.
         public bool Mixing { get; set; }

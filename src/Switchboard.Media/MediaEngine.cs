@@ -281,7 +281,7 @@ public sealed class MediaEngine : IAsyncDisposable
                 Interlocked.Add(ref _skippedTicks, behind);
                 tick += behind;
                 deadline += behind * period;
-                _logger.LogWarning("Media clock fell {Ticks} ticks behind; skipped ahead", behind);
+                MediaLog.ClockSkipped(_logger, behind);
             }
 
             RunTick();
@@ -306,7 +306,7 @@ public sealed class MediaEngine : IAsyncDisposable
             {
                 // One broken conference must not silence all the others.
                 Interlocked.Increment(ref _tickFailures);
-                _logger.LogError(ex, "Media tick failed for a conference");
+                MediaLog.TickFailed(_logger, ex);
             }
         }
     }

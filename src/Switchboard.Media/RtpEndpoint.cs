@@ -10,8 +10,8 @@ namespace Switchboard.Media;
 
 /// <summary>
 /// One RTP stream pair on its own UDP socket. As a member of a two-party <see cref="Conference"/> it relays each packet
-/// from its phone to the other member as it arrives; in a mixing conference it receives into a jitter buffer and sends
-/// one G.711 packet per 20 ms tick. Either way it sends one continuous stream (its own SSRC, sequence numbers and
+/// from its phone to the other member as it arrives; in a mixing conference it decodes into a jitter buffer and sends
+/// one packet (G.711, G.722 or Opus) per 20 ms tick. Either way it sends one continuous stream (its own SSRC, sequence numbers and
 /// timestamps) and detects RFC 4733 DTMF. Symmetric RTP: it sends to where its phone's packets come from.
 /// </summary>
 /// <remarks>
@@ -31,8 +31,9 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// <summary>At most this many relayed digits wait to be sent; more are dropped (a flood, not a person dialling).</summary>
     public const int MaxQueuedDigits = 32;
 
+    // Frames of the mixer's clock, in samples of an 8 kHz clock: the unit of DTMF durations inside the engine.
     private const int FrameSamples = JitterBuffer.FrameSamples;
-    private const int SampleRate = 8000;
+    private const int NarrowbandClock = 8000;
     private const byte DtmfVolume = 10;
 
     // A relayed source whose numbering jumps further than this (RFC 3550 A.1's MAX_DROPOUT / MAX_MISORDER) has
@@ -54,7 +55,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     private readonly ulong? _registration;
 
     // Receive loop only.
-    private readonly short[] _decoded = new short[FrameSamples];
+    private readonly short[] _decoded = new short[JitterBuffer.MaxFrameSamples];
     private uint _latchedSsrc;
     private long _latchedHeardAt;
     private bool _foreignLogged;
@@ -66,7 +67,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     // (relaying), and handed from one to the other without a jump in its numbering or timeline.
     private readonly Lock _sendGate = new();
     private readonly byte[] _packet = new byte[RtpPacket.FixedHeaderSize + MaxDatagramSize];
-    private readonly byte[] _encoded = new byte[FrameSamples];
+    private readonly byte[] _encoded = new byte[AudioTranscoder.MaxPayloadBytes];
     private readonly uint _ssrc;
     private ushort _sequence;
     private uint _timestamp;
@@ -132,6 +133,12 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// <summary>The negotiated codec, once <see cref="SetRemote"/> was called.</summary>
     public AudioCodec? Codec => _remote?.Codec;
 
+    /// <summary>The negotiated audio payload type (static for G.711 and G.722, dynamic for Opus).</summary>
+    public int? AudioPayloadType => _remote?.AudioPayloadType;
+
+    /// <summary>The PCM rate this endpoint's frames are at: 16000 for a wideband codec, else 8000.</summary>
+    public int SampleRate => _remote is { } remote ? AudioCodecs.SampleRate(remote.Codec) : NarrowbandClock;
+
     /// <summary>The SSRC of the stream this endpoint sends.</summary>
     public uint Ssrc => _ssrc;
 
@@ -190,9 +197,18 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// Sets the far end and the negotiated codec. Symmetric RTP: the source address of the first packet of a negotiated
     /// payload type received after this call replaces <paramref name="remote"/> (the phone may sit behind NAT).
     /// </summary>
-    public void SetRemote(IPEndPoint remote, AudioCodec codec, int telephoneEventPayloadType = 101)
+    public void SetRemote(IPEndPoint remote, AudioCodec codec, int telephoneEventPayloadType = 101) =>
+        SetRemote(remote, codec, AudioCodecs.DefaultPayloadType(codec), telephoneEventPayloadType);
+
+    /// <summary>
+    /// Sets the far end, the negotiated codec and its payload type (Opus: the dynamic type of the SDP), and the
+    /// telephone-event type (RFC 4733, at the codec's RTP clock rate). Symmetric RTP as in the other overload.
+    /// </summary>
+    public void SetRemote(IPEndPoint remote, AudioCodec codec, int audioPayloadType, int telephoneEventPayloadType)
     {
         ArgumentNullException.ThrowIfNull(remote);
+        ArgumentOutOfRangeException.ThrowIfNegative(audioPayloadType);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(audioPayloadType, RtpPacket.MaxPayloadType);
         ArgumentOutOfRangeException.ThrowIfNegative(telephoneEventPayloadType);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(telephoneEventPayloadType, RtpPacket.MaxPayloadType);
         if (!Enum.IsDefined(codec))
@@ -205,10 +221,26 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             throw new ArgumentException($"remote {remote} is not of the socket's address family ({LocalEndPoint.AddressFamily})", nameof(remote));
         }
 
-        _remote = new Remote(remote, remote.Serialize(), codec, G711.PayloadType(codec), telephoneEventPayloadType, Latched: false);
+        if (audioPayloadType == telephoneEventPayloadType)
+        {
+            throw new ArgumentException("audio and telephone-event need distinct payload types", nameof(telephoneEventPayloadType));
+        }
+
+        // The codec state carries on through a re-offer of the same codec (no click); a new codec starts afresh.
+        var old = _remote;
+        var same = old is not null && old.Codec == codec;
+        var decoder = same ? old!.Decoder : AudioTranscoder.Create(codec);
+        var encoder = same ? old!.Encoder : AudioTranscoder.Create(codec);
         Conference? conference;
         lock (_gate)
         {
+            if (_jitter.FrameLength != decoder.FrameSamples)
+            {
+                _jitter.Reset(decoder.FrameSamples);
+            }
+
+            _remote = new Remote(remote, remote.Serialize(), codec, (byte)audioPayloadType, telephoneEventPayloadType, Latched: false,
+                AudioCodecs.ClockRate(codec), decoder, encoder);
             conference = _conference;
         }
 
@@ -295,9 +327,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// <summary>Conference lock: this endpoint starts sending on the clock, its timeline continuing where the relay left it.</summary>
     internal void StartMixing()
     {
+        var clock = _remote?.ClockRate ?? NarrowbandClock;
         lock (_sendGate)
         {
-            _timestamp = ContinuedTimestamp(_engine.Now);
+            _timestamp = ContinuedTimestamp(_engine.Now, clock);
             _relaySynced = false;
 
             // A packet the partner's receive loop relays after this moment would cut into the clock's timeline.
@@ -311,12 +344,15 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>Clock thread: the frame due now from the jitter buffer, or false for silence.</summary>
-    internal bool ReadFrame(Span<short> frame)
+    /// <summary>
+    /// Clock thread: the frame due now from the jitter buffer into <paramref name="frame"/> (room for 320 samples);
+    /// returns its length at <see cref="SampleRate"/>, or 0 for silence.
+    /// </summary>
+    internal int ReadFrame(Span<short> frame)
     {
         lock (_gate)
         {
-            return _jitter.TryRead(frame);
+            return _jitter.TryRead(frame) ? _jitter.FrameLength : 0;
         }
     }
 
@@ -340,15 +376,15 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// The RTP timestamp for media that starts now: the last one sent plus the time since (at least one frame), so a
     /// pause (relay without packets, a member being replaced) looks like silence suppression, never a step back.
     /// </summary>
-    private uint ContinuedTimestamp(long now)
+    private uint ContinuedTimestamp(long now, int clockRate)
     {
         if (!_haveSent)
         {
             return _timestamp;
         }
 
-        var samples = (now - _lastSentAt) * (double)SampleRate / _engine.TimestampFrequency;
-        return _lastMediaTimestamp + (uint)Math.Clamp(samples, FrameSamples, int.MaxValue);
+        var units = (now - _lastSentAt) * (double)clockRate / _engine.TimestampFrequency;
+        return _lastMediaTimestamp + (uint)Math.Clamp(units, clockRate / 50, int.MaxValue);
     }
 
     private void NoteSent(uint mediaEnd, long now)
@@ -362,7 +398,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         _lastSentAt = now;
     }
 
-    /// <summary>Clock thread: sends one tick's worth, a G.711 frame of <paramref name="samples"/> or a relayed DTMF packet.</summary>
+    /// <summary>
+    /// Clock thread: sends one tick's worth, a frame of <paramref name="samples"/> (at <see cref="SampleRate"/>) in the
+    /// negotiated codec or a relayed DTMF packet.
+    /// </summary>
     internal void SendFrame(ReadOnlySpan<short> samples)
     {
         var remote = _remote;
@@ -374,6 +413,8 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
                 return;
             }
 
+            var step = (uint)(remote.ClockRate / 50);
+
             if (!_dtmfActive)
             {
                 StartQueuedDtmf();
@@ -383,15 +424,19 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             {
                 SendDtmfTick(remote);
             }
-            else
+            else if (samples.Length == remote.Encoder.FrameSamples)
             {
-                G711.Encode(remote.Codec, samples, _encoded);
-                Send(remote, new RtpPacket(remote.AudioPayloadType, NextAudioSequence(), _timestamp, _ssrc, _encoded, marker: !_sentFirst));
-                _sentFirst = true;
+                var length = remote.Encoder.Encode(samples, _encoded);
+                if (length > 0)
+                {
+                    Send(remote, new RtpPacket(remote.AudioPayloadType, NextAudioSequence(), _timestamp, _ssrc, _encoded.AsSpan(0, length), marker: !_sentFirst));
+                    _sentFirst = true;
+                }
             }
 
+            // A frame of another rate comes only in the tick in which the codec changed: it is skipped, the timeline goes on.
             NoteSent(_timestamp, _engine.Now);
-            _timestamp += FrameSamples;
+            _timestamp += step;
         }
     }
 
@@ -425,7 +470,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
                 _relaySynced = true;
                 _relaySourceSsrc = packet.Ssrc;
                 _relaySourceSequence = packet.SequenceNumber;
-                _relayTimestampOffset = ContinuedTimestamp(now) - packet.Timestamp;
+                _relayTimestampOffset = ContinuedTimestamp(now, remote.ClockRate) - packet.Timestamp;
                 sequence = NextAudioSequence();
                 marker = true;
                 distance = 1;
@@ -495,7 +540,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
 
             _dtmfActive = true;
             _dtmfEvent = digit.Event;
-            _dtmfTarget = Math.Clamp((int)digit.Duration, MinDtmfDuration, MaxDtmfDuration);
+
+            // The duration field is 16 bits of the stream's clock: at 48 kHz that ends a digit after 1.36 s.
+            var longest = Math.Min(MaxDtmfDuration, ushort.MaxValue * NarrowbandClock / (_remote?.ClockRate ?? NarrowbandClock));
+            _dtmfTarget = Math.Clamp((int)digit.Duration, MinDtmfDuration, longest);
             _dtmfElapsed = 0;
             _dtmfTimestamp = _timestamp;
         }
@@ -507,7 +555,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         var first = _dtmfElapsed == 0;
         _dtmfElapsed += FrameSamples;
         var end = _dtmfElapsed >= _dtmfTarget;
-        new TelephoneEvent(_dtmfEvent, end, DtmfVolume, (ushort)_dtmfElapsed).TryWrite(payload);
+
+        // RFC 4733 §2.3.5: the duration counts in the stream's RTP clock (the audio codec's, §2.1).
+        var duration = (ushort)Math.Min(ushort.MaxValue, (long)_dtmfElapsed * remote.ClockRate / NarrowbandClock);
+        new TelephoneEvent(_dtmfEvent, end, DtmfVolume, duration).TryWrite(payload);
 
         // RFC 4733 §2.5.1.4: the end packet goes out three times so that one loss does not lose the digit.
         var copies = end ? 3 : 1;
@@ -535,7 +586,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         {
             if (Interlocked.Increment(ref _sendErrors) == 1)
             {
-                _logger.LogWarning("RTP send from {Local} to {Remote} failed: {Error}", LocalEndPoint, remote.EndPoint, ex.SocketErrorCode);
+                MediaLog.SendFailed(_logger, LocalEndPoint, remote.EndPoint, ex.SocketErrorCode);
             }
         }
         catch (ObjectDisposedException)
@@ -567,7 +618,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             catch (SocketException ex) when (!token.IsCancellationRequested)
             {
                 // ICMP errors (port unreachable) surface here on some platforms; the socket itself is still fine.
-                _logger.LogDebug("RTP receive on {Local}: {Error}", LocalEndPoint, ex.SocketErrorCode);
+                MediaLog.ReceiveError(_logger, LocalEndPoint, ex.SocketErrorCode);
                 continue;
             }
             catch (SocketException)
@@ -583,7 +634,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             {
                 // A packet must never end the loop; this is a bug, so it is logged loudly, but the stream goes on.
                 Interlocked.Increment(ref _badPackets);
-                _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
+                MediaLog.PacketFailed(_logger, ex, LocalEndPoint);
             }
         }
     }
@@ -605,7 +656,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         {
             // As in the async loop: a packet must never stop the receive thread, which serves many endpoints.
             Interlocked.Increment(ref _badPackets);
-            _logger.LogError(ex, "RTP packet on {Local} could not be handled", LocalEndPoint);
+            MediaLog.PacketFailed(_logger, ex, LocalEndPoint);
         }
     }
 
@@ -654,15 +705,15 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
 
         if (audio)
         {
-            if (packet.Payload.IsEmpty || packet.Payload.Length > FrameSamples)
+            // Only packets of up to 20 ms are supported (ptime 20, the default); longer ones would desynchronise the clock.
+            var decoded = remote.Decoder.Decode(packet.Payload, _decoded);
+            if (decoded <= 0)
             {
-                // Only 20 ms packets are supported (ptime 20, the G.711 default); others would desynchronise the clock.
                 Interlocked.Increment(ref _badPackets);
                 return;
             }
 
-            var samples = _decoded.AsSpan(0, packet.Payload.Length);
-            G711.Decode(remote.Codec, packet.Payload, samples);
+            var samples = _decoded.AsSpan(0, decoded);
             lock (_gate)
             {
                 _jitter.Put(packet.SequenceNumber, packet.Ssrc, samples);
@@ -763,7 +814,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
                 conference = _conference;
             }
 
-            conference?.RelayDtmf(this, tone.Event, tone.Duration);
+            // Inside the engine durations count in 8 kHz samples, whatever clock each member's stream runs at.
+            var clock = _remote?.ClockRate ?? NarrowbandClock;
+            var duration = (ushort)Math.Min(ushort.MaxValue, (long)tone.Duration * NarrowbandClock / clock);
+            conference?.RelayDtmf(this, tone.Event, duration);
         }
 
         if (DtmfReceived is not { } handlers)
@@ -780,10 +834,11 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "DtmfReceived handler failed on {Local}", LocalEndPoint);
+                MediaLog.DtmfHandlerFailed(_logger, ex, LocalEndPoint);
             }
         }
     }
 
-    private sealed record Remote(IPEndPoint EndPoint, SocketAddress Address, AudioCodec Codec, byte AudioPayloadType, int EventPayloadType, bool Latched);
+    private sealed record Remote(IPEndPoint EndPoint, SocketAddress Address, AudioCodec Codec, byte AudioPayloadType, int EventPayloadType, bool Latched,
+        int ClockRate, AudioTranscoder Decoder, AudioTranscoder Encoder);
 }

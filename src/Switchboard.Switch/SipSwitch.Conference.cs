@@ -98,7 +98,7 @@ public sealed partial class SipSwitch
     {
         if (leg.Endpoint is not null) return true;
         var endpoint = Media.CreateEndpoint();
-        var offer = SrtpOffer(endpoint, leg.Dialog.Peer, leg.Device, SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), endpoint.LocalEndPoint.Port));
+        var offer = SrtpOffer(endpoint, leg.Dialog.Peer, leg.Device, SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), endpoint.LocalEndPoint.Port, _codecs));
         if (!await ReinviteAsync(leg, offer, "switchboard").ConfigureAwait(false) || !PointAt(endpoint, leg.Sdp))
         {
             await endpoint.DisposeAsync().ConfigureAwait(false);
@@ -128,7 +128,7 @@ public sealed partial class SipSwitch
         if (call.Room is not null)
         {
             endpoint = Media.CreateEndpoint();
-            return SdpText.Offer(MediaAddressFor(calleePeer), endpoint.LocalEndPoint.Port);
+            return SdpText.Offer(MediaAddressFor(calleePeer), endpoint.LocalEndPoint.Port, _codecs);
         }
         endpoint = null;
         return call.InviteA is null ? SdpText.WithDirection(call.A.Sdp, "sendrecv") : call.A.Sdp;
@@ -154,8 +154,8 @@ public sealed partial class SipSwitch
     /// <summary>Points an endpoint at the audio a phone described; false if it described none the mixer can take.</summary>
     private bool PointAt(RtpEndpoint endpoint, byte[] sdp)
     {
-        if (SdpText.AudioOf(sdp) is not { } media || media.Address.AddressFamily != endpoint.LocalEndPoint.AddressFamily) return false;
-        endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.DtmfPayloadType);
+        if (SdpText.AudioOf(sdp, _codecs) is not { } media || media.Address.AddressFamily != endpoint.LocalEndPoint.AddressFamily) return false;
+        endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.PayloadType, media.DtmfPayloadType);
         return ApplySrtpAnswer(endpoint, sdp);
     }
 
@@ -183,7 +183,7 @@ public sealed partial class SipSwitch
                 {
                     if (!PointAt(member.Endpoint, req.Body))
                     {
-                        await txn.RespondAsync(488, "Not Acceptable Here (the conference mixes G.711 only)").ConfigureAwait(false);
+                        await txn.RespondAsync(488, "Not Acceptable Here (no codec the switch speaks)").ConfigureAwait(false);
                         return;
                     }
                     leg.Sdp = req.Body;
@@ -195,7 +195,7 @@ public sealed partial class SipSwitch
                 ok.Add(SipHeaderNames.Contact, ContactFor("conference", leg.Dialog.Peer));
                 ok.Add(SipHeaderNames.ContentType, "application/sdp");
                 ok.Body = leg.Outgoing(SrtpAnswer(member.Endpoint, leg.Dialog.Peer, leg.Device, req.Body,
-                    SdpText.WithDirection(SdpText.Offer(MediaAddressFor(leg.Dialog.Peer), member.Endpoint.LocalEndPoint.Port), direction)));
+                    SdpText.WithDirection(RoomSdp(leg, member.Endpoint, req.Body), direction)));
                 await txn.RespondAsync(ok).ConfigureAwait(false);
                 return;
             case "REFER" when room.Members.Count == 2:

@@ -72,7 +72,7 @@ public sealed partial class SipSwitch
             // conference then never need to re-INVITE these phones.
             legA.Endpoint = Media.CreateEndpoint();
             call.Room = new ConferenceRoom(Media.CreateConference());
-            invite.Body = legA.Outgoing(SrtpOffer(legA.Endpoint, callerPeer, device, SdpText.Offer(MediaAddressFor(callerPeer), legA.Endpoint.LocalEndPoint.Port)));
+            invite.Body = legA.Outgoing(SrtpOffer(legA.Endpoint, callerPeer, device, SdpText.Offer(MediaAddressFor(callerPeer), legA.Endpoint.LocalEndPoint.Port, _codecs)));
         }
         else
         {

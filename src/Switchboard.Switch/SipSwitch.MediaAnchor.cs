@@ -32,7 +32,7 @@ public sealed partial class SipSwitch
             NetLog.MediaDecision(_log, id, "phone to phone", DirectReason(calleeIsTrunk));
             return a.Sdp;
         }
-        if (SdpText.AudioOf(a.Sdp) is null)
+        if (SdpText.AudioOf(a.Sdp, _codecs) is null)
         {
             NetLog.AnchorImpossible(_log, id, why);
             return a.Sdp;
@@ -42,7 +42,7 @@ public sealed partial class SipSwitch
         call.Room = new ConferenceRoom(Media.CreateConference());
         endpointB = Media.CreateEndpoint();
         NetLog.MediaDecision(_log, id, "anchored in the switch", why);
-        return SdpText.Offer(MediaAddressFor(calleePeer), endpointB.LocalEndPoint.Port);
+        return SdpText.Offer(MediaAddressFor(calleePeer), endpointB.LocalEndPoint.Port, _codecs);
     }
 
     /// <summary>Why the call's media must run through the switch, or null when the phones may send to each other.</summary>
@@ -92,14 +92,15 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>
-    /// An SDP answer for the switch's endpoint to a phone's offer: the first G.711 codec of the offer and, if offered,
-    /// its telephone-event type, so the answer lists nothing the phone did not offer (RFC 3264 §6.1).
+    /// An SDP answer for the switch's endpoint to a phone's offer: the first codec of the offer that <c>Media:Codecs</c>
+    /// lists, on the offer's payload type, and, if offered, its telephone-event type, so the answer lists nothing the
+    /// phone did not offer (RFC 3264 §6.1).
     /// </summary>
     private byte[] AnswerFromSwitch(Leg leg)
     {
-        var offer = SdpText.AudioOf(leg.Sdp);
+        var offer = SdpText.AudioOf(leg.Sdp, _codecs);
         var answer = SdpText.Answer(MediaAddressFor(leg.Dialog.Peer), leg.Endpoint!.LocalEndPoint.Port, offer?.Codec ?? AudioCodec.Pcmu,
-            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null);
+            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null, offer?.PayloadType);
         return SrtpAnswer(leg.Endpoint, leg.Dialog.Peer, leg.Device, leg.Sdp, answer);
     }
 

@@ -49,6 +49,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         TimeProvider? time = null, ILogger<SipSwitch>? log = null, ISipTransport? transport = null)
     {
         _options = options;
+        _codecs = SdpText.ParseCodecs(options.Codecs);
         _model = model;
         Time = time ?? TimeProvider.System;
         _log = (ILogger?)log ?? NullLogger.Instance;

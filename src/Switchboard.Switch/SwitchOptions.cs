@@ -115,6 +115,12 @@ public sealed class SwitchOptions
     /// <summary>Highest RTP port for media anchored in the switch.</summary>
     public int RtpPortMax { get; set; }
 
+    /// <summary>
+    /// Codecs the switch's own SDP offers for anchored media, most preferred first (<c>Media:Codecs</c>: opus, g722,
+    /// pcmu, pcma); an answer of the switch takes the first of the phone's formats that is in this list.
+    /// </summary>
+    public List<string> Codecs { get; set; } = ["opus", "g722", "pcmu", "pcma"];
+
     /// <summary>SIP trunks for outside calls (none: outside numbers get 404).</summary>
     public List<Trunks.TrunkOptions> Trunks { get; set; } = [];
 

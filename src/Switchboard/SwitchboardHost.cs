@@ -152,6 +152,9 @@ public static class SwitchboardHost
                 services.ConfigureReplacingLists<SwitchOptions>(builder.Configuration.GetSection("Sip"));
                 // A generated TLS certificate lives next to the database, the state that must survive a restart.
                 services.PostConfigure<SwitchOptions>(o => o.Tls.Directory = o.Tls.Directory.Length > 0 ? o.Tls.Directory : Path.GetDirectoryName(Path.GetFullPath(options.Database)) ?? "");
+                // Media:Codecs, the ordered codec list of anchored media: "opus,g722,pcmu,pcma" or an array of names.
+                services.PostConfigure<SwitchOptions>(o => o.Codecs = builder.Configuration.GetSection("Media:Codecs") is { Value: { } v } ? [v]
+                    : builder.Configuration.GetSection("Media:Codecs").GetChildren().Select(c => c.Value).OfType<string>().DefaultIfEmpty(string.Join(',', o.Codecs)).ToList());
                 services.AddSingleton(sp => new CallModel(
                     sp.GetRequiredService<IOptions<SwitchOptions>>().Value.Devices,
                     sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));

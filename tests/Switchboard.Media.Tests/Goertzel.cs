@@ -6,9 +6,9 @@ internal static class Goertzel
     public const int SampleRate = 8000;
 
     /// <summary>Normalised power of <paramref name="frequency"/>: amplitude² of a pure tone of that frequency, roughly.</summary>
-    public static double Power(ReadOnlySpan<short> samples, double frequency)
+    public static double Power(ReadOnlySpan<short> samples, double frequency, int rate = SampleRate)
     {
-        var coefficient = 2 * Math.Cos(2 * Math.PI * frequency / SampleRate);
+        var coefficient = 2 * Math.Cos(2 * Math.PI * frequency / rate);
         double s1 = 0, s2 = 0;
         foreach (var sample in samples)
         {
@@ -23,11 +23,11 @@ internal static class Goertzel
     }
 
     /// <summary>Fills <paramref name="frame"/> with a sine tone continuing at sample index <paramref name="start"/>.</summary>
-    public static void Tone(Span<short> frame, double frequency, long start, double amplitude = 8000)
+    public static void Tone(Span<short> frame, double frequency, long start, double amplitude = 8000, int rate = SampleRate)
     {
         for (var i = 0; i < frame.Length; i++)
         {
-            frame[i] = (short)Math.Round(amplitude * Math.Sin(2 * Math.PI * frequency * (start + i) / SampleRate));
+            frame[i] = (short)Math.Round(amplitude * Math.Sin(2 * Math.PI * frequency * (start + i) / rate));
         }
     }
 }

@@ -7,7 +7,7 @@ using Switchboard.Media.Rtp;
 
 namespace Switchboard.Media.Tests;
 
-/// <summary>Test helper: a "phone" on a plain UDP socket that sends G.711 tone or DTMF packets and records what it receives.</summary>
+/// <summary>Test helper: a "phone" on a plain UDP socket that sends tone (any engine codec) or DTMF packets and records what it receives.</summary>
 internal sealed class TestPhone : IDisposable
 {
     private const int FrameSamples = 160;
@@ -17,9 +17,10 @@ internal sealed class TestPhone : IDisposable
     private uint _timestamp = (uint)Random.Shared.Next();
     private long _sampleIndex;
 
-    public TestPhone(AudioCodec codec, double frequency, uint? ssrc = null)
+    public TestPhone(AudioCodec codec, double frequency, uint? ssrc = null, int? payloadType = null)
     {
         Codec = codec;
+        PayloadType = (byte)(payloadType ?? AudioCodecs.DefaultPayloadType(codec));
         Frequency = frequency;
         _ssrc = ssrc ?? (uint)Random.Shared.Next();
     }
@@ -27,6 +28,11 @@ internal sealed class TestPhone : IDisposable
     public uint Ssrc => _ssrc;
 
     public AudioCodec Codec { get; }
+
+    public byte PayloadType { get; }
+
+    /// <summary>The PCM rate of the phone's audio (16000 for G.722 and Opus).</summary>
+    public int SampleRate => AudioCodecs.SampleRate(Codec);
 
     public double Frequency { get; }
 
@@ -54,17 +60,18 @@ internal sealed class TestPhone : IDisposable
     /// <summary>Sends <paramref name="packets"/> 20 ms packets of the phone's tone, paced by a timer.</summary>
     public async Task SendToneAsync(IPEndPoint target, int packets, CancellationToken token)
     {
-        var samples = new short[FrameSamples];
-        var encoded = new byte[FrameSamples];
-        var datagram = new byte[RtpPacket.FixedHeaderSize + FrameSamples];
+        var encoder = AudioTranscoder.Create(Codec);
+        var samples = new short[encoder.FrameSamples];
+        var encoded = new byte[AudioTranscoder.MaxPayloadBytes];
+        var datagram = new byte[RtpPacket.FixedHeaderSize + AudioTranscoder.MaxPayloadBytes];
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(20));
         for (var i = 0; i < packets && await timer.WaitForNextTickAsync(token); i++)
         {
-            Goertzel.Tone(samples, Frequency, _sampleIndex);
-            _sampleIndex += FrameSamples;
-            G711.Encode(Codec, samples, encoded);
-            Assert.True(new RtpPacket(G711.PayloadType(Codec), _sequence++, _timestamp, _ssrc, encoded, marker: i == 0).TryWrite(datagram, out var length));
-            _timestamp += FrameSamples;
+            Goertzel.Tone(samples, Frequency, _sampleIndex, rate: encoder.SampleRate);
+            _sampleIndex += samples.Length;
+            var size = encoder.Encode(samples, encoded);
+            Assert.True(new RtpPacket(PayloadType, _sequence++, _timestamp, _ssrc, encoded.AsSpan(0, size), marker: i == 0).TryWrite(datagram, out var length));
+            _timestamp += (uint)(AudioCodecs.ClockRate(Codec) / 50);
             await _client.SendAsync(datagram.AsMemory(0, length), target, token);
         }
     }
@@ -93,13 +100,15 @@ internal sealed class TestPhone : IDisposable
     public short[] ReceivedAudio(int trim, out int packets)
     {
         var frames = new List<short[]>();
+        var decoder = AudioTranscoder.Create(Codec);
         foreach (var datagram in Received)
         {
-            if (RtpPacket.TryParse(datagram, out var packet) && packet.PayloadType == G711.PayloadType(Codec))
+            if (RtpPacket.TryParse(datagram, out var packet) && packet.PayloadType == PayloadType)
             {
-                var frame = new short[packet.Payload.Length];
-                G711.Decode(Codec, packet.Payload, frame);
-                frames.Add(frame);
+                var frame = new short[decoder.FrameSamples];
+                var length = decoder.Decode(packet.Payload, frame);
+                Assert.True(length > 0, $"undecodable {Codec} payload of {packet.Payload.Length} bytes");
+                frames.Add(frame[..length]);
             }
         }
 

@@ -22,7 +22,7 @@ public enum JitterPutResult
 }
 
 /// <summary>
-/// Fixed-delay jitter buffer for one incoming stream of 20 ms frames (160 samples at 8 kHz): orders by RTP sequence
+/// Fixed-delay jitter buffer for one incoming stream of 20 ms frames (160 samples at 8 kHz, 320 at 16 kHz): orders by RTP sequence
 /// number across the wrap, drops duplicates and late frames, and yields one frame or a gap per 20 ms tick.
 /// </summary>
 /// <remarks>Not thread-safe: the owner serialises <see cref="Put"/> (receive loop) and <see cref="TryRead"/> (clock).</remarks>
@@ -30,6 +30,9 @@ public sealed class JitterBuffer
 {
     /// <summary>Samples per frame: 20 ms at 8 kHz.</summary>
     public const int FrameSamples = 160;
+
+    /// <summary>Samples per frame of a wideband stream: 20 ms at 16 kHz.</summary>
+    public const int MaxFrameSamples = 320;
 
     /// <summary>Frames the buffer can hold ahead of the playout point (640 ms, 10 KiB); a jump further ahead restarts the stream.</summary>
     public const int Capacity = 32;
@@ -49,10 +52,11 @@ public sealed class JitterBuffer
 
     private const int Mask = Capacity - 1;
 
-    private readonly short[] _samples = new short[Capacity * FrameSamples];
+    private readonly short[] _samples = new short[Capacity * MaxFrameSamples];
     private readonly ushort[] _slotSequence = new ushort[Capacity];
     private readonly bool[] _slotFull = new bool[Capacity];
     private readonly int _delay;
+    private int _frame = FrameSamples;
 
     private bool _active;
     private uint _ssrc;
@@ -69,6 +73,9 @@ public sealed class JitterBuffer
         ArgumentOutOfRangeException.ThrowIfGreaterThan(playoutDelayFrames, MaxPlayoutDelayFrames);
         _delay = playoutDelayFrames;
     }
+
+    /// <summary>Samples per frame of the current stream: 160 (8 kHz) or 320 (16 kHz).</summary>
+    public int FrameLength => _frame;
 
     /// <summary>The playout delay in frames.</summary>
     public int PlayoutDelayFrames => _delay;
@@ -94,7 +101,7 @@ public sealed class JitterBuffer
     /// <summary>Stores a frame of <paramref name="samples"/> (at most one frame; shorter ones are padded with silence).</summary>
     public JitterPutResult Put(ushort sequence, uint ssrc, ReadOnlySpan<short> samples)
     {
-        if (samples.IsEmpty || samples.Length > FrameSamples)
+        if (samples.IsEmpty || samples.Length > _frame)
         {
             return JitterPutResult.Invalid;
         }
@@ -146,12 +153,13 @@ public sealed class JitterBuffer
     }
 
     /// <summary>
-    /// Called once per 20 ms tick: copies the frame due now into <paramref name="frame"/> (at least 160 samples) and returns
-    /// true, or returns false when there is none (not started, still buffering, or missing): the caller plays silence.
+    /// Called once per 20 ms tick: copies the frame due now into <paramref name="frame"/> (at least <see cref="FrameLength"/>
+    /// samples) and returns true, or returns false when there is none (not started, still buffering, or missing): the
+    /// caller plays silence.
     /// </summary>
     public bool TryRead(Span<short> frame)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(frame.Length, FrameSamples, nameof(frame));
+        ArgumentOutOfRangeException.ThrowIfLessThan(frame.Length, _frame, nameof(frame));
         if (!_active)
         {
             return false;
@@ -172,7 +180,7 @@ public sealed class JitterBuffer
         var slot = _next & Mask;
         if (_slotFull[slot] && _slotSequence[slot] == _next)
         {
-            _samples.AsSpan(slot * FrameSamples, FrameSamples).CopyTo(frame);
+            _samples.AsSpan(slot * _frame, _frame).CopyTo(frame);
             _slotFull[slot] = false;
             _next++;
             Lost += _pendingMissing;
@@ -190,6 +198,18 @@ public sealed class JitterBuffer
         }
 
         return false;
+    }
+
+    /// <summary>Forgets the stream (counters are kept) and takes frames of <paramref name="frameSamples"/> from now on (a new codec).</summary>
+    public void Reset(int frameSamples)
+    {
+        if (frameSamples is not (FrameSamples or MaxFrameSamples))
+        {
+            throw new ArgumentOutOfRangeException(nameof(frameSamples), frameSamples, "frames are 20 ms at 8 or 16 kHz");
+        }
+
+        _frame = frameSamples;
+        Reset();
     }
 
     /// <summary>Forgets the stream (counters are kept).</summary>
@@ -236,7 +256,7 @@ public sealed class JitterBuffer
 
     private void Store(int slot, ushort sequence, ReadOnlySpan<short> samples)
     {
-        var target = _samples.AsSpan(slot * FrameSamples, FrameSamples);
+        var target = _samples.AsSpan(slot * _frame, _frame);
         samples.CopyTo(target);
         target[samples.Length..].Clear();
         _slotSequence[slot] = sequence;

@@ -10,7 +10,7 @@ namespace Switchboard.Switch.Calls;
 /// resume, and keep one origin line per dialog so a phone sees a re-offer as a new version of the same session.
 /// SDP bodies are small and these edits run once per offer, so line-wise text handling is clear and cheap enough.
 /// </summary>
-internal static class SdpText
+internal static partial class SdpText
 {
     private static readonly string[] Directions = ["a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"];
 
@@ -58,80 +58,31 @@ internal static class SdpText
         return Join(lines);
     }
 
-    /// <summary>
-    /// Where a phone wants its audio and in which codec: the connection address (media level before session level),
-    /// the audio port, the first of PCMU/PCMA in its m= line, and the telephone-event payload type. Null when the
-    /// description has no usable G.711 audio stream.
-    /// </summary>
-    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType)? AudioOf(byte[] sdp)
-    {
-        IPAddress? session = null, media = null;
-        int port = -1, dtmf = 101;
-        AudioCodec? codec = null;
-        bool inAudio = false;
-        foreach (var l in Lines(sdp))
-        {
-            if (l.StartsWith("m=", StringComparison.Ordinal))
-            {
-                if (port >= 0) break; // only the first audio stream
-                var f = l[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                inAudio = f.Length >= 4 && f[0] == "audio" && int.TryParse(f[1], NumberStyles.None, CultureInfo.InvariantCulture, out port);
-                if (!inAudio) { port = -1; continue; }
-                foreach (var pt in f.Skip(3))
-                {
-                    if (pt == "0") { codec = AudioCodec.Pcmu; break; }
-                    if (pt == "8") { codec = AudioCodec.Pcma; break; }
-                }
-            }
-            else if (l.StartsWith("c=", StringComparison.Ordinal))
-            {
-                var f = l[2..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (f.Length >= 3 && IPAddress.TryParse(f[2].Split('/')[0], out var ip))
-                {
-                    if (inAudio) media = ip;
-                    else session ??= ip;
-                }
-            }
-            else if (inAudio && l.StartsWith("a=rtpmap:", StringComparison.Ordinal) && l.Contains("telephone-event", StringComparison.OrdinalIgnoreCase))
-            {
-                var pt = l[9..].Split(' ')[0];
-                if (int.TryParse(pt, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p <= 127) dtmf = p;
-            }
-        }
-        var address = media ?? session;
-        if (address is null || port <= 0 || port > 65535 || codec is null) return null;
-        return (address, port, codec.Value, dtmf);
-    }
+    /// <summary>Where a phone wants its audio and in which of the engine's codecs (see the overload); null when in none.</summary>
+    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType)? AudioOf(byte[] sdp) => AudioOf(sdp, null);
 
-    /// <summary>An offer of the switch's own media endpoint: G.711 both laws and telephone-event, 20 ms packets.</summary>
-    public static byte[] Offer(string address, int port)
+    /// <summary>An offer of the switch's own media endpoint: the codecs (default: Opus, G.722, PCMU, PCMA) and telephone-event, 20 ms packets.</summary>
+    public static byte[] Offer(string address, int port, IReadOnlyList<AudioCodec>? codecs = null)
     {
         var family = address.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4";
         var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var p = port.ToString(CultureInfo.InvariantCulture);
         return Encoding.ASCII.GetBytes($"v=0\r\no=switchboard {id} 1 IN {family} {address}\r\ns=switchboard\r\nc=IN {family} {address}\r\nt=0 0\r\n" +
-            $"m=audio {p} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n" +
-            "a=ptime:20\r\na=sendrecv\r\n");
+            OfferMediaLines(port, codecs ?? AudioCodecs.DefaultOrder) + "a=sendrecv\r\n");
     }
 
-    /// <summary>An answer of the switch's own media endpoint with one G.711 codec and, when given, one telephone-event type.</summary>
-    public static byte[] Answer(string address, int port, AudioCodec codec, int? telephoneEvent)
+    /// <summary>
+    /// An answer of the switch's own media endpoint with one codec (on the offer's payload type; the codec's default
+    /// when not given) and, when given, one telephone-event type at that codec's clock.
+    /// </summary>
+    public static byte[] Answer(string address, int port, AudioCodec codec, int? telephoneEvent, int? payloadType = null)
     {
         var family = address.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4";
         var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var p = port.ToString(CultureInfo.InvariantCulture);
-        var (pt, name) = codec == AudioCodec.Pcma ? ("8", "PCMA") : ("0", "PCMU");
         var sb = new StringBuilder(256);
         sb.Append("v=0\r\no=switchboard ").Append(id).Append(" 1 IN ").Append(family).Append(' ').Append(address).Append("\r\ns=switchboard\r\nc=IN ")
-            .Append(family).Append(' ').Append(address).Append("\r\nt=0 0\r\nm=audio ").Append(p).Append(" RTP/AVP ").Append(pt);
-        if (telephoneEvent is { } te) sb.Append(' ').Append(te.ToString(CultureInfo.InvariantCulture));
-        sb.Append("\r\na=rtpmap:").Append(pt).Append(' ').Append(name).Append("/8000\r\n");
-        if (telephoneEvent is { } t)
-        {
-            var tt = t.ToString(CultureInfo.InvariantCulture);
-            sb.Append("a=rtpmap:").Append(tt).Append(" telephone-event/8000\r\na=fmtp:").Append(tt).Append(" 0-15\r\n");
-        }
-        sb.Append("a=ptime:20\r\na=sendrecv\r\n");
+            .Append(family).Append(' ').Append(address).Append("\r\nt=0 0\r\n");
+        sb.Append(AnswerMediaLines(port, codec, payloadType ?? AudioCodecs.DefaultPayloadType(codec), telephoneEvent));
+        sb.Append("a=sendrecv\r\n");
         return Encoding.ASCII.GetBytes(sb.ToString());
     }
 

@@ -60,12 +60,14 @@ public sealed class Baresip : IAsyncDisposable
     /// <summary>
     /// Starts a phone. <paramref name="account"/> is baresip's account line, e.g.
     /// <c>&lt;sip:100@127.0.0.1:5060&gt;;auth_pass=secret;answermode=manual;regint=600</c>.
-    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop) or <c>sine:1000</c>. On a
+    /// <paramref name="source"/> is <c>tone:440</c> (a WAV played in a loop), <c>sine:1000</c> or <c>file:/path.wav</c>. On a
     /// <paramref name="host"/> inside a network namespace the phone is started with <c>ip netns exec</c> and binds SIP,
-    /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link).
+    /// RTP and ctrl_tcp to the namespace's address (which the test reaches over the veth link). <paramref name="codecs"/>
+    /// are the codec modules to load, in the order the phone offers them (default <c>g711.so</c>; Debian's baresip-core
+    /// also ships <c>g722.so</c> and <c>opus.so</c>).
     /// </summary>
     /// <param name="extraConfig">Further config lines (e.g. <c>module srtp.so</c>, <c>sip_cafile …</c>), appended as given.</param>
-    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null, IEnumerable<string>? extraConfig = null)
+    public static async Task<Baresip> StartAsync(string name, string workDir, string account, string source, PhoneHost? host = null, IEnumerable<string>? extraConfig = null, IReadOnlyList<string>? codecs = null)
     {
         host ??= PhoneHost.Loopback;
         if (!File.Exists("/usr/bin/baresip")) throw new InvalidOperationException("baresip is not installed (Debian package baresip-core; scripts/test.sh installs it)");
@@ -81,6 +83,11 @@ public sealed class Baresip : IAsyncDisposable
             var wav = Path.Combine(dir, "tone.wav");
             Audio.WriteTone(wav, double.Parse(kind[1], CultureInfo.InvariantCulture));
             audioSource = "aufile," + wav;
+        }
+        else if (kind[0] == "file")
+        {
+            // A WAV the test wrote, played as it is (aufile wants the codec's own rate: 16 kHz for G.722).
+            audioSource = "aufile," + source[5..];
         }
         else
         {
@@ -99,8 +106,7 @@ public sealed class Baresip : IAsyncDisposable
             rtcp_mux		no
             jitter_buffer_delay	5-10
             module_path		/usr/lib/baresip/modules
-            module			g711.so
-            module			aufile.so
+            {string.Join("", (codecs ?? ["g711.so"]).Select(m => $"module\t\t\t{m}\n"))}module			aufile.so
             module			ausine.so
             module			sndfile.so
             module_tmp		account.so
