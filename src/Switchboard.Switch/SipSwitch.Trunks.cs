@@ -42,7 +42,7 @@ public sealed partial class SipSwitch
         {
             _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
                 string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
-            if (trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tls) _layer.Transport.SetTlsPeer(trunk.Upstream.Address, TlsPeerOf(trunk.Options));
+            if (trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tls && _layer.Transport is Sip.Transport.SipTransport sockets) sockets.SetTlsPeer(trunk.Upstream.Address, TlsPeerOf(trunk.Options));
             if (!trunk.Options.Register) continue;
             var contact = $"<sip:{trunk.Options.Username}@{ContactHostPort(trunk.Upstream)}{TransportParameter(trunk.Upstream.Protocol)}>";
             var upstream = trunk.Upstream;

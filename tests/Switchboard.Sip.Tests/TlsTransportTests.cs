@@ -138,10 +138,10 @@ public sealed class TlsTransportTests : IAsyncLifetime, ISipTransactionUser
         var stream = plain.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(Options(((IPEndPoint)plain.Client.LocalEndPoint!).Port, "plain1")));
         Assert.True(await ClosedByServerAsync(stream), "the TLS port answered plaintext or kept the connection open");
-        await Poll.UntilAsync(() => _layer.Transport.FailedTlsHandshakes == 1, "the failed handshake to be counted");
+        await Poll.UntilAsync(() => ((SipTransport)_layer.Transport).FailedTlsHandshakes == 1, "the failed handshake to be counted");
         Assert.Contains(_log.Lines, l => l.Id.Id == 5066 && l.Text.Contains("(NotTls)", StringComparison.Ordinal) && l.Text.Contains("0x4f", StringComparison.Ordinal));
         Assert.False(_optionsFrom.Task.IsCompleted);
-        await Poll.UntilAsync(() => _layer.Transport.AcceptedTcpConnections == 0, "the connection slot to be released");
+        await Poll.UntilAsync(() => ((SipTransport)_layer.Transport).AcceptedTcpConnections == 0, "the connection slot to be released");
 
         var (tcp, ssl) = await ConnectTlsAsync();
         using var _ = tcp;
@@ -163,9 +163,9 @@ public sealed class TlsTransportTests : IAsyncLifetime, ISipTransactionUser
         garbage[5] = 1; // message type ClientHello, with a nonsense length and body
         await stream.WriteAsync(garbage);
         Assert.True(await ClosedByServerAsync(stream), "garbage kept the connection open");
-        await Poll.UntilAsync(() => _layer.Transport.FailedTlsHandshakes == 1, "the failed handshake to be counted");
+        await Poll.UntilAsync(() => ((SipTransport)_layer.Transport).FailedTlsHandshakes == 1, "the failed handshake to be counted");
         Assert.Contains(_log.Lines, l => l.Id.Id == 5066 && l.Text.Contains("(BadHandshake)", StringComparison.Ordinal));
-        await Poll.UntilAsync(() => _layer.Transport.AcceptedTcpConnections == 0, "the connection slot to be released");
+        await Poll.UntilAsync(() => ((SipTransport)_layer.Transport).AcceptedTcpConnections == 0, "the connection slot to be released");
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class TlsTransportTests : IAsyncLifetime, ISipTransactionUser
         try
         {
             for (int i = 0; i < 4; i++) open.Add(await ConnectTlsAsync());
-            await Poll.UntilAsync(() => _layer.Transport.AcceptedTcpConnections == 4, "four TLS connections");
+            await Poll.UntilAsync(() => ((SipTransport)_layer.Transport).AcceptedTcpConnections == 4, "four TLS connections");
             using var fifth = new TcpClient();
             bool refused;
             try

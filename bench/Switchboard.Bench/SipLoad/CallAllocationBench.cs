@@ -118,7 +118,7 @@ internal static class CallAllocationBench
     /// <summary>Bindings and secrets in memory: the bench measures the call path, not SQLite.</summary>
     private sealed class MemoryPhoneStores : IPhoneBindingStore, IDeviceSecretStore
     {
-        private readonly Dictionary<string, string> _secrets = [];
+        private readonly Dictionary<string, DeviceCredential> _secrets = [];
 
         public IReadOnlyList<PhoneBinding> LoadBindings() => [];
 
@@ -130,14 +130,35 @@ internal static class CallAllocationBench
         {
         }
 
-        public string? GetSecret(string device)
+        public DeviceCredential? GetCredential(string device)
         {
             lock (_secrets) return _secrets.GetValueOrDefault(device);
         }
 
-        public void SetSecret(string device, string secret)
+        public void SetCredential(string device, DeviceCredential credential)
         {
-            lock (_secrets) _secrets[device] = secret;
+            lock (_secrets) _secrets[device] = credential;
+        }
+
+        public bool ClearPending(string device)
+        {
+            lock (_secrets)
+            {
+                if (_secrets.GetValueOrDefault(device) is not { PendingPassword: not null } c) return false;
+                _secrets[device] = c with { PendingPassword = null };
+                return true;
+            }
+        }
+
+        public IReadOnlyDictionary<string, DeviceCredential> AllCredentials()
+        {
+            lock (_secrets) return new Dictionary<string, DeviceCredential>(_secrets);
+        }
+
+        public IReadOnlyDictionary<string, string> LegacyPasswords() => new Dictionary<string, string>();
+
+        public void RemoveLegacy(string device)
+        {
         }
     }
 

@@ -17,6 +17,15 @@ public interface ISipTransport : IAsyncDisposable
     /// <summary>The endpoint this transport receives on.</summary>
     IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>The local port peers reach this transport at for <paramref name="protocol"/> (Via sent-by, Contact).</summary>
+    int PortFor(SipProtocol protocol) => LocalEndPoint.Port;
+
+    /// <summary>The TLS listener's endpoint, or null when this transport has none.</summary>
+    IPEndPoint? TlsLocalEndPoint => null;
+
+    /// <summary>The per-device message trace (<c>switchboard ctl sip-trace on EXT</c>), off until switched on.</summary>
+    SipMessageTrace Trace { get; }
+
     /// <summary>Messages received that were malformed (answered with 400 or dropped).</summary>
     long MalformedCount { get; }
 

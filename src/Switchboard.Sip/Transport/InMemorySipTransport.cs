@@ -116,6 +116,7 @@ public sealed class InMemorySipTransport : ISipTransport
         _limits = limits ?? SipParserLimits.Default;
         _log = log ?? NullLogger.Instance;
         Addresses = new LocalAddressSelector(address.Address);
+        Trace = new SipMessageTrace(_log);
     }
 
     /// <inheritdoc />
@@ -123,6 +124,9 @@ public sealed class InMemorySipTransport : ISipTransport
 
     /// <inheritdoc />
     public IPEndPoint LocalEndPoint => _socket.LocalEndPoint;
+
+    /// <inheritdoc />
+    public SipMessageTrace Trace { get; }
 
     /// <inheritdoc />
     public long MalformedCount => Interlocked.Read(ref _malformed);
