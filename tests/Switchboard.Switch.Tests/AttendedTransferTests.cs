@@ -20,7 +20,7 @@ public sealed class AttendedTransferTests
     [Fact]
     public async Task Refer_with_replaces_joins_the_two_partners_and_releases_the_transferring_phone()
     {
-        var log = new LogLines();
+        var log = new ListLogger();
         await using var f = new SwitchFixture(log: log);
         int p101 = Ports.FreeUdp(), p102 = Ports.FreeUdp();
         using var phone101 = Sipp.Start("uas_reinvite.xml", p101, null);

@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using Microsoft.Extensions.Logging;
 using Switchboard.Telephony;
 using Switchboard.Testing;
 
@@ -204,17 +202,4 @@ internal sealed class SlowJournal(ICallJournal inner, TimeSpan answerDelay) : IC
     public IReadOnlyList<CallJournalEntry> Recent(int count) => inner.Recent(count);
 
     public long MaxCallId() => inner.MaxCallId();
-}
-
-/// <summary>Collects formatted log lines (a capture for tests, not a logging provider).</summary>
-internal sealed class LogLines : ILogger<SipSwitch>
-{
-    public ConcurrentQueue<(EventId Id, string Text)> Lines { get; } = new();
-
-    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => true;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Lines.Enqueue((eventId, formatter(state, exception)));
 }

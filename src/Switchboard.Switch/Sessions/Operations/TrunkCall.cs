@@ -363,6 +363,8 @@ public sealed partial class SipSwitch
             if (r.To.Tag is not null) leg.State = LegState.Early;
             bool first = alerting.Count == 0;
             alerting[leg] = _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+            // A ringing member's connection leads to the group call too (Drop rejects it, as before any answer).
+            call.Adopt(alerting[leg]);
             if (first) await txn.RespondAsync(SipResponse.For(req, 180, toTag: legA.Dialog.LocalTag)).ConfigureAwait(false);
         }
 
