@@ -115,7 +115,10 @@ public sealed partial class AsteriskPhoneSystem : ICallControl, IHostedService, 
         if (r.Failure is { } f) { lock (_model.SyncRoot) _pending.Remove(pending); return f; }
         if (!r.Response!.IsSuccess) return MapError(what, r.Response, destination);
         LogOriginateQueued(_log, device, destination, channelId);
-        return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
+        string? callId;
+        lock (_model.SyncRoot) callId = pending.Connection?.Call.Id;
+        // The call id lets a client match the events that follow (an extension of the seed's reply, DESIGN.md §4).
+        return CallControlResult.Ok(callId is null ? $"{what}: calling {device}, then {destination}" : $"{what}: call {callId}, calling {device}, then {destination}");
     }
 
     /// <inheritdoc />

@@ -32,6 +32,7 @@ public sealed class Conference : IAsyncDisposable
     private Member[] _members = [];
     private ConferenceMode _mode;
     private bool _disposed;
+    private bool _keepMixing;
 
     internal Conference(MediaEngine engine)
     {
@@ -115,6 +116,24 @@ public sealed class Conference : IAsyncDisposable
 
         _engine.Unregister(this);
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Keeps the conference on the mixer's clock even with two members of one codec, instead of relaying their
+    /// packets: the switch then has a stream of its own to each phone, into which it can send digits (Dtmf command).
+    /// </summary>
+    public void KeepMixing()
+    {
+        lock (_gate)
+        {
+            if (_disposed || _keepMixing)
+            {
+                return;
+            }
+
+            _keepMixing = true;
+            Reconfigure();
+        }
     }
 
     /// <summary>A member's codec changed (new SDP): relay and mixer are chosen again.</summary>
@@ -213,7 +232,7 @@ public sealed class Conference : IAsyncDisposable
             < 2 => ConferenceMode.Idle,
 
             // A member without SDP yet has no codec; it cannot be sent to, so it forces no transcoding either.
-            2 when members[0].Endpoint.Codec is not { } a || members[1].Endpoint.Codec is not { } b || a == b => ConferenceMode.Relay,
+            2 when !_keepMixing && (members[0].Endpoint.Codec is not { } a || members[1].Endpoint.Codec is not { } b || a == b) => ConferenceMode.Relay,
             _ => ConferenceMode.Mix,
         };
 

@@ -517,6 +517,17 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Queues a DTMF digit (0–9, *, #, A–D) to be sent to the phone as RFC 4733 telephone-events on the next frames of
+    /// the mixer; false for any other character.
+    /// </summary>
+    public bool SendDigit(char digit, ushort durationSamples = 800)
+    {
+        if (!TelephoneEvent.TryGetEvent(digit, out var eventCode)) return false;
+        QueueDtmf(eventCode, durationSamples);
+        return true;
+    }
+
     /// <summary>Queues a digit to be sent as telephone-events (from the DTMF relay of the conference).</summary>
     internal void QueueDtmf(byte eventCode, ushort duration)
     {

@@ -66,7 +66,7 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
             var caller = _model.StartCall(device, destination);
             Offer(caller.Call, destination);
             SimulationLog.CallPlaced(_log, caller.Call.Id, device, destination);
-            return Ok($"{what}: calling");
+            return Ok($"{what}: call {caller.Call.Id}, calling {device}, then {destination}");
         }
     }
 
@@ -159,6 +159,48 @@ public sealed class SimulatedPhoneSystem : ICallControl, IDisposable
                 _model.Clear(placing, "cancelled by toggle");
             _model.ChangeState(held, ConnectionState.Connected, CallEventType.Retrieved);
             return Ok(active is null ? $"{what}: retrieved call {held.Call.Id}" : $"{what}: call {active.Call.Id} held, call {held.Call.Id} active");
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> HoldAsync(string device, CancellationToken cancellationToken = default)
+    {
+        lock (_model.SyncRoot)
+        {
+            var what = $"Hold {device}";
+            if (Check(what, device) is { } fail) return Done(fail);
+            if (_model.FirstInState(device, ConnectionState.Connected) is not { } active) return Fail(ReplyCode.WrongState, $"{what}: no connected call at {device}");
+            _model.ChangeState(active, ConnectionState.Held, CallEventType.Held);
+            return Ok($"{what}: call {active.Call.Id} held");
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> RetrieveAsync(string device, CancellationToken cancellationToken = default)
+    {
+        lock (_model.SyncRoot)
+        {
+            var what = $"Retrieve {device}";
+            if (Check(what, device) is { } fail) return Done(fail);
+            if (_model.FirstInState(device, ConnectionState.Held) is not { } held) return Fail(ReplyCode.WrongState, $"{what}: no held call at {device}");
+            if (_model.FirstInState(device, ConnectionState.Connected) is { } active)
+                return Fail(ReplyCode.WrongState, $"{what}: call {active.Call.Id} is active at {device} (Toggle swaps the two)");
+            _model.ChangeState(held, ConnectionState.Connected, CallEventType.Retrieved);
+            return Ok($"{what}: retrieved call {held.Call.Id}");
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<CallControlResult> DtmfAsync(string device, string digits, CancellationToken cancellationToken = default)
+    {
+        lock (_model.SyncRoot)
+        {
+            var what = $"Dtmf {device} {digits}";
+            if (Check(what, device) is { } fail) return Done(fail);
+            if (_model.FirstInState(device, ConnectionState.Connected) is not { } active) return Fail(ReplyCode.WrongState, $"{what}: no connected call at {device}");
+            // Simulated phones have no audio: the digits are accepted and only logged.
+            _log.LogInformation("Simulated call {Call}: {Device} sends digits {Digits}", active.Call.Id, device, digits);
+            return Ok($"{what}: {digits.Length} digits sent into call {active.Call.Id}");
         }
     }
 

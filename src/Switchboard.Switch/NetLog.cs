@@ -4,7 +4,7 @@ using Switchboard.Switch.Registrar;
 
 namespace Switchboard.Switch;
 
-/// <summary>Log lines about where phones are and how they are reached (event IDs 4100–4149).</summary>
+/// <summary>Log lines about where phones are and how they are reached (event IDs 4201–4209).</summary>
 internal static partial class NetLog
 {
     [LoggerMessage(EventId = 4201, Level = LogLevel.Information,

@@ -8,6 +8,7 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Switch.Registrar;
 using Switchboard.Switch.Security;
 using Switchboard.Telephony;
@@ -34,8 +35,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     private readonly SipTransactionLayer _layer;
     private readonly Registrar.Registrar _registrar;
     private readonly DialPlan _dialPlan = new();
-    private readonly ConcurrentDictionary<string, (B2BCall Call, Leg Leg)> _dialogs = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<ServerTransaction, B2BCall> _pending = new();
+    private readonly ConcurrentDictionary<string, (CallSession Call, Leg Leg)> _dialogs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ServerTransaction, CallSession> _pending = new();
     private readonly IPAddress? _rtpAddress;
     private readonly KeepAlive _keepAlive;
     private ITimer? _expiry;
@@ -123,8 +124,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _expiry = Time.CreateTimer(_ => _bindings.Expire(), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         _keepAlive.Start(_options.KeepAliveInterval);
         StartTrunks();
-        _log.LogInformation("SIP switch listening on {EndPoint} (UDP+TCP), TLS on {Tls}, realm {Realm}, devices {Devices}", LocalEndPoint,
-            (object?)_layer.Transport.TlsLocalEndPoint ?? "off", _options.Realm, string.Join(",", _model.Devices.Order()));
+        SwitchLog.Listening(_log, LocalEndPoint, (object?)_layer.Transport.TlsLocalEndPoint ?? "off", _options.Realm, string.Join(",", _model.Devices.Order()));
     }
 
     /// <summary>The password of a device (for tests and the first-start hint).</summary>
@@ -180,7 +180,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         }
         catch (Exception ex)
         {
-            _log.LogError(ex, "SIP {Method} {CallId} from {Source} failed", req.Method, req.CallId, txn.Source);
+            SwitchLog.RequestFailed(_log, ex, req.Method, req.CallId, txn.Source);
             await txn.RespondAsync(500).ConfigureAwait(false);
         }
     }
@@ -192,7 +192,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     {
         // The ACK for our 2xx on leg A (or B after a relayed re-INVITE): the ACK towards the other phone was sent
         // when its 2xx arrived, so nothing is relayed.
-        if (_dialogs.TryGetValue(SipDialog.KeyOf(ack.CallId, ack.To.Tag), out var d)) d.Leg.Confirmed = true;
+        if (_dialogs.TryGetValue(SipDialog.KeyOf(ack.CallId, ack.To.Tag), out var d) && d.Leg.State == LegState.Connecting) d.Leg.State = LegState.Confirmed;
         return Task.CompletedTask;
     }
 
@@ -204,8 +204,8 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
             await invite.RespondAsync(487).ConfigureAwait(false);
             return;
         }
-        _log.LogInformation("Call {CallId}: caller {Caller} cancelled", call.A.Dialog.CallId, call.Caller.Party);
-        await EndCallAsync(call, "cancelled", CallOutcome.Abandoned, finalToA: 487).ConfigureAwait(false);
+        SwitchLog.CallerCancelled(_log, call.Caller.Call.Id, call.Caller.Party);
+        await call.RunAsync(() => EndCallAsync(call, "cancelled", CallOutcome.Abandoned, finalToA: 487)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -279,7 +279,7 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
         _expiry?.Dispose();
         _keepAlive.Dispose();
         foreach (var call in _dialogs.Values.Select(d => d.Call).Distinct().ToList())
-            await EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503).ConfigureAwait(false);
+            await call.RunAsync(() => EndCallAsync(call, "switch stopping", CallOutcome.Interrupted, finalToA: 503)).ConfigureAwait(false);
         await StopTrunksAsync().ConfigureAwait(false);
         await _layer.DisposeAsync().ConfigureAwait(false);
         if (_media is not null) await _media.DisposeAsync().ConfigureAwait(false);

@@ -48,6 +48,21 @@ public interface ICallControl
     /// connector whose link is down knows nothing current about its devices.
     /// </summary>
     string? UnavailableReason => null;
+
+    /// <summary>Extension (not in the seed): dev puts its connected call on hold. Phone systems that cannot answer 501.</summary>
+    ValueTask<CallControlResult> HoldAsync(string device, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(CallControlResult.Fail(ReplyCode.NotImplemented, $"Hold {device}: not available on the {Kind} phone system"));
+
+    /// <summary>Extension (not in the seed): dev takes its held call back. Phone systems that cannot answer 501.</summary>
+    ValueTask<CallControlResult> RetrieveAsync(string device, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(CallControlResult.Fail(ReplyCode.NotImplemented, $"Retrieve {device}: not available on the {Kind} phone system"));
+
+    /// <summary>
+    /// Extension (not in the seed): the DTMF digits (0–9, *, #, A–D) go into dev's connected call as if dev's keypad
+    /// sent them (RFC 4733 telephone-events). Phone systems that cannot answer 501.
+    /// </summary>
+    ValueTask<CallControlResult> DtmfAsync(string device, string digits, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(CallControlResult.Fail(ReplyCode.NotImplemented, $"Dtmf {device} {digits}: not available on the {Kind} phone system"));
 }
 
 /// <summary>

@@ -20,7 +20,8 @@ public sealed class AttendedTransferTests
     [Fact]
     public async Task Refer_with_replaces_joins_the_two_partners_and_releases_the_transferring_phone()
     {
-        await using var f = new SwitchFixture();
+        var log = new ListLogger();
+        await using var f = new SwitchFixture(log: log);
         int p101 = Ports.FreeUdp(), p102 = Ports.FreeUdp();
         using var phone101 = Sipp.Start("uas_reinvite.xml", p101, null);
         using var phone102 = Sipp.Start("uas_reinvite.xml", p102, null);
@@ -57,6 +58,10 @@ public sealed class AttendedTransferTests
         var conn = Assert.Single(f.Model.ConnectionsOf("101"));
         Assert.Equal("102", Assert.Single(f.Model.PartnersOf(conn)).Party);
         Assert.Empty(f.Model.ConnectionsOf("100"));
+
+        // The REFER's outcome is one line that names the transfer once (not "REFER from 100 to 102: REFER from …").
+        var refer100 = Assert.Single(log.Lines, l => l.Text.Contains("REFER from 100", StringComparison.Ordinal));
+        Assert.DoesNotContain("REFER from 100 to 102: REFER from", refer100.Text, StringComparison.Ordinal);
 
         Assert.Equal(ReplyCode.Ok, (await f.Switch.DropAsync("101")).Code);
         var (code101, out101) = await phone101.ExitAsync();

@@ -176,27 +176,4 @@ public sealed class HostileFieldTests
         var line = Assert.Single(log.Lines, l => l.Text.StartsWith("SecurityEvent=InvalidAccount ", StringComparison.Ordinal)).Text;
         Assert.Contains("Account=\"x\\x22 RemoteAddress=10.9.9.9 \" RemoteAddress=127.0.0.1 ", line, StringComparison.Ordinal);
     }
-
-    /// <summary>Collects formatted log lines with their event IDs (a logger, not a fake of anything under test).</summary>
-    private sealed class ListLogger : ILogger<SipSwitch>
-    {
-        private readonly List<(int EventId, string Text)> _lines = [];
-
-        public List<(int EventId, string Text)> Lines
-        {
-            get
-            {
-                lock (_lines) return [.. _lines];
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_lines) _lines.Add((eventId.Id, formatter(state, exception)));
-        }
-    }
 }

@@ -9,7 +9,8 @@ internal sealed class SwitchFixture : IAsyncDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-switch-").FullName;
     private readonly SqliteStore _store;
 
-    public SwitchFixture(int authFreeFailures = 5, Action<SwitchOptions>? configure = null, Microsoft.Extensions.Logging.ILogger<SipSwitch>? log = null)
+    public SwitchFixture(int authFreeFailures = 5, Action<SwitchOptions>? configure = null, Microsoft.Extensions.Logging.ILogger<SipSwitch>? log = null,
+        Func<ICallJournal, ICallJournal>? journal = null)
     {
         _store = new SqliteStore(Path.Combine(_dir, "sb.db"));
         var options = new SwitchOptions
@@ -22,7 +23,7 @@ internal sealed class SwitchFixture : IAsyncDisposable
             Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
         };
         configure?.Invoke(options);
-        Model = new CallModel(options.Devices, new CallEventHub(), _store, _store);
+        Model = new CallModel(options.Devices, new CallEventHub(), _store, journal is null ? _store : journal(_store));
         Switch = new SipSwitch(options, Model, _store, _store, log: log);
         Switch.Start();
     }

@@ -25,6 +25,12 @@ public enum CommandVerb
     Status,
     /// <summary><c>Monitor dev|* [last-seq]</c></summary>
     Monitor,
+    /// <summary><c>Hold dev</c> (extension, not in the seed)</summary>
+    Hold,
+    /// <summary><c>Retrieve dev</c> (extension, not in the seed)</summary>
+    Retrieve,
+    /// <summary><c>Dtmf dev digits</c> (extension, not in the seed)</summary>
+    Dtmf,
 }
 
 /// <summary>

@@ -146,6 +146,10 @@ public sealed partial class CommandInterpreter : IDisposable
             case CommandVerb.Transfer: return await cc.TransferAsync(device, ct).ConfigureAwait(false);
             case CommandVerb.Conference: return await cc.ConferenceAsync(device, ct).ConfigureAwait(false);
             case CommandVerb.Pickup: return await cc.PickupAsync(device, argument!, ct).ConfigureAwait(false);
+            // Extensions beyond the seed's nine (DESIGN.md §4); phone systems without them answer 501.
+            case CommandVerb.Hold: return await cc.HoldAsync(device, ct).ConfigureAwait(false);
+            case CommandVerb.Retrieve: return await cc.RetrieveAsync(device, ct).ConfigureAwait(false);
+            case CommandVerb.Dtmf: return await cc.DtmfAsync(device, argument!, ct).ConfigureAwait(false);
             case CommandVerb.Forward:
                 var setting = argument switch
                 {

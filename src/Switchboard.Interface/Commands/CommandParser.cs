@@ -12,7 +12,11 @@ public static class CommandParser
         ("Redirect", CommandVerb.Redirect), ("Toggle", CommandVerb.Toggle), ("Transfer", CommandVerb.Transfer),
         ("Conference", CommandVerb.Conference), ("Pickup", CommandVerb.Pickup), ("Forward", CommandVerb.Forward),
         ("Status", CommandVerb.Status), ("Monitor", CommandVerb.Monitor),
+        ("Hold", CommandVerb.Hold), ("Retrieve", CommandVerb.Retrieve), ("Dtmf", CommandVerb.Dtmf),
     ];
+
+    /// <summary>The most digits one Dtmf command sends (the media engine queues as many per phone).</summary>
+    public const int MaxDtmfDigits = 32;
 
     /// <summary>The usage line of each verb, for error replies.</summary>
     public static string Usage(CommandVerb verb) => verb switch
@@ -22,6 +26,7 @@ public static class CommandParser
         CommandVerb.Pickup => "Pickup <device> <other device>",
         CommandVerb.Forward => "Forward <device> [<target>|*]",
         CommandVerb.Monitor => "Monitor <device>|* [<last sequence>]",
+        CommandVerb.Dtmf => "Dtmf <device> <digits 0-9 * # A-D>",
         _ => $"{verb} <device>",
     };
 
@@ -50,7 +55,7 @@ public static class CommandParser
         }
         if (verb is not { } vb)
         {
-            error = $"unknown command '{Shorten(verbText)}' (commands: MakeCall Answer Drop Redirect Toggle Transfer Conference Pickup Forward Status Monitor)";
+            error = $"unknown command '{Shorten(verbText)}' (commands: MakeCall Answer Drop Redirect Toggle Transfer Conference Pickup Forward Status Monitor Hold Retrieve Dtmf)";
             return false;
         }
         var name1 = Verbs[(int)vb].Name;
@@ -109,6 +114,28 @@ public static class CommandParser
                     return false;
                 }
                 argument = other.ToString();
+                break;
+            case CommandVerb.Dtmf:
+                var digits = NextToken(ref rest);
+                if (digits.IsEmpty)
+                {
+                    error = $"{name1} {device}: missing digits ({Usage(vb)})";
+                    return false;
+                }
+                if (digits.Length > MaxDtmfDigits)
+                {
+                    error = $"{name1} {device}: at most {MaxDtmfDigits} digits at once ({Usage(vb)})";
+                    return false;
+                }
+                foreach (var d in digits)
+                {
+                    if (!(char.IsAsciiDigit(d) || d is '*' or '#' || char.ToUpperInvariant(d) is >= 'A' and <= 'D'))
+                    {
+                        error = $"{name1} {device}: '{Shorten(digits)}' is not a DTMF digit string ({Usage(vb)})";
+                        return false;
+                    }
+                }
+                argument = digits.ToString().ToUpperInvariant();
                 break;
             case CommandVerb.Monitor:
                 var seq = NextToken(ref rest);

@@ -1,4 +1,5 @@
 using Switchboard.Media;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch.Calls;

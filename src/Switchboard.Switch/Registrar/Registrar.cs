@@ -26,7 +26,7 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
         var toUser = req.To.SipUri?.User;
         if (toUser != device)
         {
-            log.LogWarning("REGISTER for {To} by authenticated user {User} from {Source} refused", toUser, device, txn.Source);
+            SwitchLog.RegisterForOtherRefused(log, toUser, device, txn.Source);
             await txn.RespondAsync(403, $"Forbidden ({device} may register only itself)").ConfigureAwait(false);
             return;
         }
@@ -41,7 +41,7 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
                 return;
             }
             bindings.Unregister(device, null);
-            log.LogInformation("{Device} unregistered all contacts", device);
+            SwitchLog.UnregisteredAll(log, device);
         }
         else
         {
@@ -52,7 +52,7 @@ internal sealed class Registrar(SipSwitch sw, BindingTable bindings, SwitchOptio
                 if (expires == 0)
                 {
                     bindings.Unregister(device, c.Uri);
-                    log.LogInformation("{Device} unregistered {Contact}", device, c.Uri);
+                    SwitchLog.Unregistered(log, device, c.Uri);
                     continue;
                 }
                 if (expires < options.MinExpires)

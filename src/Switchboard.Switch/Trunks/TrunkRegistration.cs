@@ -109,7 +109,7 @@ public sealed class TrunkRegistration : IAsyncDisposable
                 Granted = TimeSpan.FromSeconds(granted);
                 Set(TrunkRegistrationState.Registered);
                 var refresh = TimeSpan.FromSeconds(Math.Max(1, Math.Min(granted / 2.0, granted - 30)));
-                _log.LogInformation("Trunk {Trunk}: registered for {Granted} s, refresh in {Refresh}", _trunk.Name, granted, refresh);
+                SwitchLog.TrunkRegistered(_log, _trunk.Name, granted, refresh);
                 Schedule(refresh);
                 return;
             }
@@ -134,7 +134,7 @@ public sealed class TrunkRegistration : IAsyncDisposable
         // At least 100 ms: a timer firing while this attempt is still finishing would be dropped by the guard in RunAsync.
         var wait = TimeSpan.FromSeconds(Math.Max(0.1, Math.Min(o.RegisterRetryMaxSeconds, o.RegisterRetrySeconds * Math.Pow(2, Math.Min(_failures - 1, 20)))));
         Set(TrunkRegistrationState.Failed);
-        _log.LogWarning("Trunk {Trunk}: registration failed ({Why}); retry {Count} in {Wait}", _trunk.Name, why, _failures, wait);
+        SwitchLog.TrunkRegistrationFailed(_log, _trunk.Name, why, _failures, wait);
         Schedule(wait);
     }
 
@@ -223,7 +223,7 @@ public sealed class TrunkRegistration : IAsyncDisposable
             }
             catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or Sip.Transport.SipTransportException)
             {
-                _log.LogDebug("Trunk {Trunk}: unregistering failed: {Error}", _trunk.Name, ex.Message);
+                SwitchLog.TrunkUnregisterFailed(_log, _trunk.Name, ex.Message);
             }
         }
         Set(TrunkRegistrationState.Unregistered);

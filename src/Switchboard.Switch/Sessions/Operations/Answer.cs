@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using Switchboard.Sip.Messages;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -38,7 +37,7 @@ public sealed partial class SipSwitch
         {
             if (e.Trim().Equals("talk", StringComparison.OrdinalIgnoreCase))
             {
-                if (_learnedAnswer.TryAdd(device, AnswerMethod.Talk)) _log.LogInformation("Phone {Device} accepts NOTIFY talk: Answer will use it", device);
+                if (_learnedAnswer.TryAdd(device, AnswerMethod.Talk)) SwitchLog.LearnedTalk(_log, device);
                 return;
             }
         }
@@ -51,25 +50,40 @@ public sealed partial class SipSwitch
         if (Precheck(what, device) is { } refused) return refused;
         var ringing = _model.FirstInState(device, ConnectionState.Alerting);
         if (ringing is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {device}");
-        var call = Calls.FirstOrDefault(c => c.Callee == ringing && c.B?.Device == device);
-        if (call?.B is not { } leg) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        if (SessionOf(ringing) is not { } call) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        return await call.RunAsync(() => AnswerInTurnAsync(what, call, ringing, device)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Answers a ringing leg, in its session's turn: the callee's phone of any call, or the caller's own phone of a
+    /// MakeCall, which rings first (its INVITE carried the auto-answer hints already, so only NOTIFY talk is left).
+    /// </summary>
+    private async Task<CallControlResult> AnswerInTurnAsync(string what, CallSession call, Connection ringing, string device)
+    {
+        bool ownPhone = call.IsThirdParty && call.Caller == ringing;
+        Leg? leg = ownPhone ? call.A : call.Callee == ringing && call.B?.Device == device ? call.B : null;
+        if (leg is null || ringing.State != ConnectionState.Alerting || call.State != SessionState.Calling)
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call stopped ringing meanwhile");
         var method = AnswerMethodOf(device);
         switch (method)
         {
             case AnswerMethod.Talk:
-                if (leg.Dialog.RemoteTag is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the phone has not sent 180 Ringing yet");
-                var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Caller.Party, leg.Dialog.Peer));
+                if (leg.State != LegState.Early) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the phone has not sent 180 Ringing yet");
+                var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(ownPhone ? call.Caller.Call.Called : call.Caller.Party, leg.Dialog.Peer));
                 notify.Add("Event", "talk");
                 notify.Add("Subscription-State", "terminated;reason=noresource");
                 var r = await _layer.Send(notify, leg.Dialog.Peer).FinalResponse.ConfigureAwait(false);
                 if (r.StatusCode is >= 200 and < 300)
                     return CallControlResult.Ok($"{what}: asked the phone to answer (NOTIFY talk accepted)");
-                _log.LogWarning("Phone {Device} refused NOTIFY talk: {Code} {Reason}", device, r.StatusCode, r.Reason);
+                SwitchLog.TalkRefused(_log, device, r.StatusCode, r.Reason);
                 _learnedAnswer[device] = AnswerMethod.None;
                 return CallControlResult.Fail(ReplyCode.NotImplemented, $"{what}: the phone refused NOTIFY talk ({r.StatusCode} {r.Reason}); answer on the phone");
+            case AnswerMethod.AutoAnswer when ownPhone:
+                return CallControlResult.Fail(ReplyCode.NotImplemented,
+                    $"{what}: the phone was offered this MakeCall with auto-answer hints already and did not answer; answer on the phone");
             case AnswerMethod.AutoAnswer:
                 // The same phone is offered the call again, this time with auto-answer hints.
-                return Retarget(what, ringing, device, autoAnswer: true, cause: null);
+                return Retarget(what, call, ringing, device, autoAnswer: true, cause: null);
             default:
                 return CallControlResult.Fail(ReplyCode.NotImplemented,
                     $"{what}: the phone at {device} accepts neither NOTIFY talk nor auto-answer hints (Sip:AnswerMethods); answer on the phone");

@@ -4,13 +4,17 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Switch.Registrar;
 using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
 
-/// <summary>The B2BUA part: new calls, responses from the callee, in-dialog requests, and releasing calls.</summary>
+/// <summary>
+/// The B2BUA's session core: a new call becomes a <see cref="CallSession"/>; the callee's responses, in-dialog requests
+/// and the release of a call run in that session's turn. Features are operations in <c>Sessions/Operations</c>.
+/// </summary>
 public sealed partial class SipSwitch
 {
     private async Task OnNewInviteAsync(ServerTransaction txn)
@@ -58,13 +62,13 @@ public sealed partial class SipSwitch
             return;
         }
 
-        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller, LegState.Incoming) { Sdp = req.Body };
         var callerConn = _model.StartCall(caller, dialled);
-        var call = new B2BCall(legA, txn, callerConn);
-        _dialogs[legA.Dialog.Key] = (call, legA);
+        var call = new CallSession(legA, txn, callerConn);
+        Register(call, legA);
         _pending[txn] = call;
 
-        await OfferToExtensionAsync(call, req, dialled, TrunkRouter.DisplayName(req.From.DisplayName, caller), caller).ConfigureAwait(false);
+        await call.RunAsync(() => OfferToExtensionAsync(call, req, dialled, TrunkRouter.DisplayName(req.From.DisplayName, caller), caller)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -72,7 +76,7 @@ public sealed partial class SipSwitch
     /// to: do-not-disturb gives 486, forwarding to an outside number goes out through a trunk, an unregistered phone
     /// gives 480, else the phone rings until the ring timeout.
     /// </summary>
-    private async Task OfferToExtensionAsync(B2BCall call, SipRequest invite, string number, string display, string from)
+    private async Task OfferToExtensionAsync(CallSession call, SipRequest invite, string number, string display, string from)
     {
         var callerConn = call.Caller;
         var route = _model.Resolve(number);
@@ -97,40 +101,34 @@ public sealed partial class SipSwitch
             return;
         }
 
-        _log.LogInformation("Call {Call}: {Caller} -> {Target}{Forward}", callerConn.Call.Id, from, route.Target, cause is null ? "" : " (" + cause + ")");
+        SwitchLog.CallRouted(_log, callerConn.Call.Id, from, route.Target, cause);
         var offer = OfferForCallee(call, peer.Value, PhoneFlow.Of(binding)?.NatDetected == true, calleeIsTrunk: false, out var endpointB);
-        bool started;
-        lock (call.Gate)
+        if (call.State != SessionState.Calling)
         {
-            // The caller may have cancelled while the media was being set up.
-            started = call.State == B2BState.Calling;
-            if (started)
-                StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
-                    display, cause, autoAnswer: false, endpointB);
-        }
-        if (!started)
-        {
+            // Only on a session created but not yet started (the CANCEL waits for the turn, so it cannot be this one).
             if (endpointB is not null) await endpointB.DisposeAsync().ConfigureAwait(false);
             DropEndpoint(call.A);
             if (call.Room is { } room) await room.Mixer.DisposeAsync().ConfigureAwait(false);
             return;
         }
-        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        StartCalleeLeg(call, route.Target, binding.Contact, peer.Value, offer, endpointB is null ? invite[SipHeaderNames.ContentType] : "application/sdp",
+            display, cause, autoAnswer: false, endpointB);
+        StartRingTimer(call);
     }
 
     /// <summary>
     /// Calls the callee's phone on a new leg B with the caller's media (used for calls from phones, MakeCall, Redirect
     /// and Pickup). Responses of a leg that has since been replaced are ignored, or released if they answer.
     /// </summary>
-    private void StartCalleeLeg(B2BCall call, string target, string contact, SipEndPoint peer, byte[] sdp, string? contentType, string display,
+    private void StartCalleeLeg(CallSession call, string target, string contact, SipEndPoint peer, byte[] sdp, string? contentType, string display,
         string? cause, bool autoAnswer, Media.RtpEndpoint? endpoint = null)
     {
         var caller = call.Caller.Party;
         var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{caller}@{DomainFor(peer)}", $"sip:{target}@{DomainFor(peer)}", contact, peer, display), target);
+            $"sip:{caller}@{DomainFor(peer)}", $"sip:{target}@{DomainFor(peer)}", contact, peer, display), target, LegState.Calling);
         legB.Endpoint = endpoint;
         call.B = legB;
-        _dialogs[legB.Dialog.Key] = (call, legB);
+        Register(call, legB);
         var invite = legB.Dialog.NewRequest("INVITE", ContactFor(caller, peer));
         if (autoAnswer)
         {
@@ -146,22 +144,20 @@ public sealed partial class SipSwitch
         var inviteB = _layer.Send(invite, peer, t =>
         {
             call.InviteB = t;
-            t.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+            t.Provisional += r => _ = call.RunAsync(() => OnCalleeProvisionalAsync(call, legB, r, cause));
             t.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
         });
-        _ = inviteB.FinalResponse.ContinueWith(t => OnCalleeFinalAsync(call, legB, t.Result, cause), TaskScheduler.Default).Unwrap();
+        _ = inviteB.FinalResponse.ContinueWith(t => call.RunAsync(() => OnCalleeFinalAsync(call, legB, t.Result, cause)), TaskScheduler.Default).Unwrap();
     }
 
-    private async Task OnCalleeProvisionalAsync(B2BCall call, Leg leg, SipResponse r, string? cause)
+    private async Task OnCalleeProvisionalAsync(CallSession call, Leg leg, SipResponse r, string? cause)
     {
         if (r.StatusCode == 100) return;
         LearnAnswerMethod(leg.Device, r["Allow-Events"]);
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling || call.B != leg) return;
-            leg.Dialog.OnResponse(r);
-            call.Callee ??= _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
-        }
+        if (call.State != SessionState.Calling || call.B != leg) return;
+        leg.Dialog.OnResponse(r);
+        if (r.To.Tag is not null && leg.State == LegState.Calling) leg.State = LegState.Early;
+        call.Callee ??= _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
         if (call.InviteA is null) return;
         var toA = SipResponse.For(call.InviteA!.Request, r.StatusCode is 180 or 183 ? r.StatusCode : 180, toTag: call.A.Dialog.LocalTag);
         toA.Add(SipHeaderNames.Contact, ContactFor(call.B!.Device, call.A.Dialog.Peer));
@@ -171,10 +167,11 @@ public sealed partial class SipSwitch
             toA.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
             toA.Body = call.A.Outgoing(r.Body);
         }
+        if (call.A.State == LegState.Incoming) call.A.State = LegState.Early;
         await call.InviteA.RespondAsync(toA).ConfigureAwait(false);
     }
 
-    private async Task OnCalleeFinalAsync(B2BCall call, Leg b, SipResponse r, string? cause)
+    private async Task OnCalleeFinalAsync(CallSession call, Leg b, SipResponse r, string? cause)
     {
         if (call.B != b)
         {
@@ -186,6 +183,7 @@ public sealed partial class SipSwitch
                 _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer)), b.Dialog.Peer);
             }
             _dialogs.TryRemove(b.Dialog.Key, out _);
+            b.State = LegState.Disconnected;
             DropEndpoint(b);
             return;
         }
@@ -193,26 +191,20 @@ public sealed partial class SipSwitch
         {
             b.Dialog.OnResponse(r);
             b.Sdp = r.Body;
-            b.Confirmed = true;
+            b.State = LegState.Confirmed;
             await _layer.SendAckAsync(b.Dialog.NewRequest("ACK", ContactFor(call.Caller.Party, b.Dialog.Peer), cseq: r.CSeq.Number), b.Dialog.Peer).ConfigureAwait(false);
-            bool late;
-            lock (call.Gate)
-            {
-                late = call.State != B2BState.Calling;
-                if (!late)
-                {
-                    call.State = B2BState.Connected;
-                    call.RingTimer?.Dispose();
-                    call.Callee ??= _model.AddParty(call.Caller.Call, b.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
-                }
-            }
-            if (late)
+            if (call.State != SessionState.Calling)
             {
                 // The caller cancelled while the callee answered (CANCEL crossed the 200): release the callee.
-                _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer)), b.Dialog.Peer);
+                if (b.TryEnd()) _ = _layer.Send(b.Dialog.NewRequest("BYE", ContactFor(call.Caller.Party, b.Dialog.Peer)), b.Dialog.Peer);
                 _dialogs.TryRemove(b.Dialog.Key, out _);
                 return;
             }
+            // From here to the end of this turn the call is connected; a BYE of either phone waits for the turn, so it
+            // finds the call whole (both in the mixer, the caller answered) and ends it.
+            call.State = SessionState.Connected;
+            call.RingTimer?.Dispose();
+            call.Callee ??= _model.AddParty(call.Caller.Call, b.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
             if (call.InviteA is null)
             {
                 await ConnectThirdPartyAsync(call, r).ConfigureAwait(false);
@@ -239,16 +231,15 @@ public sealed partial class SipSwitch
                 ok.Add(SipHeaderNames.ContentType, r[SipHeaderNames.ContentType] ?? "application/sdp");
                 ok.Body = call.A.Outgoing(r.Body);
             }
-            call.InviteA.AckTimeout += _ => EndCallAsync(call, "no ACK from caller", CallOutcome.Failed).ContinueWith(_ => { }, TaskScheduler.Default);
+            call.InviteA.AckTimeout += _ => call.RunAsync(() => EndCallAsync(call, "no ACK from caller", CallOutcome.Failed)).ContinueWith(_ => { }, TaskScheduler.Default);
+            call.A.State = LegState.Connecting;
             await call.InviteA.RespondAsync(ok).ConfigureAwait(false);
-            _log.LogInformation("Call {Call}: {Callee} answered", call.Caller.Call.Id, b.Device);
+            SwitchLog.Answered(_log, call.Caller.Call.Id, b.Device);
             return;
         }
 
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return;
-        }
+        b.State = LegState.Disconnected;
+        if (call.State != SessionState.Calling) return;
         var (code, reason, outcome) = r.StatusCode switch
         {
             486 or 600 => (486, "Busy Here", CallOutcome.Busy),
@@ -259,17 +250,24 @@ public sealed partial class SipSwitch
         };
         var conn = call.Callee ?? _model.AddParty(call.Caller.Call, b.Device, ConnectionState.Alerting, CallEventType.Delivered, cause);
         call.Callee = conn;
-        _log.LogInformation("Call {Call}: {Callee} answered {Code}", call.Caller.Call.Id, b.Device, r.StatusCode);
+        SwitchLog.CalleeRefused(_log, call.Caller.Call.Id, b.Device, r.StatusCode, r.Reason);
         await EndCallAsync(call, r.StatusCode + " " + r.Reason, outcome, finalToA: code, reason: reason, failed: conn).ConfigureAwait(false);
     }
 
-    private async Task OnRingTimeoutAsync(B2BCall call)
+    /// <summary>Starts the no-answer timer of a ringing call; it fires into the session's turn.</summary>
+    private void StartRingTimer(CallSession call) =>
+        call.RingTimer ??= Time.CreateTimer(_ => _ = call.RunAsync(() => OnRingTimeoutAsync(call)), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Makes a leg's dialog lead to its session; its connection (if any) leads there through its tag.</summary>
+    private void Register(CallSession call, Leg leg) => _dialogs[leg.Dialog.Key] = (call, leg);
+
+    /// <summary>The session a connection of the call model belongs to (null when it is not, or no longer, on this switch).</summary>
+    private static CallSession? SessionOf(Connection? connection) => connection?.Tag as CallSession;
+
+    private async Task OnRingTimeoutAsync(CallSession call)
     {
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return;
-        }
-        _log.LogInformation("Call {Call}: no answer from {Callee} within {Timeout}", call.Caller.Call.Id, call.B?.Device, _options.RingTimeout);
+        if (call.State != SessionState.Calling) return;
+        SwitchLog.NoAnswer(_log, call.Caller.Call.Id, call.B?.Device, _options.RingTimeout);
         await EndCallAsync(call, "no answer", CallOutcome.NoAnswer, finalToA: 480, reason: "Temporarily Unavailable (no answer)").ConfigureAwait(false);
     }
 
@@ -277,19 +275,15 @@ public sealed partial class SipSwitch
     /// Releases a call in whatever state it is: CANCEL or BYE towards the callee, the final response or BYE towards
     /// the caller, and the call model cleared.
     /// </summary>
-    internal async Task EndCallAsync(B2BCall call, string cause, CallOutcome outcome, int finalToA = 487, string? reason = null,
+    internal async Task EndCallAsync(CallSession call, string cause, CallOutcome outcome, int finalToA = 487, string? reason = null,
         Connection? failed = null, Leg? byeFrom = null)
     {
-        B2BState was;
-        lock (call.Gate)
-        {
-            was = call.State;
-            if (was == B2BState.Ended) return;
-            call.State = B2BState.Ended;
-            call.RingTimer?.Dispose();
-        }
+        var was = call.State;
+        if (was == SessionState.Ended) return;
+        call.State = SessionState.Ended;
+        call.RingTimer?.Dispose();
         if (call.InviteA is not null) _pending.TryRemove(call.InviteA, out _);
-        if (was == B2BState.Calling)
+        if (was == SessionState.Calling)
         {
             if (call.InviteB is { } inviteB && !inviteB.FinalResponse.IsCompleted) _ = inviteB.CancelAsync();
             foreach (var g in call.GroupInvites) if (!g.FinalResponse.IsCompleted) _ = g.CancelAsync();
@@ -297,10 +291,9 @@ public sealed partial class SipSwitch
             {
                 await call.InviteA.RespondAsync(SipResponse.For(call.InviteA.Request, finalToA, reason, call.A.Dialog.LocalTag)).ConfigureAwait(false);
             }
-            else if (call.A.Confirmed && !call.A.Ended)
+            else if (call.A.Confirmed && call.A.TryEnd())
             {
                 // MakeCall: the caller's phone already answered; release it.
-                call.A.Ended = true;
                 _ = _layer.Send(call.A.Dialog.NewRequest("BYE", ContactFor(call.B?.Device ?? call.A.Device, call.A.Dialog.Peer)), call.A.Dialog.Peer);
             }
             else if (call.InviteAOut is { } outA && !outA.FinalResponse.IsCompleted)
@@ -312,8 +305,7 @@ public sealed partial class SipSwitch
         {
             foreach (var leg in new[] { call.A, call.B })
             {
-                if (leg is null || leg == byeFrom || leg.Ended) continue;
-                leg.Ended = true;
+                if (leg is null || leg == byeFrom || !leg.TryEnd()) continue;
                 var other = call.Other(leg);
                 _ = _layer.Send(leg.Dialog.NewRequest("BYE", ContactFor(other?.Device ?? leg.Device, leg.Dialog.Peer)), leg.Dialog.Peer);
             }
@@ -331,18 +323,44 @@ public sealed partial class SipSwitch
     private async Task OnInDialogRequestAsync(ServerTransaction txn)
     {
         var req = txn.Request;
-        if (!_dialogs.TryGetValue(SipDialog.KeyOf(req.CallId, req.To.Tag), out var d))
+        var key = SipDialog.KeyOf(req.CallId, req.To.Tag);
+        // A transfer or conference moves a leg to a new session while this request waits for the old one's turn:
+        // the request then goes to the session that owns the leg now.
+        for (int moved = 0; moved < 4; moved++)
         {
-            await txn.RespondAsync(481).ConfigureAwait(false);
-            return;
+            if (!_dialogs.TryGetValue(key, out var d))
+            {
+                await txn.RespondAsync(481).ConfigureAwait(false);
+                return;
+            }
+            // Glare (RFC 3261 §14.2): the phone offers while the switch's own re-INVITE to it waits for an answer.
+            // Answered at once, outside the turn: the turn is held by that re-INVITE, which the phone answers 491 too.
+            if (req.Method == "INVITE" && d.Leg.OfferAnswer == OfferAnswerState.LocalOffer)
+            {
+                await txn.RespondAsync(491).ConfigureAwait(false);
+                return;
+            }
+            var handled = await d.Call.RunAsync(async () =>
+            {
+                if (!_dialogs.TryGetValue(key, out var now) || now.Call != d.Call) return false;
+                await OnSessionRequestAsync(txn, d.Call, d.Leg).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+            if (handled) return;
         }
-        var (call, leg) = d;
+        await txn.RespondAsync(500, "Server Internal Error (the call is being rearranged; retry)").ConfigureAwait(false);
+    }
+
+    /// <summary>An in-dialog request of a leg, in its session's turn.</summary>
+    private async Task OnSessionRequestAsync(ServerTransaction txn, CallSession call, Leg leg)
+    {
+        var req = txn.Request;
         if (!leg.Dialog.OnRequest(req))
         {
             await txn.RespondAsync(500, "Server Internal Error (CSeq out of order)").ConfigureAwait(false);
             return;
         }
-        if (call.Room is { } room && call.State == B2BState.Connected)
+        if (call.Room is { } room && call.State == SessionState.Connected)
         {
             await OnRoomRequestAsync(txn, call, room, leg).ConfigureAwait(false);
             return;
@@ -352,24 +370,18 @@ public sealed partial class SipSwitch
         {
             case "BYE":
                 await txn.RespondAsync(200).ConfigureAwait(false);
-                lock (call.Gate)
+                leg.TryEnd();
+                // The phone of a controller that has left (transfer) hangs up its own side: nothing else ends.
+                if (call.State == SessionState.Ended)
                 {
-                    leg.Ended = true;
-                    // The phone of a controller that has left (transfer) hangs up its own side: nothing else ends.
-                    if (call.State == B2BState.Ended)
-                    {
-                        _dialogs.TryRemove(leg.Dialog.Key, out _);
-                        return;
-                    }
+                    _dialogs.TryRemove(leg.Dialog.Key, out _);
+                    return;
                 }
-                var byConn = leg == call.A ? call.Caller : call.Callee;
-                _log.LogInformation("Call {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
-                lock (call.Gate)
-                {
-                    // A BYE before the 200 was ACKed still releases both legs; for MakeCall, a caller who hangs up
-                    // while the destination rings leaves the call Calling, so the destination is cancelled.
-                    if (call.State == B2BState.Calling && call.InviteA is not null) call.State = B2BState.Connected;
-                }
+                var byConn = call.ConnectionOf(leg);
+                SwitchLog.HungUp(_log, call.Caller.Call.Id, leg.Device);
+                // A BYE before the 200 was ACKed still releases both legs; for MakeCall, a caller who hangs up
+                // while the destination rings leaves the call Calling, so the destination is cancelled.
+                if (call.State == SessionState.Calling && !call.IsThirdParty) call.State = SessionState.Connected;
                 if (byConn is not null) _model.Clear(byConn, "hung up");
                 await EndCallAsync(call, "hung up", CallOutcome.Completed, byeFrom: leg).ConfigureAwait(false);
                 return;
@@ -379,7 +391,7 @@ public sealed partial class SipSwitch
                 await OnReferAsync(txn, call, leg).ConfigureAwait(false);
                 return;
         }
-        if (other is null || !other.Confirmed || call.State != B2BState.Connected)
+        if (other is null || !other.Confirmed || call.State != SessionState.Connected)
         {
             await txn.RespondAsync(req.Method == "INVITE" ? 491 : 481).ConfigureAwait(false);
             return;
@@ -390,8 +402,22 @@ public sealed partial class SipSwitch
         foreach (var h in new[] { "Event", "Subscription-State", "Session-Expires" })
             if (req[h] is { } v) relay.Add(h, v);
         relay.Body = IsSdp(req[SipHeaderNames.ContentType]) ? other.Outgoing(req.Body) : req.Body;
-        var answer = await _layer.Send(relay, other.Dialog.Peer).FinalResponse.ConfigureAwait(false);
-        if (req.Method == "INVITE" && answer.StatusCode is >= 200 and < 300)
+        bool offer = req.Method == "INVITE";
+        if (offer)
+        {
+            leg.OfferAnswer = OfferAnswerState.RemoteOffer;
+            other.OfferAnswer = OfferAnswerState.LocalOffer;
+        }
+        SipResponse answer;
+        try
+        {
+            answer = await _layer.Send(relay, other.Dialog.Peer).FinalResponse.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (offer) leg.OfferAnswer = other.OfferAnswer = OfferAnswerState.Stable;
+        }
+        if (offer && answer.StatusCode is >= 200 and < 300)
         {
             other.Dialog.OnResponse(answer);
             await _layer.SendAckAsync(other.Dialog.NewRequest("ACK", ContactFor(leg.Device, other.Dialog.Peer), relay.CSeq.Number), other.Dialog.Peer).ConfigureAwait(false);
@@ -400,7 +426,7 @@ public sealed partial class SipSwitch
             NotePhoneHold(call, leg, req.Body);
         }
         var back = SipResponse.For(req, answer.StatusCode == 408 ? 408 : answer.StatusCode, answer.Reason);
-        if (req.Method == "INVITE") back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer));
+        if (offer) back.Add(SipHeaderNames.Contact, ContactFor(other.Device, leg.Dialog.Peer));
         if (answer[SipHeaderNames.ContentType] is { } act) back.Add(SipHeaderNames.ContentType, act);
         back.Body = IsSdp(answer[SipHeaderNames.ContentType]) ? leg.Outgoing(answer.Body) : answer.Body;
         await txn.RespondAsync(back).ConfigureAwait(false);

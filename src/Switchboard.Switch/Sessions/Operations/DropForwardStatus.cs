@@ -1,4 +1,5 @@
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -17,11 +18,18 @@ public sealed partial class SipSwitch
         var conn = _model.FirstInState(device, ConnectionState.Connected) ?? _model.FirstInState(device, ConnectionState.Initiated)
             ?? _model.FirstInState(device, ConnectionState.Alerting) ?? _model.FirstInState(device, ConnectionState.Held);
         if (conn is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
-        var call = _dialogs.Values.Select(d => d.Call).FirstOrDefault(c => c.Caller.Call == conn.Call);
-        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
-        if (call.Room is { } room && call.State == B2BState.Connected && room.Members.FirstOrDefault(m => m.Connection == conn).Leg is { } member)
+        if (SessionOf(conn) is not { } call) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no call at {device}");
+        return await call.RunAsync(() => DropInTurnAsync(what, device, call, conn)).ConfigureAwait(false);
+    }
+
+    private async Task<CallControlResult> DropInTurnAsync(string what, string device, CallSession call, Connection conn)
+    {
+        if (call.State == SessionState.Ended) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: call {conn.Call.Id} ended meanwhile");
+        // In a conference (three or more in the mixer) Drop takes this party out and the others stay connected; a
+        // two-party call in a mixer (MakeCall, transfers) is an ordinary call and ends.
+        if (call.Room is { } room && call.State == SessionState.Connected && room.Members.Count > 2
+            && room.Members.FirstOrDefault(m => m.Connection == conn).Leg is { } member)
         {
-            // In a conference, Drop takes this party out; the others stay connected.
             await LeaveRoomAsync(call, room, member, "dropped").ConfigureAwait(false);
             return CallControlResult.Ok($"{what}: {device} left conference call {conn.Call.Id}");
         }
@@ -46,7 +54,7 @@ public sealed partial class SipSwitch
             if (setting.Target == device) return Done(ReplyCode.BadRequest, $"{what}: target is {device} itself");
             var kind = _dialPlan.Classify(setting.Target!, _model.IsDevice);
             if (kind == NumberKind.UnknownExtension) return Done(ReplyCode.NotFound, $"{what}: unknown extension {setting.Target}");
-            if (kind == NumberKind.Outside && RefuseOutside(device, setting.Target!, what, count: false) is { } refused) return Done(refused);
+            if (kind == NumberKind.Outside && RefuseOutside(device, setting.Target!, what, count: false) is { } refused) return ValueTask.FromResult(refused);
         }
         return _model.ForwardAsync(device, setting, what);
     }
@@ -61,5 +69,5 @@ public sealed partial class SipSwitch
 
     private static ValueTask<CallControlResult> Done(ReplyCode code, string message) => ValueTask.FromResult(new CallControlResult(code, message));
 
-    internal IEnumerable<B2BCall> Calls => _dialogs.Values.Select(d => d.Call).Distinct();
+    internal IEnumerable<CallSession> Calls => _dialogs.Values.Select(d => d.Call).Distinct();
 }

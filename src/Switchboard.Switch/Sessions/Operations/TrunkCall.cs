@@ -4,6 +4,7 @@ using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Switch.Trunks;
 using Switchboard.Telephony;
 
@@ -40,8 +41,8 @@ public sealed partial class SipSwitch
     {
         foreach (var trunk in Trunks.Trunks)
         {
-            _log.LogInformation("Trunk {Trunk}: upstream {Upstream}, prefixes {Prefixes}, format {Format}, DIDs {Dids}", trunk.Name, trunk.Upstream,
-                string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat, string.Join(",", trunk.Options.Dids.Keys));
+            SwitchLog.TrunkConfigured(_log, trunk.Name, trunk.Upstream, string.Join(",", trunk.Options.Prefixes), trunk.Options.NumberFormat.ToString(),
+                string.Join(",", trunk.Options.Dids.Keys));
             if (trunk.Upstream.Protocol == Sip.Transport.SipProtocol.Tls && _layer.Transport is Sip.Transport.SipTransport sockets) sockets.SetTlsPeer(trunk.Upstream.Address, TlsPeerOf(trunk.Options));
             if (!trunk.Options.Register) continue;
             var contact = $"<sip:{trunk.Options.Username}@{ContactHostPort(trunk.Upstream)}{TransportParameter(trunk.Upstream.Protocol)}>";
@@ -72,7 +73,7 @@ public sealed partial class SipSwitch
         }
         if (OutsidePolicy.Check(device, r.E164) is { } rule)
         {
-            _log.LogWarning("Outside call {Device} -> {Number} refused: {Rule}", device, number, rule);
+            SwitchLog.OutsideCallRefused(_log, device, number, rule);
             (code, refusal) = (403, rule);
             return null;
         }
@@ -106,19 +107,24 @@ public sealed partial class SipSwitch
             else await txn.RespondAsync(code, $"Forbidden ({refusal})").ConfigureAwait(false);
             return;
         }
-        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller) { Sdp = req.Body };
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), caller, LegState.Incoming) { Sdp = req.Body };
         var callerConn = _model.StartCall(caller, route.E164);
-        var call = new B2BCall(legA, txn, callerConn);
-        _dialogs[legA.Dialog.Key] = (call, legA);
+        var call = new CallSession(legA, txn, callerConn);
+        Register(call, legA);
         _pending[txn] = call;
-        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} as {Dialled}", callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
-        var offer = OfferForCallee(call, route.Trunk.Upstream, calleeBehindNat: false, calleeIsTrunk: true, out var endpointB);
-        lock (call.Gate) StartTrunkLeg(call, route, offer, endpointB is null ? req[SipHeaderNames.ContentType] : "application/sdp", caller, cause: null, endpointB);
-        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        SwitchLog.TrunkCallOut(_log, callerConn.Call.Id, caller, route.E164, route.Trunk.Name, route.Dialled);
+        await call.RunAsync(() =>
+        {
+            if (call.State != SessionState.Calling) return Task.CompletedTask;
+            var offer = OfferForCallee(call, route.Trunk.Upstream, calleeBehindNat: false, calleeIsTrunk: true, out var endpointB);
+            StartTrunkLeg(call, route, offer, endpointB is null ? req[SipHeaderNames.ContentType] : "application/sdp", caller, cause: null, endpointB);
+            StartRingTimer(call);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
     }
 
     /// <summary>A call to an extension forwarded to an outside number: policy for the forwarding device, then the trunk.</summary>
-    private async Task ForwardOutAsync(B2BCall call, Route route, byte[] sdp, string? contentType, string? cause)
+    private async Task ForwardOutAsync(CallSession call, Route route, byte[] sdp, string? contentType, string? cause)
     {
         var device = ForwardingDevice(route, call.Caller.Party);
         if (OutsideRoute(device, route.Target, out var code, out var refusal) is not { } tr)
@@ -128,17 +134,14 @@ public sealed partial class SipSwitch
                 reason: code == 403 ? $"Forbidden ({refusal})" : $"Not Found ({refusal})").ConfigureAwait(false);
             return;
         }
-        _log.LogInformation("Call {Call}: {Caller} -> {Number} via trunk {Trunk} ({Cause})", call.Caller.Call.Id, call.Caller.Party, tr.E164, tr.Trunk.Name, cause);
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return;
-            StartTrunkLeg(call, tr, sdp, contentType, device, cause);
-        }
-        call.RingTimer ??= Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        SwitchLog.TrunkCallOut(_log, call.Caller.Call.Id, call.Caller.Party, tr.E164, tr.Trunk.Name, cause ?? tr.Dialled);
+        if (call.State != SessionState.Calling) return;
+        StartTrunkLeg(call, tr, sdp, contentType, device, cause);
+        StartRingTimer(call);
     }
 
     /// <summary>MakeCall to an outside number: the caller's phone answered; now the trunk (policy was checked by MakeCall).</summary>
-    private async Task CallOutAfterAnswerAsync(B2BCall call, Route route, byte[] sdp)
+    private async Task CallOutAfterAnswerAsync(CallSession call, Route route, byte[] sdp)
     {
         var device = ForwardingDevice(route, call.A.Device);
         if (Trunks.Route(route.Target, out var reason) is not { } tr)
@@ -148,18 +151,15 @@ public sealed partial class SipSwitch
             return;
         }
         var cause = route.ForwardedFrom.Count > 0 ? "forwarded from " + string.Join(",", route.ForwardedFrom) : null;
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return;
-            StartTrunkLeg(call, tr, sdp, "application/sdp", device, cause);
-        }
+        if (call.State != SessionState.Calling) return;
+        StartTrunkLeg(call, tr, sdp, "application/sdp", device, cause);
     }
 
     /// <summary>
     /// Leg B to a trunk: Request-URI and To in the trunk's number format, From and P-Asserted-Identity with the caller
-    /// ID the trunk presents for <paramref name="presenting"/>. Call with <c>call.Gate</c> held.
+    /// ID the trunk presents for <paramref name="presenting"/>. In the session's turn.
     /// </summary>
-    private void StartTrunkLeg(B2BCall call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause,
+    private void StartTrunkLeg(CallSession call, TrunkRoute route, byte[] sdp, string? contentType, string presenting, string? cause,
         Media.RtpEndpoint? endpoint = null)
     {
         var t = route.Trunk;
@@ -167,14 +167,14 @@ public sealed partial class SipSwitch
         var fromUser = t.Options.FromUser.Length > 0 ? t.Options.FromUser : callerId;
         var target = t.UriFor(route.Dialled);
         var legB = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164)
+            $"sip:{fromUser}@{t.Domain}", target, target, t.Upstream), route.E164, LegState.Calling)
         { Endpoint = endpoint };
         call.B = legB;
-        _dialogs[legB.Dialog.Key] = (call, legB);
+        Register(call, legB);
         SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, challenges: []);
     }
 
-    private void SendTrunkInvite(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+    private void SendTrunkInvite(CallSession call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
         IReadOnlyList<SipResponse> challenges)
     {
         var t = route.Trunk;
@@ -188,17 +188,17 @@ public sealed partial class SipSwitch
         foreach (var challenge in challenges)
         {
             if (!DigestClient.Answer(challenge, invite, t.AuthUser, t.Options.Password))
-                _log.LogWarning("Call {Call}: trunk {Trunk} challenged with no usable digest algorithm", call.Caller.Call.Id, t.Name);
+                SwitchLog.TrunkChallengeUnusable(_log, call.Caller.Call.Id, t.Name);
         }
         var peer = t.Upstream;
         var txn = _layer.Send(invite, peer, tx =>
         {
             call.InviteB = tx;
-            tx.Provisional += r => _ = OnCalleeProvisionalAsync(call, legB, r, cause);
+            tx.Provisional += r => _ = call.RunAsync(() => OnCalleeProvisionalAsync(call, legB, r, cause));
             tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
         });
         _ = txn.FinalResponse.ContinueWith(
-            tk => OnTrunkFinalAsync(call, legB, route, sdp, contentType, callerId, cause, tk.Result, challenges), TaskScheduler.Default).Unwrap();
+            tk => call.RunAsync(() => OnTrunkFinalAsync(call, legB, route, sdp, contentType, callerId, cause, tk.Result, challenges)), TaskScheduler.Default).Unwrap();
     }
 
     /// <summary>
@@ -207,7 +207,7 @@ public sealed partial class SipSwitch
     /// The same challenge again (same code and realm, not stale) means wrong credentials, which the caller sees as 403:
     /// a challenge passed on would make the phone ask its user for a password.
     /// </summary>
-    private async Task OnTrunkFinalAsync(B2BCall call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
+    private async Task OnTrunkFinalAsync(CallSession call, Leg legB, TrunkRoute route, byte[] sdp, string? contentType, string callerId, string? cause,
         SipResponse r, IReadOnlyList<SipResponse> challenges)
     {
         if (r.StatusCode is 401 or 407)
@@ -217,20 +217,16 @@ public sealed partial class SipSwitch
             if ((!repeated || stale) && challenges.Count < 4)
             {
                 var next = challenges.Where(c => !(c.StatusCode == r.StatusCode && ChallengeOf(c).Realm == realm)).Append(r).ToList();
-                lock (call.Gate)
+                if (call.State == SessionState.Calling && call.B == legB)
                 {
-                    if (call.State == B2BState.Calling && call.B == legB)
-                    {
-                        SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
-                        return;
-                    }
+                    SendTrunkInvite(call, legB, route, sdp, contentType, callerId, cause, next);
+                    return;
                 }
                 // A leg replaced or a call ended meanwhile: the usual handling forgets the leg.
                 await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
                 return;
             }
-            _log.LogWarning("Call {Call}: trunk {Trunk} refused the credentials of {User} ({Code})", call.Caller.Call.Id, route.Trunk.Name,
-                route.Trunk.AuthUser, r.StatusCode);
+            SwitchLog.TrunkRefusedCredentials(_log, call.Caller.Call.Id, route.Trunk.Name, route.Trunk.AuthUser, r.StatusCode);
             r = new SipResponse(403, $"Forbidden (trunk {route.Trunk.Name} refused our credentials)");
         }
         await OnCalleeFinalAsync(call, legB, r, cause).ConfigureAwait(false);
@@ -251,18 +247,19 @@ public sealed partial class SipSwitch
         }
         if (extension is null || !_model.IsDevice(extension))
         {
-            _log.LogInformation("Trunk {Trunk}: call to {Number} from {Source}: no such DID", trunk.Name, ruriUser, txn.Source);
+            SwitchLog.TrunkNoSuchDid(_log, trunk.Name, ruriUser, txn.Source);
             await txn.RespondAsync(404, "Not Found (no such number)").ConfigureAwait(false);
             return;
         }
         var callerNumber = TrunkCaller(req, trunk);
-        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber, LegState.Incoming) { Sdp = req.Body };
         var callerConn = _model.StartCall(callerNumber, extension);
-        var call = new B2BCall(legA, txn, callerConn);
-        _dialogs[legA.Dialog.Key] = (call, legA);
+        var call = new CallSession(legA, txn, callerConn);
+        Register(call, legA);
         _pending[txn] = call;
 
-        await OfferToExtensionAsync(call, req, extension, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber), $"{callerNumber} via trunk {trunk.Name}").ConfigureAwait(false);
+        await call.RunAsync(() => OfferToExtensionAsync(call, req, extension, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber),
+            $"{callerNumber} via trunk {trunk.Name}")).ConfigureAwait(false);
     }
 
     private static (string? Realm, bool Stale) ChallengeOf(SipResponse r)
@@ -272,13 +269,12 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>Redirect of a ringing call to an outside number (directly or by the target's forwarding): policy, then the trunk.</summary>
-    private CallControlResult RetargetOut(string what, Connection ringing, Route route, string device)
+    private CallControlResult RetargetOut(string what, CallSession call, Connection ringing, Route route, string device)
     {
         var presenting = ForwardingDevice(route, device);
         if (RefuseOutside(presenting, route.Target, what) is { } refused) return refused;
         var tr = Trunks.Route(route.Target, out _)!.Value;
-        var call = Calls.FirstOrDefault(c => c.Callee == ringing);
-        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        if (call.Callee != ringing) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call was answered or moved meanwhile");
         var cause = "deflected by " + device;
         var replaced = ReplaceRingingLeg(what, call, c =>
         {
@@ -306,19 +302,28 @@ public sealed partial class SipSwitch
     {
         var req = txn.Request;
         var callerNumber = TrunkCaller(req, trunk);
-        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber) { Sdp = req.Body };
+        var legA = new Leg(SipDialog.ForIncoming(req, SipTransactionLayer.NewToken(), txn.Source), callerNumber, LegState.Incoming) { Sdp = req.Body };
         var callerConn = _model.StartCall(callerNumber, string.Join(",", members));
-        var call = new B2BCall(legA, txn, callerConn);
-        _dialogs[legA.Dialog.Key] = (call, legA);
+        var call = new CallSession(legA, txn, callerConn);
+        Register(call, legA);
         _pending[txn] = call;
+        await call.RunAsync(() => RingGroupMembersAsync(txn, trunk, members, call)).ConfigureAwait(false);
+    }
+
+    /// <summary>The group's phones are rung in the new session's turn; their responses come back into it.</summary>
+    private async Task RingGroupMembersAsync(ServerTransaction txn, Trunk trunk, string[] members, CallSession call)
+    {
+        var req = txn.Request;
+        var legA = call.A;
+        var callerNumber = call.Caller.Party;
+        var callerConn = call.Caller;
         var targets = new List<(string Device, PhoneBinding Binding, Sip.Transport.SipEndPoint Peer)>();
         foreach (var target in members.Select(m => _model.Resolve(m)).Where(r => !r.DoNotDisturb && _model.IsDevice(r.Target)).Select(r => r.Target).Distinct())
         {
             var binding = _bindings.Lookup(target).FirstOrDefault();
             if (binding is not null && Registrar.Registrar.EndPointOf(binding) is { } peer) targets.Add((target, binding, peer));
         }
-        _log.LogInformation("Call {Call}: {Caller} via trunk {Trunk} -> group {Members}, ringing {Targets}", callerConn.Call.Id, callerNumber, trunk.Name,
-            string.Join(",", members), string.Join(",", targets.Select(t => t.Device)));
+        SwitchLog.GroupCall(_log, callerConn.Call.Id, callerNumber, trunk.Name, string.Join(",", members), string.Join(",", targets.Select(t => t.Device)));
         if (targets.Count == 0)
         {
             await EndCallAsync(call, "no group member reachable", CallOutcome.Failed, finalToA: 480,
@@ -328,13 +333,13 @@ public sealed partial class SipSwitch
         int left = targets.Count;
         Leg? winner = null;
         var alerting = new Dictionary<Leg, Connection>();
-        lock (call.Gate)
         {
             foreach (var (device, binding, peer) in targets)
             {
                 var leg = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-                    $"sip:{callerNumber}@{DomainFor(peer)}", $"sip:{device}@{DomainFor(peer)}", binding.Contact, peer, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber)), device);
-                _dialogs[leg.Dialog.Key] = (call, leg);
+                    $"sip:{callerNumber}@{DomainFor(peer)}", $"sip:{device}@{DomainFor(peer)}", binding.Contact, peer, TrunkRouter.DisplayName(req.From.DisplayName, callerNumber)),
+                    device, LegState.Calling);
+                Register(call, leg);
                 var invite = leg.Dialog.NewRequest("INVITE", ContactFor(callerNumber, peer));
                 if (req.Body.Length > 0)
                 {
@@ -344,25 +349,24 @@ public sealed partial class SipSwitch
                 var t = _layer.Send(invite, peer, tx =>
                 {
                     call.GroupInvites.Add(tx);
-                    tx.Provisional += r => _ = OnGroupProvisionalAsync(r, leg);
+                    tx.Provisional += r => _ = call.RunAsync(() => OnGroupProvisionalAsync(r, leg));
                     tx.AdditionalSuccess += r => _ = OnStrayResponseAsync(r, peer);
                 });
-                _ = t.FinalResponse.ContinueWith(tk => OnGroupFinalAsync(tk.Result, leg, t), TaskScheduler.Default).Unwrap();
+                _ = t.FinalResponse.ContinueWith(tk => call.RunAsync(() => OnGroupFinalAsync(tk.Result, leg, t)), TaskScheduler.Default).Unwrap();
             }
         }
-        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
+        StartRingTimer(call);
 
         async Task OnGroupProvisionalAsync(SipResponse r, Leg leg)
         {
             if (r.StatusCode == 100) return;
-            bool first;
-            lock (call.Gate)
-            {
-                if (call.State != B2BState.Calling || winner is not null || alerting.ContainsKey(leg)) return;
-                leg.Dialog.OnResponse(r);
-                first = alerting.Count == 0;
-                alerting[leg] = _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
-            }
+            if (call.State != SessionState.Calling || winner is not null || alerting.ContainsKey(leg)) return;
+            leg.Dialog.OnResponse(r);
+            if (r.To.Tag is not null) leg.State = LegState.Early;
+            bool first = alerting.Count == 0;
+            alerting[leg] = _model.AddParty(call.Caller.Call, leg.Device, ConnectionState.Alerting, CallEventType.Delivered, "group " + string.Join(",", members));
+            // A ringing member's connection leads to the group call too (Drop rejects it, as before any answer).
+            call.Adopt(alerting[leg]);
             if (first) await txn.RespondAsync(SipResponse.For(req, 180, toTag: legA.Dialog.LocalTag)).ConfigureAwait(false);
         }
 
@@ -370,11 +374,10 @@ public sealed partial class SipSwitch
         {
             bool decide;
             List<(Leg Leg, Connection Conn)> losers = [];
-            lock (call.Gate)
             {
                 bool success = r.StatusCode is >= 200 and < 300;
                 left--;
-                if (success && winner is null && call.State == B2BState.Calling)
+                if (success && winner is null && call.State == SessionState.Calling)
                 {
                     winner = leg;
                     losers = [.. alerting.Where(kv => kv.Key != leg).Select(kv => (kv.Key, kv.Value))];
@@ -383,7 +386,7 @@ public sealed partial class SipSwitch
                 else
                 {
                     // The last refusal is passed on as the answer of the whole group; earlier ones just leave the group.
-                    decide = !success && winner is null && left == 0 && call.State == B2BState.Calling;
+                    decide = !success && winner is null && left == 0 && call.State == SessionState.Calling;
                 }
                 if (decide)
                 {
@@ -410,8 +413,8 @@ public sealed partial class SipSwitch
             }
             else
             {
-                Connection? mine;
-                lock (call.Gate) mine = winner is null ? alerting.GetValueOrDefault(leg) : null;
+                leg.State = LegState.Disconnected;
+                var mine = winner is null ? alerting.GetValueOrDefault(leg) : null;
                 if (mine is not null) _model.Clear(mine, r.StatusCode + " " + r.Reason);
             }
             _dialogs.TryRemove(leg.Dialog.Key, out _);

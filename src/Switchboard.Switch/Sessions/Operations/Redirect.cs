@@ -1,5 +1,6 @@
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -24,10 +25,12 @@ public sealed partial class SipSwitch
         {
             if (_model.PartnersOf(connected).Any(p => p.Party == route.Target))
                 return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: {route.Target} is already the other party of the call");
-            return await TransferConnected(what, connected, route.Target, "transferred by " + device).ConfigureAwait(false);
+            if (SessionOf(connected) is not { } session) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call is not connected on this switch");
+            return await session.RunAsync(() => TransferConnected(what, connected, route.Target, "transferred by " + device)).ConfigureAwait(false);
         }
-        if (!_model.IsDevice(route.Target)) return RetargetOut(what, ringing!, route, device);
-        return Retarget(what, ringing!, route.Target, autoAnswer: false, "deflected by " + device);
+        if (RingingSession(ringing!) is not { } call) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        if (!_model.IsDevice(route.Target)) return await call.RunAsync(() => Task.FromResult(RetargetOut(what, call, ringing!, route, device))).ConfigureAwait(false);
+        return await call.RunAsync(() => Task.FromResult(Retarget(what, call, ringing!, route.Target, autoAnswer: false, "deflected by " + device))).ConfigureAwait(false);
     }
 
     /// <summary>Whether a call may be moved from device to target (Redirect, or a REFER from the phone), and where it ends up.</summary>
@@ -43,25 +46,29 @@ public sealed partial class SipSwitch
     }
 
     /// <inheritdoc />
-    public ValueTask<CallControlResult> PickupAsync(string device, string other, CancellationToken cancellationToken = default)
+    public async ValueTask<CallControlResult> PickupAsync(string device, string other, CancellationToken cancellationToken = default)
     {
         var what = $"Pickup {device} {other}";
-        if (!_model.IsDevice(device)) return Done(ReplyCode.NotFound, $"{what}: unknown device {device}");
-        if (!_model.IsDevice(other)) return Done(ReplyCode.NotFound, $"{what}: unknown device {other}");
-        if (other == device) return Done(ReplyCode.BadRequest, $"{what}: a device cannot pick up its own call");
+        if (!_model.IsDevice(device)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown device {device}");
+        if (!_model.IsDevice(other)) return CallControlResult.Fail(ReplyCode.NotFound, $"{what}: unknown device {other}");
+        if (other == device) return CallControlResult.Fail(ReplyCode.BadRequest, $"{what}: a device cannot pick up its own call");
         var ringing = _model.FirstInState(other, ConnectionState.Alerting);
-        if (ringing is null) return Done(ReplyCode.WrongState, $"{what}: no ringing call at {other}");
-        if (_model.ActiveOf(device) is not null) return Done(ReplyCode.WrongState, $"{what}: {device} is already in a call");
-        return Done(Retarget(what, ringing, device, autoAnswer: true, "picked up by " + device));
+        if (ringing is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: no ringing call at {other}");
+        if (_model.ActiveOf(device) is not null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {device} is already in a call");
+        if (RingingSession(ringing) is not { } call) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        return await call.RunAsync(() => Task.FromResult(Retarget(what, call, ringing, device, autoAnswer: true, "picked up by " + device))).ConfigureAwait(false);
     }
 
-    private CallControlResult Retarget(string what, Connection ringing, string newTarget, bool autoAnswer, string? cause)
+    /// <summary>The session in which a connection is the ringing callee (not a MakeCall caller's own phone).</summary>
+    private static CallSession? RingingSession(Connection ringing) => SessionOf(ringing) is { } s && s.Callee == ringing ? s : null;
+
+    /// <summary>Rings another phone (or the same one with auto-answer hints) instead of the ringing leg; in the session's turn.</summary>
+    private CallControlResult Retarget(string what, CallSession call, Connection ringing, string newTarget, bool autoAnswer, string? cause)
     {
         var binding = _bindings.Lookup(newTarget).FirstOrDefault();
         SipEndPoint? peer = binding is null ? null : Registrar.Registrar.EndPointOf(binding);
         if (binding is null || peer is null) return CallControlResult.Fail(ReplyCode.Unreachable, $"{what}: no phone registered at {newTarget}");
-        var call = Calls.FirstOrDefault(c => c.Callee == ringing);
-        if (call is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call is not on this switch");
+        if (call.Callee != ringing) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the ringing call was answered or moved meanwhile");
         // The same phone offered the call again (Answer by auto-answer hints) keeps its place in the call model.
         bool again = newTarget == ringing.Party;
         var replaced = ReplaceRingingLeg(what, call, c =>
@@ -75,22 +82,17 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>
-    /// Replaces the ringing leg of a call that is still ringing: <paramref name="startNewLeg"/> rings the new one under
-    /// the call's gate, then the old leg is cancelled (its 487, or a 200 that crossed the CANCEL, is handled as a
+    /// Replaces the ringing leg of a call that is still ringing (in its session's turn): <paramref name="startNewLeg"/>
+    /// rings the new one, then the old leg is cancelled (its 487, or a 200 that crossed the CANCEL, is handled as a
     /// replaced leg). Null on success, else the refusal.
     /// </summary>
-    private static CallControlResult? ReplaceRingingLeg(string what, B2BCall call, Action<B2BCall> startNewLeg)
+    private static CallControlResult? ReplaceRingingLeg(string what, CallSession call, Action<CallSession> startNewLeg)
     {
-        Sip.Transactions.ClientTransaction? old;
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
-            old = call.InviteB;
-            startNewLeg(call);
-        }
+        if (call.State != SessionState.Calling) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the call was answered or ended meanwhile");
+        var old = call.InviteB;
+        startNewLeg(call);
         if (old is not null && !old.FinalResponse.IsCompleted) _ = old.CancelAsync();
         return null;
     }
 
-    private static ValueTask<CallControlResult> Done(CallControlResult result) => ValueTask.FromResult(result);
 }

@@ -4,6 +4,7 @@ using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -16,7 +17,7 @@ namespace Switchboard.Switch;
 public sealed partial class SipSwitch
 {
     /// <summary>After a relayed re-INVITE: a phone that offered sendonly or inactive holds, one that offers sending again resumes.</summary>
-    private void NotePhoneHold(B2BCall call, Leg leg, byte[] offer)
+    private void NotePhoneHold(CallSession call, Leg leg, byte[] offer)
     {
         if ((leg == call.A ? call.Caller : call.Callee) is { } conn) NotePhoneHold(conn, offer);
     }
@@ -31,14 +32,18 @@ public sealed partial class SipSwitch
             _model.ChangeState(conn, ConnectionState.Connected, CallEventType.Retrieved, "resume key");
     }
 
-    /// <summary>REFER from a phone in a call (RFC 3515): blind transfer of its partner, or attended with Replaces.</summary>
-    private async Task OnReferAsync(ServerTransaction txn, B2BCall call, Leg leg)
+    /// <summary>
+    /// REFER from a phone in a call (RFC 3515): blind transfer of its partner, or attended with Replaces. Accepted (202)
+    /// in the session's turn; the transfer itself then runs as its own operation, which takes the turns it needs
+    /// (both calls' for an attended transfer) without waiting inside this one.
+    /// </summary>
+    private async Task OnReferAsync(ServerTransaction txn, CallSession call, Leg leg)
     {
         var req = txn.Request;
-        var conn = leg == call.A ? call.Caller : call.Callee;
+        var conn = call.ConnectionOf(leg);
         var referTo = req["Refer-To"] ?? req["r"];
         var uri = referTo is null ? null : NameAddress.Parse(referTo).SipUri;
-        if (conn is null || call.State != B2BState.Connected)
+        if (conn is null || call.State != SessionState.Connected)
         {
             await txn.RespondAsync(481, "Call Does Not Exist (not a connected call)").ConfigureAwait(false);
             return;
@@ -49,22 +54,27 @@ public sealed partial class SipSwitch
             return;
         }
         var what = $"REFER from {leg.Device} to {target}";
-        CallControlResult result;
         var replaces = ReplacesOf(uri.HeadersPart);
         if (replaces is not null)
         {
             // Attended transfer: the dialog named by Replaces is the phone's other call; its partner joins this one's.
             var other = FindDialog(replaces.Value.CallId, replaces.Value.ToTag, replaces.Value.FromTag);
-            var otherConn = other is { } o ? (o.Leg == o.Call.A ? o.Call.Caller : o.Call.Callee) : null;
+            var otherConn = other is { } o ? o.Call.ConnectionOf(o.Leg) : null;
             if (otherConn is null || other!.Value.Leg.Device != leg.Device)
             {
                 await txn.RespondAsync(481, "Call Does Not Exist (Replaces names no call of this phone)").ConfigureAwait(false);
                 return;
             }
             await AcceptReferAsync(txn, leg, call).ConfigureAwait(false);
-            result = await JoinPartnersAsync(what, leg.Device, conn, otherConn, byeController: false).ConfigureAwait(false);
-            await NotifyReferOutcomeAsync(leg, call, result).ConfigureAwait(false);
-            ByeIfStillUp(other.Value.Call, other.Value.Leg);
+            var (otherCall, otherLeg) = other.Value;
+            RunDetached(() => CallSession.RunBothAsync(call, otherCall, async () =>
+            {
+                var result = await JoinPartnersAsync(what, leg.Device, conn, otherConn, byeController: false).ConfigureAwait(false);
+                await NotifyReferOutcomeAsync(leg, call, result).ConfigureAwait(false);
+                ByeIfStillUp(otherCall, otherLeg);
+                FinishRefer(call, leg, target, result);
+                return true;
+            }));
         }
         else
         {
@@ -75,14 +85,36 @@ public sealed partial class SipSwitch
                 return;
             }
             await AcceptReferAsync(txn, leg, call).ConfigureAwait(false);
-            result = await TransferConnected(what, conn, route.Target, "transferred by " + leg.Device, byeController: false).ConfigureAwait(false);
-            await NotifyReferOutcomeAsync(leg, call, result).ConfigureAwait(false);
+            RunDetached(() => call.RunAsync(async () =>
+            {
+                var result = await TransferConnected(what, conn, route.Target, "transferred by " + leg.Device, byeController: false).ConfigureAwait(false);
+                await NotifyReferOutcomeAsync(leg, call, result).ConfigureAwait(false);
+                FinishRefer(call, leg, target, result);
+            }));
         }
-        if (result.Code == ReplyCode.Ok) ByeIfStillUp(call, leg);
-        _log.LogInformation("{What}: {Result}", what, result.Message);
     }
 
-    private async Task AcceptReferAsync(ServerTransaction txn, Leg leg, B2BCall call)
+    private void FinishRefer(CallSession call, Leg leg, string target, CallControlResult result)
+    {
+        if (result.Code == ReplyCode.Ok) ByeIfStillUp(call, leg);
+        // The result's message already names the REFER ("REFER from 102 to 101: …"): logged once, with its code.
+        SwitchLog.ReferDone(_log, leg.Device, target, (int)result.Code, result.Message);
+    }
+
+    /// <summary>Starts an operation that owns its own turns; a failure is logged, as the phone got its 202 already.</summary>
+    private void RunDetached(Func<Task> operation) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await operation().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            SwitchLog.OperationFailed(_log, ex);
+        }
+    });
+
+    private async Task AcceptReferAsync(ServerTransaction txn, Leg leg, CallSession call)
     {
         var accepted = SipResponse.For(txn.Request, 202, "Accepted");
         accepted.Add(SipHeaderNames.Contact, ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer));
@@ -93,7 +125,7 @@ public sealed partial class SipSwitch
     /// The final NOTIFY of the implicit subscription (RFC 3515 §2.4.5, message/sipfrag): 200 once the switch has taken
     /// the call over, so the phone hangs up its side; the switch releases it anyway.
     /// </summary>
-    private async Task NotifyReferOutcomeAsync(Leg leg, B2BCall call, CallControlResult result)
+    private async Task NotifyReferOutcomeAsync(Leg leg, CallSession call, CallControlResult result)
     {
         var notify = leg.Dialog.NewRequest("NOTIFY", ContactFor(call.Other(leg)?.Device ?? leg.Device, leg.Dialog.Peer));
         notify.Add("Event", "refer");
@@ -105,7 +137,7 @@ public sealed partial class SipSwitch
         await _layer.Send(notify, leg.Dialog.Peer).FinalResponse.ConfigureAwait(false);
     }
 
-    private (B2BCall Call, Leg Leg)? FindDialog(string callId, string? toTag, string? fromTag)
+    private (CallSession Call, Leg Leg)? FindDialog(string callId, string? toTag, string? fromTag)
     {
         // Replaces names the tags as the referring phone sees its dialog; the switch's own tag is one of the two.
         foreach (var tag in new[] { toTag, fromTag })

@@ -5,15 +5,17 @@ using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
 
 /// <summary>
-/// MakeCall by third-party call control (RFC 3725). The caller's phone is rung first with auto-answer hints and an
-/// inactive offer, and its 200 is ACKed at once (no 200 is left waiting while the destination rings); the
-/// destination is then offered the caller's media, and once it answers the caller's phone is re-INVITEd with the
-/// destination's media, so audio flows phone to phone.
+/// MakeCall by third-party call control (RFC 3725). The caller's phone is rung first with auto-answer hints: while it
+/// rings its connection is alerting (a Delivered event), and Answer works on it as on any ringing call; once it
+/// answers (its 200 is ACKed at once, so no 200 waits while the destination rings) it is initiated again and the
+/// destination is called. Between extensions the media is anchored in the switch from the start; to an outside number
+/// the caller's phone is re-INVITEd with the destination's media once it answers.
 /// </summary>
 public sealed partial class SipSwitch
 {
@@ -26,9 +28,15 @@ public sealed partial class SipSwitch
         if ((_model.FirstInState(device, ConnectionState.Initiated) ?? _model.FirstInState(device, ConnectionState.Alerting)) is { } busy)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: {device} is already placing or being offered call {busy.Call.Id}");
         // A consultation call: the call in progress is held first, as the hold key of a phone would do.
-        if (_model.FirstInState(device, ConnectionState.Connected) is { } current && !await HoldAsync(current).ConfigureAwait(false))
-            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: could not put call {current.Call.Id} on hold");
-        return StartMakeCall(what, device, destination, route, callerBinding!, callerPeer!.Value);
+        if (_model.FirstInState(device, ConnectionState.Connected) is { } current)
+        {
+            var held = await HoldInTurnAsync(current).ConfigureAwait(false);
+            if (held != HoldOutcome.Done)
+                return CallControlResult.Fail(ReplyCode.WrongState, held == HoldOutcome.Gone
+                    ? $"{what}: call {current.Call.Id} cannot be held (it is no connected two-party call on this switch)"
+                    : $"{what}: could not put call {current.Call.Id} on hold");
+        }
+        return await StartMakeCallAsync(what, device, destination, route, callerBinding!, callerPeer!.Value).ConfigureAwait(false);
     }
 
     private CallControlResult? CheckMakeCall(string what, string device, string destination, out Route route, out PhoneBinding? callerBinding,
@@ -52,13 +60,23 @@ public sealed partial class SipSwitch
         return null;
     }
 
-    private CallControlResult StartMakeCall(string what, string device, string destination, Route route, PhoneBinding callerBinding, SipEndPoint callerPeer)
+    private Task<CallControlResult> StartMakeCallAsync(string what, string device, string destination, Route route, PhoneBinding callerBinding, SipEndPoint callerPeer)
     {
         var callerConn = _model.StartCall(device, destination);
         var legA = new Leg(SipDialog.ForOutgoing(SipTransactionLayer.NewToken(12) + "@switchboard", SipTransactionLayer.NewToken(),
-            $"sip:{destination}@{DomainFor(callerPeer)}", $"sip:{device}@{DomainFor(callerPeer)}", callerBinding.Contact, callerPeer, "Call to " + destination), device);
-        var call = new B2BCall(legA, null, callerConn);
-        _dialogs[legA.Dialog.Key] = (call, legA);
+            $"sip:{destination}@{DomainFor(callerPeer)}", $"sip:{device}@{DomainFor(callerPeer)}", callerBinding.Contact, callerPeer, "Call to " + destination),
+            device, LegState.Calling);
+        var call = new CallSession(legA, null, callerConn);
+        Register(call, legA);
+        return call.RunAsync(() => Task.FromResult(RingCallerPhone(what, call, callerPeer, route)));
+    }
+
+    /// <summary>The first INVITE of a MakeCall, to the caller's own phone; in the new session's turn.</summary>
+    private CallControlResult RingCallerPhone(string what, CallSession call, SipEndPoint callerPeer, Route route)
+    {
+        var legA = call.A;
+        var (device, destination) = (legA.Device, call.Caller.Call.Called);
+        var callerConn = call.Caller;
 
         var invite = legA.Dialog.NewRequest("INVITE", ContactFor(destination, callerPeer));
         // Auto-answer hints as phones understand them (Call-Info answer-after, Alert-Info alert-autoanswer).
@@ -78,39 +96,54 @@ public sealed partial class SipSwitch
         {
             invite.Body = legA.Outgoing(Encoding.ASCII.GetBytes(InactiveOffer(callerPeer)));
         }
-        var txn = _layer.Send(invite, callerPeer, t => call.InviteAOut = t);
-        _ = txn.FinalResponse.ContinueWith(t => OnCallerPhoneAnsweredAsync(call, t.Result, route), TaskScheduler.Default).Unwrap();
-        call.RingTimer = Time.CreateTimer(_ => _ = OnRingTimeoutAsync(call), null, _options.RingTimeout, Timeout.InfiniteTimeSpan);
-        _log.LogInformation("MakeCall {Call}: ringing {Device} first, then {Destination}", callerConn.Call.Id, device, destination);
-        return CallControlResult.Ok($"{what}: calling {device}, then {destination}");
+        var txn = _layer.Send(invite, callerPeer, t =>
+        {
+            call.InviteAOut = t;
+            t.Provisional += r => _ = call.RunAsync(() => OnCallerPhoneRinging(call, r));
+        });
+        _ = txn.FinalResponse.ContinueWith(t => call.RunAsync(() => OnCallerPhoneAnsweredAsync(call, t.Result, route)), TaskScheduler.Default).Unwrap();
+        StartRingTimer(call);
+        SwitchLog.MakeCallStarted(_log, callerConn.Call.Id, device, destination);
+        // The call id lets a client match the events that follow (DESIGN.md §4, an extension of the seed's reply).
+        return CallControlResult.Ok($"{what}: call {callerConn.Call.Id}, calling {device}, then {destination}");
     }
 
-    private async Task OnCallerPhoneAnsweredAsync(B2BCall call, SipResponse r, Route route)
+    /// <summary>The caller's own phone rings: its connection is alerting, so Status, events and Answer see a ringing call.</summary>
+    private Task OnCallerPhoneRinging(CallSession call, SipResponse r)
+    {
+        if (r.StatusCode == 100 || call.State != SessionState.Calling || call.A.State is not (LegState.Calling or LegState.Early)) return Task.CompletedTask;
+        LearnAnswerMethod(call.A.Device, r["Allow-Events"]);
+        call.A.Dialog.OnResponse(r);
+        if (r.To.Tag is not null) call.A.State = LegState.Early;
+        if (call.Caller.State == ConnectionState.Initiated)
+            _model.ChangeState(call.Caller, ConnectionState.Alerting, CallEventType.Delivered, "makecall");
+        return Task.CompletedTask;
+    }
+
+    private async Task OnCallerPhoneAnsweredAsync(CallSession call, SipResponse r, Route route)
     {
         var a = call.A;
         if (r.StatusCode is < 200 or >= 300)
         {
-            lock (call.Gate)
-            {
-                if (call.State != B2BState.Calling) return;
-            }
-            _log.LogInformation("MakeCall {Call}: {Device} did not answer ({Code})", call.Caller.Call.Id, a.Device, r.StatusCode);
+            a.State = LegState.Disconnected;
+            if (call.State != SessionState.Calling) return;
+            SwitchLog.MakeCallCallerDidNotAnswer(_log, call.Caller.Call.Id, a.Device, r.StatusCode);
             await EndCallAsync(call, $"{a.Device} did not answer: {r.StatusCode} {r.Reason}", OutcomeOfRefusal(r.StatusCode)).ConfigureAwait(false);
             return;
         }
         a.Dialog.OnResponse(r);
         a.Sdp = r.Body;
-        a.Confirmed = true;
+        a.State = LegState.Confirmed;
         await _layer.SendAckAsync(a.Dialog.NewRequest("ACK", ContactFor(call.Caller.Call.Called, a.Dialog.Peer), r.CSeq.Number), a.Dialog.Peer).ConfigureAwait(false);
-        lock (call.Gate)
-        {
-            if (call.State != B2BState.Calling) return;
-        }
+        if (call.State != SessionState.Calling) return;
+        // The caller's phone is off-hook: it places the call now (CSTA initiated), as a phone that dialled itself.
+        if (call.Caller.State == ConnectionState.Alerting)
+            _model.ChangeState(call.Caller, ConnectionState.Initiated, CallEventType.Originated, "answered");
         if (call.Room is { } room)
         {
             if (a.Endpoint is null || !PointAt(a.Endpoint, r.Body))
             {
-                _log.LogWarning("MakeCall {Call}: {Device} answered without G.711 audio", call.Caller.Call.Id, a.Device);
+                SwitchLog.NoUsableAudio(_log, call.Caller.Call.Id, a.Device);
                 await EndCallAsync(call, "no usable media", CallOutcome.Failed).ConfigureAwait(false);
                 return;
             }
@@ -136,7 +169,7 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>The destination answered a MakeCall: give the caller's phone the destination's media and connect.</summary>
-    private async Task ConnectThirdPartyAsync(B2BCall call, SipResponse answerFromB)
+    private async Task ConnectThirdPartyAsync(CallSession call, SipResponse answerFromB)
     {
         var a = call.A;
         if (call.Room is { } room)
@@ -144,22 +177,22 @@ public sealed partial class SipSwitch
             var b = call.B!;
             if (b.Endpoint is null || !PointAt(b.Endpoint, answerFromB.Body))
             {
-                _log.LogWarning("Call {Call}: {Callee} answered without G.711 audio", call.Caller.Call.Id, b.Device);
+                SwitchLog.NoUsableAudio(_log, call.Caller.Call.Id, b.Device);
                 await EndCallAsync(call, "no usable media", CallOutcome.Failed).ConfigureAwait(false);
                 return;
             }
-            _model.Establish(call.Callee!);
             room.Add(b, b.Endpoint, call.Callee!);
-            _log.LogInformation("Call {Call}: {Caller} and {Callee} connected through the switch's mixer", call.Caller.Call.Id, a.Device, b.Device);
+            _model.Establish(call.Callee!);
+            SwitchLog.ThirdPartyConnected(_log, call.Caller.Call.Id, a.Device, b.Device, "the switch's mixer");
             return;
         }
         _model.Establish(call.Callee!);
         if (await ReinviteAsync(a, answerFromB.Body, call.B!.Device).ConfigureAwait(false))
         {
-            _log.LogInformation("MakeCall {Call}: {Caller} and {Callee} connected", call.Caller.Call.Id, a.Device, call.B.Device);
+            SwitchLog.ThirdPartyConnected(_log, call.Caller.Call.Id, a.Device, call.B.Device, "phone to phone");
             return;
         }
-        _log.LogWarning("MakeCall {Call}: {Caller} refused the destination's media", call.Caller.Call.Id, a.Device);
+        SwitchLog.MediaRefused(_log, call.Caller.Call.Id, a.Device);
         await EndCallAsync(call, "media refused", CallOutcome.Failed).ConfigureAwait(false);
     }
 

@@ -4,6 +4,7 @@ using Switchboard.Media.Codecs;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Switch.Registrar;
 
 namespace Switchboard.Switch;
@@ -21,7 +22,7 @@ public sealed partial class SipSwitch
     /// The offer for the callee of a new call from <c>call.A</c>: the caller's own SDP when media may flow directly,
     /// else an offer of a new switch endpoint (<paramref name="endpointB"/>), with the caller's leg anchored too.
     /// </summary>
-    private byte[] OfferForCallee(B2BCall call, SipEndPoint calleePeer, bool calleeBehindNat, bool calleeIsTrunk, out RtpEndpoint? endpointB)
+    private byte[] OfferForCallee(CallSession call, SipEndPoint calleePeer, bool calleeBehindNat, bool calleeIsTrunk, out RtpEndpoint? endpointB)
     {
         endpointB = null;
         var a = call.A;
@@ -105,7 +106,7 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>The callee answered an anchored call from a phone or trunk: both endpoints join the mixer.</summary>
-    private bool JoinAnchored(B2BCall call, ConferenceRoom room, Leg b, SipResponse answer)
+    private bool JoinAnchored(CallSession call, ConferenceRoom room, Leg b, SipResponse answer)
     {
         if (b.Endpoint is null || call.A.Endpoint is null || !PointAt(b.Endpoint, answer.Body)) return false;
         room.Add(call.A, call.A.Endpoint, call.Caller);

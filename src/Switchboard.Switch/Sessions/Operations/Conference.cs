@@ -1,10 +1,10 @@
 using System.Net;
-using Microsoft.Extensions.Logging;
 using Switchboard.Media;
 using Switchboard.Sip.Messages;
 using Switchboard.Sip.Transactions;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 using Switchboard.Telephony;
 
 namespace Switchboard.Switch;
@@ -49,10 +49,10 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>Live conferences (for tests and status).</summary>
-    public int Conferences => Calls.Count(c => c.Room is { } r && r.Members.Count > 2 && c.State == B2BState.Connected);
+    public int Conferences => Calls.Count(c => c.Room is { } r && r.Members.Count > 2 && c.State == SessionState.Connected);
 
     /// <summary>Live calls whose media runs through the switch (conferences included).</summary>
-    public int AnchoredCalls => Calls.Count(c => c.Room is not null && c.State == B2BState.Connected);
+    public int AnchoredCalls => Calls.Count(c => c.Room is not null && c.State == SessionState.Connected);
 
     /// <inheritdoc />
     public async ValueTask<CallControlResult> ConferenceAsync(string device, CancellationToken cancellationToken = default)
@@ -62,6 +62,14 @@ public sealed partial class SipSwitch
         var held = _model.FirstInState(device, ConnectionState.Held);
         var active = _model.FirstInState(device, ConnectionState.Connected);
         if (held is null || active is null) return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: needs a connected and a held call at {device}");
+        if (SessionOf(held) is not { } hs || SessionOf(active) is not { } acs)
+            return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the calls are not two-party calls on this switch (a conference takes three parties)");
+        return await CallSession.RunBothAsync(hs, acs, () => JoinConferenceAsync(what, device, held, active)).ConfigureAwait(false);
+    }
+
+    /// <summary>Joins a device's held and active call into one conference, owning both sessions.</summary>
+    private async Task<CallControlResult> JoinConferenceAsync(string what, string device, Connection held, Connection active)
+    {
         if (LegsOf(held) is not { } h || LegsOf(active) is not { } a)
             return CallControlResult.Fail(ReplyCode.WrongState, $"{what}: the calls are not two-party calls on this switch (a conference takes three parties)");
         var heldPartner = _model.PartnersOf(held).FirstOrDefault(p => p.Party == h.Theirs.Device);
@@ -78,15 +86,16 @@ public sealed partial class SipSwitch
         var room = new ConferenceRoom(Media.CreateConference());
         await LeaveRoomsAsync(h.Call, a.Call).ConfigureAwait(false);
         ReleaseControllerLeg(h.Call, h.Mine);
-        lock (a.Call.Gate) a.Call.State = B2BState.Ended;
+        a.Call.State = SessionState.Ended;
         var joined = _model.Conference(active, held);
-        var call = new B2BCall(a.Mine, null, active) { B = a.Theirs, Callee = activePartner, State = B2BState.Connected, Room = room };
+        var call = new CallSession(a.Mine, null, active) { B = a.Theirs, Callee = activePartner, State = SessionState.Connected, Room = room };
         foreach (var (leg, connection) in parties)
         {
             room.Add(leg, leg.Endpoint!, connection);
-            _dialogs[leg.Dialog.Key] = (call, leg);
+            call.Adopt(connection);
+            Register(call, leg);
         }
-        _log.LogInformation("Conference {Call}: {A}, {B} and {C} mixed by the switch", joined.Id, device, a.Theirs.Device, h.Theirs.Device);
+        SwitchLog.Conferenced(_log, joined.Id, device, a.Theirs.Device, h.Theirs.Device);
         return CallControlResult.Ok($"{what}: conference call {joined.Id} with {device}, {a.Theirs.Device} and {h.Theirs.Device}");
     }
 
@@ -112,7 +121,7 @@ public sealed partial class SipSwitch
     /// The calls' anchored media is being rearranged (transfer, conference): every member leaves its old mixer, whose
     /// endpoints stay with their legs; the old mixers close.
     /// </summary>
-    private static async Task LeaveRoomsAsync(params B2BCall[] calls)
+    private static async Task LeaveRoomsAsync(params CallSession[] calls)
     {
         foreach (var c in calls)
         {
@@ -123,7 +132,7 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>The offer for a new callee leg: an endpoint of the switch when the call's media is anchored, else the caller's own media.</summary>
-    private byte[] CalleeOffer(B2BCall call, SipEndPoint calleePeer, out RtpEndpoint? endpoint)
+    private byte[] CalleeOffer(CallSession call, SipEndPoint calleePeer, out RtpEndpoint? endpoint)
     {
         if (call.Room is not null)
         {
@@ -160,7 +169,7 @@ public sealed partial class SipSwitch
     }
 
     /// <summary>In-dialog requests on a conference leg: the switch itself is the peer of every phone.</summary>
-    private async Task OnRoomRequestAsync(ServerTransaction txn, B2BCall call, ConferenceRoom room, Leg leg)
+    private async Task OnRoomRequestAsync(ServerTransaction txn, CallSession call, ConferenceRoom room, Leg leg)
     {
         var req = txn.Request;
         switch (req.Method)
@@ -169,8 +178,8 @@ public sealed partial class SipSwitch
                 return;
             case "BYE":
                 await txn.RespondAsync(200).ConfigureAwait(false);
-                lock (call.Gate) leg.Ended = true;
-                _log.LogInformation("Conference {Call}: {Device} hung up", call.Caller.Call.Id, leg.Device);
+                leg.TryEnd();
+                SwitchLog.HungUp(_log, call.Caller.Call.Id, leg.Device);
                 await LeaveRoomAsync(call, room, leg, "hung up").ConfigureAwait(false);
                 return;
             case "INVITE":
@@ -215,21 +224,28 @@ public sealed partial class SipSwitch
     /// A party leaves: out of the mix, its dialog released, its connection cleared. Two left stay connected through
     /// the mixer; one left alone is released and the conference ends.
     /// </summary>
-    private async Task LeaveRoomAsync(B2BCall call, ConferenceRoom room, Leg leg, string cause)
+    private async Task LeaveRoomAsync(CallSession call, ConferenceRoom room, Leg leg, string cause)
     {
-        if (room.Remove(leg) is not { } gone) return;
+        if (room.Remove(leg) is not { } gone)
+        {
+            // A leg the mixer never took (its media was refused, or it is still being joined): a two-party call
+            // cannot go on without it, so it ends rather than leaving the other phone connected to nobody.
+            if (room.Members.Count < 2 && call.State != SessionState.Ended)
+                await EndCallAsync(call, cause, CallOutcome.Completed).ConfigureAwait(false);
+            return;
+        }
         ByeIfStillUp(call, leg);
         leg.Endpoint = null;
         await gone.Endpoint.DisposeAsync().ConfigureAwait(false);
         _model.Clear(gone.Connection, cause);
         if (room.Members.Count > 1) return;
-        lock (call.Gate) call.State = B2BState.Ended;
+        call.State = SessionState.Ended;
         await CloseRoomAsync(call, room).ConfigureAwait(false);
         _model.EndCall(call.Caller.Call, cause);
     }
 
     /// <summary>Closes a call's anchored media: every member's phone gets a BYE (unless it hung up), endpoints and mixer close.</summary>
-    private async Task CloseRoomAsync(B2BCall call, ConferenceRoom room)
+    private async Task CloseRoomAsync(CallSession call, ConferenceRoom room)
     {
         foreach (var m in room.Members)
         {
