@@ -1,6 +1,7 @@
 using Switchboard.Media;
 using Switchboard.Media.Codecs;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 
 namespace Switchboard.Switch;
 
