@@ -163,6 +163,33 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task After_the_event_stream_drops_the_console_resumes_after_the_last_event_it_saw()
+    {
+        var page = await SignedInPageAsync("100");
+        var sockets = new List<string>();
+        page.WebSocket += (_, ws) => { lock (sockets) sockets.Add(ws.Url); };
+        Assert.StartsWith("200", await WebSignIn.IpCommandAsync(_host, "MakeCall 100 101"), StringComparison.Ordinal);
+        await page.Locator(".tile[data-device='101'][data-lamp='ringing']").WaitForAsync(Within());
+        var seen = await page.EvaluateAsync<long>("() => lastSeq");
+        // The connection drops (as on a network change); meanwhile the call is answered.
+        var hub = _host.Services.GetRequiredService<Switchboard.Telephony.CallEventHub>();
+        int before = hub.SubscriberCount;
+        await page.EvaluateAsync("() => socket.close()");
+        // The server notices the close (the subscription ends) before the answer happens.
+        for (int i = 0; i < 100 && hub.SubscriberCount >= before; i++) await Task.Delay(50);
+        Assert.True(hub.SubscriberCount < before, "the server kept the closed WebSocket's subscription");
+        Assert.StartsWith("200", await WebSignIn.IpCommandAsync(_host, "Answer 101"), StringComparison.Ordinal);
+        for (int i = 0; i < 100; i++)
+        {
+            lock (sockets) if (sockets.Count > 0) break;
+            await Task.Delay(50);
+        }
+        await page.Locator(".tile[data-device='101'][data-lamp='talking']").WaitForAsync(Within());
+        lock (sockets) Assert.Contains(sockets, u => u.EndsWith($"/api/events?device=*&after={seen}", StringComparison.Ordinal));
+        Assert.True(await page.EvaluateAsync<long>("() => lastSeq") > seen, "the events of the answer were not delivered after the reconnect");
+    }
+
+    [Fact]
     public async Task The_DND_switch_sets_do_not_disturb_and_the_lamp_shows_it()
     {
         var page = await SignedInPageAsync("100");

@@ -169,6 +169,13 @@ public sealed class DashboardXssTests : IAsyncLifetime
         await WebSignIn.SignInAsync(page, _webPort, "operator1", "operator-password");
         // The script runs under the policy: the tiles are filled and the event stream (WebSocket) is connected.
         await page.Locator("#live.live-on").WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
+        // The registration of 100 (from the test's phone socket) and the trunk are listed.
+        var reg = page.Locator("#regs tbody tr", new PageLocatorOptions { HasText = $"127.0.0.1:{P(PhonePort)}" });
+        await reg.WaitForAsync(new LocatorWaitForOptions { Timeout = 10_000 });
+        Assert.StartsWith("100", (await reg.Locator("td").AllInnerTextsAsync())[0], StringComparison.Ordinal);
+        var trunk = await page.Locator("#trunks tbody tr").First.Locator("td").AllInnerTextsAsync();
+        Assert.Equal("provider", trunk[0]);
+        Assert.Equal("static", trunk[2]);
 
         await SendHostileTrunkInviteAsync();
 

@@ -119,6 +119,18 @@ public sealed partial class WebAuthTests : IAsyncLifetime
             nullOrigin.Headers.Add("Origin", "null");
             nullOrigin.Headers.Add("X-CSRF-Token", csrf);
             Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(nullOrigin)).StatusCode);
+            // A same-site image or script include of the API (no Origin, labelled by the browser) is refused; a link
+            // followed to the console page is not.
+            using var image = new HttpRequestMessage(HttpMethod.Get, "/api/calls");
+            image.Headers.Add("Sec-Fetch-Site", "same-site");
+            image.Headers.Add("Sec-Fetch-Mode", "no-cors");
+            image.Headers.Add("Sec-Fetch-Dest", "image");
+            Assert.Equal(HttpStatusCode.Forbidden, (await http.SendAsync(image)).StatusCode);
+            using var link = new HttpRequestMessage(HttpMethod.Get, "/");
+            link.Headers.Add("Sec-Fetch-Site", "same-site");
+            link.Headers.Add("Sec-Fetch-Mode", "navigate");
+            link.Headers.Add("Sec-Fetch-Dest", "document");
+            Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(link)).StatusCode);
             // No Origin and no anti-forgery header: refused as well.
             var bare = await http.PostAsync("/api/commands", new StringContent("MakeCall 100 101"));
             Assert.Equal(HttpStatusCode.Forbidden, bare.StatusCode);

@@ -121,7 +121,12 @@ public sealed partial class CtiWebServer
         {
             // No Origin: a non-browser client, or a browser navigation; a browser labels cross-site ones.
             var site = ctx.Request.Headers["Sec-Fetch-Site"].FirstOrDefault();
-            return site is null or "same-origin" or "none" ? null : $"Sec-Fetch-Site {site} without an Origin";
+            if (site is null or "same-origin" or "none") return null;
+            // A link followed to the console from another page: a GET of a document changes nothing and its answer
+            // goes to the user's tab, not to that page.
+            bool navigation = HttpMethods.IsGet(ctx.Request.Method) && ctx.Request.Headers["Sec-Fetch-Mode"] == "navigate"
+                && ctx.Request.Headers["Sec-Fetch-Dest"] == "document";
+            return navigation ? null : $"Sec-Fetch-Site {site} without an Origin";
         }
         if (origin == "null") return "Origin null (sandboxed or file page) is never allowed";
         var own = $"{ctx.Request.Scheme}://{ctx.Request.Host.Value}";

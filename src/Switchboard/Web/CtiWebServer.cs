@@ -225,10 +225,12 @@ public sealed partial class CtiWebServer(
     {
         using var sub = events.Subscribe(device, after);
         var hello = JsonSerializer.SerializeToUtf8Bytes(new { type = "subscribed", device, after = sub.StartsAfter, missed = sub.Missed, reset = sub.SequenceReset }, Json);
+        using var closed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var reading = WatchForCloseAsync(socket, closed);
         try
         {
-            await SendBoundedAsync(socket, hello, ct);
-            await foreach (var ev in sub.Reader.ReadAllAsync(ct))
+            await SendBoundedAsync(socket, hello, closed.Token);
+            await foreach (var ev in sub.Reader.ReadAllAsync(closed.Token))
             {
                 // An account limited to its own extensions sees only what those devices see.
                 if (!account.MayUse(ev.Device)) continue;
@@ -269,6 +271,36 @@ public sealed partial class CtiWebServer(
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
         {
+        }
+        finally
+        {
+            await closed.CancelAsync();
+            await reading;
+        }
+    }
+
+    /// <summary>
+    /// Reads what the client sends (it should send nothing but its close): without a reader its close frame is never
+    /// seen, the browser waits for an answer that never comes and the subscription lives on until TCP gives up.
+    /// </summary>
+    private static async Task WatchForCloseAsync(WebSocket socket, CancellationTokenSource closed)
+    {
+        var buffer = new byte[256];
+        try
+        {
+            while (!closed.IsCancellationRequested)
+            {
+                var r = await socket.ReceiveAsync(buffer, closed.Token);
+                if (r.MessageType != WebSocketMessageType.Close) continue;
+                await closed.CancelAsync();
+                using var answer = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, answer.Token);
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+        {
+            await closed.CancelAsync();
         }
     }
 
