@@ -67,12 +67,14 @@ public readonly record struct CrossSiteVerdict(CrossSiteRefusal Refusal, string?
 /// them is a tool (curl, a TAPIMaster client) and keeps working: a page cannot make a browser leave them all out of a
 /// cross-site request except by <c>referrerpolicy=no-referrer</c> on an old browser without Fetch Metadata.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit] // the origin buffers are written before they are read
 public sealed class CrossSiteJudge
 {
     /// <summary>Longest Origin or Referer judged; longer ones are refused as malformed instead of being parsed.</summary>
     public const int MaxUrlLength = 2048;
 
     private readonly HashSet<string> _origins;
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
     /// <summary>Creates the judge from the configured origins (normalised; an entry that is not an origin throws).</summary>
     public CrossSiteJudge(IEnumerable<string> allowedOrigins)
@@ -85,6 +87,7 @@ public sealed class CrossSiteJudge
             _origins.Add(NormaliseOrigin(trimmed.TrimEnd('/'))
                 ?? throw new FormatException($"Access:AllowedOrigins: '{entry}' is not an origin (e.g. https://crm.example.com or http://10.0.0.5:8080)"));
         }
+        _lookup = _origins.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <summary>True when no origin is listed: any page may send commands, as the original interface allowed.</summary>
@@ -95,72 +98,84 @@ public sealed class CrossSiteJudge
     {
         if (IsOpen) return true;
         if (origin == "null") return false;
-        return NormaliseOrigin(origin) is { } o && _origins.Contains(o);
+        return IsListed(origin, pathAllowed: false) == true;
+    }
+
+    /// <summary>True or false for a URL whose origin is or is not listed; null when it is not an http(s) URL.</summary>
+    private bool? IsListed(string url, bool pathAllowed)
+    {
+        if (url.Length > MaxUrlLength) return null;
+        Span<char> buffer = stackalloc char[MaxUrlLength];
+        int n = SerialiseOrigin(url, pathAllowed, buffer);
+        return n < 0 ? null : _lookup.Contains(buffer[..n]);
     }
 
     /// <summary>Judges one request; in open mode every request is allowed.</summary>
     public CrossSiteVerdict Judge(in BrowserRequestHeaders h)
     {
         if (IsOpen) return CrossSiteVerdict.Allowed;
-        var what = Describe(h.SecFetchMode, h.SecFetchDest);
-        switch (h.SecFetchSite?.ToLowerInvariant())
-        {
-            case "none" when h.SecFetchMode is null || h.SecFetchMode.Equals("navigate", StringComparison.OrdinalIgnoreCase):
-                // Typed into the address bar or opened from a bookmark: the user, not a page, sent it.
-                return CrossSiteVerdict.Allowed;
-            case "same-origin":
-                return JudgeSameOrigin(h, what);
-            case null:
-                return JudgeInitiator(h, what, fetchSite: null);
-            default:
-                // same-site, cross-site, and values a future browser may add: the initiator must be listed.
-                return JudgeInitiator(h, what, fetchSite: h.SecFetchSite);
-        }
+        var site = h.SecFetchSite;
+        if (site is null) return JudgeInitiator(h, fetchSite: null);
+        if (site.Equals("none", StringComparison.OrdinalIgnoreCase)
+            && (h.SecFetchMode is null || h.SecFetchMode.Equals("navigate", StringComparison.OrdinalIgnoreCase)))
+            return CrossSiteVerdict.Allowed; // typed into the address bar or opened from a bookmark: the user, not a page, sent it
+        if (site.Equals("same-origin", StringComparison.OrdinalIgnoreCase)) return JudgeSameOrigin(h);
+        // same-site, cross-site, and values a future browser may add: the initiator must be listed.
+        return JudgeInitiator(h, fetchSite: site);
     }
 
-    private CrossSiteVerdict JudgeSameOrigin(in BrowserRequestHeaders h, string what)
+    private CrossSiteVerdict JudgeSameOrigin(in BrowserRequestHeaders h)
     {
         // The page came from this port; whether it really is this port's own page or one served under a rebound name
         // shows in the name the browser used. An address or localhost cannot be rebound.
         if (h.Origin is not null || h.Referer is not null)
         {
-            var named = JudgeInitiator(h, what, "same-origin");
+            var named = JudgeInitiator(h, "same-origin");
             if (named.IsAllowed) return named;
             if (named.Refusal is CrossSiteRefusal.OpaqueOrigin or CrossSiteRefusal.MalformedOrigin) return named;
         }
         if (h.Host is { } host && IsAddressOrLocalhost(host)) return CrossSiteVerdict.Allowed;
         var shown = Clip(h.Host ?? "(no Host)");
         return new(CrossSiteRefusal.UnlistedHostName,
-            $"{what} from a page this port served as {shown}: a host name can be pointed here by DNS rebinding; "
+            $"{Describe(h.SecFetchMode, h.SecFetchDest)} from a page this port served as {shown}: a host name can be pointed here by DNS rebinding; "
             + $"add http://{shown} to Access:AllowedOrigins or open the page by address");
     }
 
-    private CrossSiteVerdict JudgeInitiator(in BrowserRequestHeaders h, string what, string? fetchSite)
+    // The start of a refusal text (what sent it, and the Sec-Fetch-Site it came with); made only when refusing.
+    private static string Intro(in BrowserRequestHeaders h, string? fetchSite) =>
+        fetchSite is null ? Describe(h.SecFetchMode, h.SecFetchDest) : $"{Describe(h.SecFetchMode, h.SecFetchDest)} (Sec-Fetch-Site: {Clip(fetchSite)})";
+
+    private CrossSiteVerdict JudgeInitiator(in BrowserRequestHeaders h, string? fetchSite)
     {
-        var via = fetchSite is null ? "" : $" (Sec-Fetch-Site: {Clip(fetchSite)})";
         if (h.Origin is { } origin)
         {
             if (origin == "null")
                 return new(CrossSiteRefusal.OpaqueOrigin,
-                    $"{what}{via} from a page with Origin: null (a file:// page, a sandboxed iframe or a data: URL): "
+                    $"{Intro(h, fetchSite)} from a page with Origin: null (a file:// page, a sandboxed iframe or a data: URL): "
                     + "Access:AllowedOrigins is set, so only pages served from a listed origin may send commands");
-            if (origin.Length > MaxUrlLength || NormaliseOrigin(origin) is not { } o)
-                return new(CrossSiteRefusal.MalformedOrigin, $"{what}{via}: Origin '{Clip(origin)}' is not an origin");
-            return _origins.Contains(o)
-                ? CrossSiteVerdict.Allowed
-                : new(CrossSiteRefusal.ForeignOrigin, $"{what}{via} from origin {Clip(origin)}: origin {Clip(origin)} is not in Access:AllowedOrigins");
+            return IsListed(origin, pathAllowed: false) switch
+            {
+                true => CrossSiteVerdict.Allowed,
+                false => new(CrossSiteRefusal.ForeignOrigin, $"{Intro(h, fetchSite)} from origin {Clip(origin)}: origin {Clip(origin)} is not in Access:AllowedOrigins"),
+                null => new(CrossSiteRefusal.MalformedOrigin, $"{Intro(h, fetchSite)}: Origin '{Clip(origin)}' is not an origin"),
+            };
         }
         if (h.Referer is { } referer)
         {
-            if (referer.Length > MaxUrlLength || OriginOfUrl(referer) is not { } o)
-                return new(CrossSiteRefusal.MalformedOrigin, $"{what}{via}: Referer '{Clip(referer)}' is not a URL");
-            return _origins.Contains(o)
-                ? CrossSiteVerdict.Allowed
-                : new(CrossSiteRefusal.ForeignReferer, $"{what}{via} from a page on {Clip(o)} (Referer): origin {Clip(o)} is not in Access:AllowedOrigins");
+            switch (IsListed(referer, pathAllowed: true))
+            {
+                case true:
+                    return CrossSiteVerdict.Allowed;
+                case null:
+                    return new(CrossSiteRefusal.MalformedOrigin, $"{Intro(h, fetchSite)}: Referer '{Clip(referer)}' is not a URL");
+            }
+            // Refused: only now is the page's origin made into a string, for the text.
+            var o = NormaliseOrigin(referer, pathAllowed: true)!;
+            return new(CrossSiteRefusal.ForeignReferer, $"{Intro(h, fetchSite)} from a page on {Clip(o)} (Referer): origin {Clip(o)} is not in Access:AllowedOrigins");
         }
         if (fetchSite is null) return CrossSiteVerdict.Allowed; // no browser headers at all: curl, a TAPIMaster client
         return new(CrossSiteRefusal.UnattributedCrossSite,
-            $"{what}{via} without Origin or Referer: nothing shows it comes from an origin in Access:AllowedOrigins");
+            $"{Intro(h, fetchSite)} without Origin or Referer: nothing shows it comes from an origin in Access:AllowedOrigins");
     }
 
     /// <summary>What the request is, for the refusal text: a user sees which of their page's elements sent it.</summary>
@@ -181,24 +196,85 @@ public sealed class CrossSiteJudge
         };
     }
 
-    /// <summary>scheme://host[:port] in the form browsers serialise it (lower case, default port left out), or null.</summary>
-    internal static string? NormaliseOrigin(string origin)
+    /// <summary>
+    /// The origin of an http(s) URL as browsers serialise it (scheme://host[:port], lower case, punycode, default port left
+    /// out), or null. Without <paramref name="pathAllowed"/> the URL must be an origin itself (an Origin header, a setting).
+    /// </summary>
+    public static string? NormaliseOrigin(string url, bool pathAllowed = false)
     {
-        if (origin.Length > MaxUrlLength) return null;
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var u) || u.PathAndQuery is not ("/" or "") || u.Fragment.Length > 0) return null;
-        if (u.UserInfo.Length > 0) return null;
-        return OriginOf(u);
+        if (url.Length > MaxUrlLength) return null;
+        Span<char> buffer = stackalloc char[MaxUrlLength];
+        int n = SerialiseOrigin(url, pathAllowed, buffer);
+        return n < 0 ? null : new string(buffer[..n]);
     }
 
-    private static string? OriginOfUrl(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var u) && u.UserInfo.Length == 0 ? OriginOf(u) : null;
-
-    private static string? OriginOf(Uri u)
+    /// <summary>
+    /// Writes the origin of an http(s) URL to <paramref name="dst"/> (at least as long as <paramref name="url"/>) and
+    /// returns its length, or -1 when it is not one: another scheme, user info, a character no host has. Without
+    /// <paramref name="pathAllowed"/> (an Origin header, a configured entry) nothing but one "/" may follow the authority.
+    /// </summary>
+    internal static int SerialiseOrigin(ReadOnlySpan<char> url, bool pathAllowed, Span<char> dst)
     {
-        if (u.Scheme is not ("http" or "https") || u.Host.Length == 0) return null;
-        // Browsers serialise an origin's host in its ASCII (punycode) form; so does the comparison.
-        var host = u.HostNameType == UriHostNameType.IPv6 ? u.Host : u.IdnHost;
-        return u.IsDefaultPort ? $"{u.Scheme}://{host}" : $"{u.Scheme}://{host}:{u.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        int schemeLength;
+        if (url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) schemeLength = 4;
+        else if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) schemeLength = 5;
+        else return -1;
+        var rest = url[(schemeLength + 3)..];
+        int end = rest.IndexOfAny('/', '?', '#');
+        var authority = end < 0 ? rest : rest[..end];
+        if (!pathAllowed && end >= 0 && !rest[end..].SequenceEqual("/")) return -1;
+        if (authority.IsEmpty || authority.ContainsAny('@', '\\')) return -1;
+
+        ReadOnlySpan<char> host, port = default;
+        if (authority[0] == '[')
+        {
+            int close = authority.IndexOf(']');
+            if (close < 2 || !System.Net.IPAddress.TryParse(authority[1..close], out _)) return -1;
+            host = authority[..(close + 1)];
+            var after = authority[(close + 1)..];
+            if (!after.IsEmpty)
+            {
+                if (after[0] != ':') return -1;
+                port = after[1..];
+            }
+        }
+        else
+        {
+            int colon = authority.IndexOf(':');
+            host = colon < 0 ? authority : authority[..colon];
+            if (colon >= 0) port = authority[(colon + 1)..];
+            if (host.IsEmpty) return -1;
+            foreach (var c in host)
+            {
+                if (c > 0x7f) return IdnOrigin(url, dst); // an international name: its punycode form, the slow way
+                if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_')) return -1;
+            }
+        }
+        int portNumber = schemeLength == 4 ? 80 : 443;
+        if (!port.IsEmpty)
+        {
+            if (port.Length > 5 || !int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out portNumber)
+                || portNumber > 65535) return -1;
+        }
+
+        int n = 0;
+        url[..(schemeLength + 3)].ToLowerInvariant(dst);
+        n += schemeLength + 3;
+        n += host.ToLowerInvariant(dst[n..]);
+        if (portNumber != (schemeLength == 4 ? 80 : 443))
+        {
+            dst[n++] = ':';
+            portNumber.TryFormat(dst[n..], out int written, provider: System.Globalization.CultureInfo.InvariantCulture);
+            n += written;
+        }
+        return n;
+    }
+
+    private static int IdnOrigin(ReadOnlySpan<char> url, Span<char> dst)
+    {
+        if (!Uri.TryCreate(url.ToString(), UriKind.Absolute, out var u) || u.UserInfo.Length > 0 || u.Host.Length == 0) return -1;
+        var origin = u.IsDefaultPort ? $"{u.Scheme}://{u.IdnHost}" : $"{u.Scheme}://{u.IdnHost}:{u.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        return origin.AsSpan().TryCopyTo(dst) ? origin.Length : -1;
     }
 
     private static bool IsAddressOrLocalhost(string host)

@@ -118,6 +118,26 @@ public sealed class CrossSiteJudgeTests
         Assert.True(Listed.Judge(B("cross-site", "navigate", "document", referer: "ftp://crm.example.com/")).Refusal == CrossSiteRefusal.MalformedOrigin);
     }
 
+    [Theory]
+    [InlineData("HTTP://Example.COM:80/contacts?id=1#x", "http://example.com")]
+    [InlineData("https://crm.example.com:0443/", "https://crm.example.com")]
+    [InlineData("https://crm.example.com:8443", "https://crm.example.com:8443")]
+    [InlineData("http://[::1]:2503/page", "http://[::1]:2503")]
+    [InlineData("http://10.0.0.5:8080?x", "http://10.0.0.5:8080")]
+    [InlineData("http://bücher.example/", "http://xn--bcher-kva.example")]
+    [InlineData("http://crm.example.com:/", "http://crm.example.com")]
+    [InlineData("http://user@crm.example.com/", null)]
+    [InlineData("http://crm.example.com:65536/", null)]
+    [InlineData("http://crm.example.com:8o/", null)]
+    [InlineData("http://crm example.com/", null)]
+    [InlineData("http:///path", null)]
+    [InlineData("http://[::1/", null)]
+    [InlineData("javascript:alert(1)", null)]
+    public void The_origin_of_a_Referer_is_serialised_as_a_browser_does(string url, string? origin)
+    {
+        Assert.Equal(origin, CrossSiteJudge.NormaliseOrigin(url, pathAllowed: true));
+    }
+
     [Fact]
     public void A_configured_entry_that_is_not_an_origin_stops_the_start()
     {
