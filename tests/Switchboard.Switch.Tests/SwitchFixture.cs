@@ -13,20 +13,23 @@ internal sealed class SwitchFixture : IAsyncDisposable
         Func<ICallJournal, ICallJournal>? journal = null)
     {
         _store = new SqliteStore(Path.Combine(_dir, "sb.db"));
-        var options = new SwitchOptions
-        {
-            ListenAddress = "127.0.0.1",
-            Port = 0,
-            T1Milliseconds = 100,
-            RingTimeout = TimeSpan.FromSeconds(30),
-            AuthFreeFailures = authFreeFailures,
-            Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
-        };
+        var options = TestOptions();
+        options.AuthFreeFailures = authFreeFailures;
         configure?.Invoke(options);
         Model = new CallModel(options.Devices, new CallEventHub(), _store, journal is null ? _store : journal(_store));
         Switch = new SipSwitch(options, Model, _store, _store, log: log);
         Switch.Start();
     }
+
+    /// <summary>What every switch of these tests starts from: loopback, a port the system picks, T1 = 100 ms, known passwords.</summary>
+    internal static SwitchOptions TestOptions() => new()
+    {
+        ListenAddress = "127.0.0.1",
+        Port = 0,
+        T1Milliseconds = 100,
+        RingTimeout = TimeSpan.FromSeconds(30),
+        Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
+    };
 
     public SipSwitch Switch { get; }
 

@@ -28,15 +28,8 @@ internal sealed class TrunkFixture : IAsyncDisposable
         };
         trunk?.Invoke(Trunk);
         _store = new SqliteStore(Path.Combine(_dir, "sb.db"));
-        var options = new SwitchOptions
-        {
-            ListenAddress = "127.0.0.1",
-            Port = 0,
-            T1Milliseconds = 100,
-            RingTimeout = TimeSpan.FromSeconds(30),
-            Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
-            Trunks = [Trunk],
-        };
+        var options = SwitchFixture.TestOptions();
+        options.Trunks = [Trunk];
         sw?.Invoke(options);
         Model = new CallModel(options.Devices, new CallEventHub(), _store, _store);
         Switch = new SipSwitch(options, Model, _store, _store) { OutsidePolicy = new OutsideCallPolicy(policy ?? new OutsideCallOptions()) };

@@ -18,13 +18,8 @@ internal sealed class InMemorySwitch : IAsyncDisposable
     public InMemorySwitch(TimeProvider? time = null)
     {
         Store = new SqliteStore(Path.Combine(_dir, "sb.db"));
-        var options = new SwitchOptions
-        {
-            ListenAddress = "127.0.0.1",
-            T1Milliseconds = 100,
-            RingTimeout = TimeSpan.FromSeconds(30),
-            Passwords = new() { ["100"] = "pw100", ["101"] = "pw101", ["102"] = "pw102" },
-        };
+        // The port is not used: SIP goes over the in-memory network.
+        var options = SwitchFixture.TestOptions();
         Model = new CallModel(options.Devices, new CallEventHub(), Store, Store, time);
         Transport = new InMemorySipTransport(Network, Address);
         Switch = new SipSwitch(options, Model, Store, Store, time, transport: Transport);
