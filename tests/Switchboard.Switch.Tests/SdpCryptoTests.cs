@@ -4,6 +4,7 @@ using Switchboard.Media.Srtp;
 using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Transport;
 using Switchboard.Switch.Calls;
+using Switchboard.Switch.Sessions;
 
 namespace Switchboard.Switch.Tests;
 
