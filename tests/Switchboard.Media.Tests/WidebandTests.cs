@@ -209,6 +209,40 @@ public class WidebandTests
         Assert.All(opus.ReceivedEvents().Where(e => !e.Event.End), e => Assert.Equal(0, e.Event.Duration % 960));
     }
 
+    [Fact]
+    public async Task Undecodable_or_too_long_wideband_payloads_are_counted_as_bad_and_the_stream_goes_on()
+    {
+        await using var engine = new MediaEngine(new MediaEngineOptions());
+        using var opus = new TestPhone(AudioCodec.Opus, 1000);
+        using var g722 = new TestPhone(AudioCodec.G722, 1000);
+        await using var opusEndpoint = engine.CreateEndpoint();
+        await using var g722Endpoint = engine.CreateEndpoint();
+        opusEndpoint.SetRemote(opus.LocalEndPoint, AudioCodec.Opus, 111, 100);
+        g722Endpoint.SetRemote(g722.LocalEndPoint, AudioCodec.G722);
+        using var guard = new CancellationTokenSource(Guard);
+
+        // Opus: no frame at all, a frame count of 63 (invalid), 60 ms of SILK (longer than a tick); G.722: 25 ms.
+        byte[][] opusGarbage = [[], [0xFF, 0xFF, 0xFF], [0x18, 0x00, 0x00, 0x00, 0x00]];
+        foreach (var payload in opusGarbage)
+        {
+            await opus.SendRawAsync(opusEndpoint.LocalEndPoint, Rtp(111, payload));
+        }
+
+        await g722.SendRawAsync(g722Endpoint.LocalEndPoint, Rtp(9, new byte[200]));
+        await Task.WhenAll(opus.SendToneAsync(opusEndpoint.LocalEndPoint, 10, guard.Token), g722.SendToneAsync(g722Endpoint.LocalEndPoint, 10, guard.Token));
+        await WaitUntilAsync(() => opusEndpoint.PacketsReceived >= 13 && g722Endpoint.PacketsReceived >= 11, guard.Token);
+        Assert.Equal(opusGarbage.Length, opusEndpoint.BadPackets);
+        Assert.Equal(1, g722Endpoint.BadPackets);
+        Assert.Equal(13, opusEndpoint.PacketsReceived);
+
+        static byte[] Rtp(byte payloadType, byte[] payload)
+        {
+            var datagram = new byte[RtpPacket.FixedHeaderSize + payload.Length];
+            Assert.True(new RtpPacket(payloadType, 1, 1, 0x4242, payload).TryWrite(datagram, out _));
+            return datagram;
+        }
+    }
+
     private static IEnumerable<uint> Steps(TestPhone phone)
     {
         var audio = phone.ReceivedHeaders().Where(h => h.PayloadType == phone.PayloadType).Skip(RtpEndpoint.SequenceProbes).ToList();
