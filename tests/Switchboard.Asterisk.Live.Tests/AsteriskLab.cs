@@ -168,10 +168,13 @@ public class AsteriskLab : IAsyncLifetime
 /// <summary>The README's "Asterisk connector" set-up: the tests run exactly the blocks a user copies.</summary>
 public static class Readme
 {
+    /// <summary>README.md of the checkout.</summary>
+    public static string Text() => File.ReadAllText(Path.Combine(Root(), "README.md"));
+
     /// <summary>The fenced block after <c>&lt;!-- asterisk-setup: NAME --&gt;</c> in README.md.</summary>
     public static string Block(string name)
     {
-        var text = File.ReadAllText(Path.Combine(Root(), "README.md"));
+        var text = Text();
         var marker = $"<!-- asterisk-setup: {name} -->";
         int at = text.IndexOf(marker, StringComparison.Ordinal);
         if (at < 0) throw new InvalidOperationException($"README.md has no {marker}");
