@@ -25,6 +25,18 @@ public sealed partial class AsteriskPhoneSystem
             return true;
         }
 
+        // The same refusal seen from the caller's side: Dial() returned BUSY or a rejection and the dialplan hung the
+        // caller up, an event that can come before the callee channel's own Hangup.
+        if (conn.Party == call.Calling && e.Cause is CauseBusy or CauseRejected && call.Connections.Count == 2
+            && call.Connections.FirstOrDefault(c => c != conn) is { State: ConnectionState.Alerting } callee)
+        {
+            _channels.Remove(chan.Uniqueid);
+            _pending.RemoveAll(p => p.Channel == chan);
+            _model.Fail(callee, SipStatus(e.TechCause) ?? (e.Cause == CauseBusy ? "486 Busy Here" : "603 Decline"),
+                e.Cause == CauseBusy ? CallOutcome.Busy : CallOutcome.Rejected);
+            return true;
+        }
+
         // The placing party's channel ends and nobody else ever joined: the destination was never reached.
         if (conn.Party != call.Calling || call.Connections.Count != 1 || !conn.IsDevice) return false;
         if (UnreachedCause(e.Cause, call.Called) is not { } why) return false;

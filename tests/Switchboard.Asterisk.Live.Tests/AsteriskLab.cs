@@ -113,6 +113,17 @@ public class AsteriskLab : IAsyncLifetime
         Assert.StartsWith("200", await Events.CommandAsync("Monitor *"));
     }
 
+    /// <summary>Starts the phones again (they register anew), e.g. after Asterisk lost their contacts in a crash.</summary>
+    public async Task RestartPhonesAsync()
+    {
+        foreach (var p in Phones) await p.DisposeAsync();
+        P100 = await Baresip.StartAsync("p100b", _dir, Asterisk.Account("100"), "tone:440");
+        P101 = await Baresip.StartAsync("p101b", _dir, Asterisk.Account("101"), "tone:1000");
+        if (StartPhone102) P102 = await Baresip.StartAsync("p102b", _dir, Asterisk.Account("102"), "tone:1700");
+        int phones = StartPhone102 ? 3 : 2;
+        await Poll.UntilAsync(() => Asterisk.RegisteredAsync().Result.Count == phones, "the phones registered at Asterisk again");
+    }
+
     /// <summary>Ends whatever a test left behind, so the next test of the class starts with idle phones.</summary>
     public async Task ResetAsync()
     {
@@ -168,10 +179,13 @@ public class AsteriskLab : IAsyncLifetime
 /// <summary>The README's "Asterisk connector" set-up: the tests run exactly the blocks a user copies.</summary>
 public static class Readme
 {
+    /// <summary>README.md of the checkout.</summary>
+    public static string Text() => File.ReadAllText(Path.Combine(Root(), "README.md"));
+
     /// <summary>The fenced block after <c>&lt;!-- asterisk-setup: NAME --&gt;</c> in README.md.</summary>
     public static string Block(string name)
     {
-        var text = File.ReadAllText(Path.Combine(Root(), "README.md"));
+        var text = Text();
         var marker = $"<!-- asterisk-setup: {name} -->";
         int at = text.IndexOf(marker, StringComparison.Ordinal);
         if (at < 0) throw new InvalidOperationException($"README.md has no {marker}");

@@ -35,12 +35,9 @@ public sealed class OutageTests(OutageTests.Lab lab) : IClassFixture<OutageTests
         }
         Assert.Contains(lab.Events.EventLines, l => l.Contains("ConnectionCleared 100", StringComparison.Ordinal));
 
-        // And the restarted Asterisk carries calls again.
-        lab.P100.DiscardEvents();
-        lab.P101.DiscardEvents();
-        lab.P100.ForgetRecordings();
-        lab.P101.ForgetRecordings();
-        await Poll.UntilAsync(() => lab.Asterisk.RegisteredAsync().Result.Count == 3, "the phones' contacts back at Asterisk");
+        // And the restarted Asterisk carries calls again. AstDB stores contacts in the background, so a kill can lose
+        // the registrations: the phones register again, as they would at their next refresh.
+        await lab.RestartPhonesAsync();
         Assert.StartsWith("200", await lab.Cti.CommandAsync("MakeCall 100 101"));
         await lab.P100.AnswerAsync();
         await lab.P101.AnswerAsync();
