@@ -15,7 +15,7 @@ public sealed class SecurityTests : IDisposable
     public void Every_device_gets_its_own_random_password_once_and_keeps_it()
     {
         using var store = new SqliteStore(Path.Combine(_dir, "sb.db"));
-        var secrets = new DeviceSecrets(store);
+        var secrets = new DeviceSecrets(store, "switchboard");
         var created = secrets.EnsureAll(["100", "101"]);
         Assert.Equal(2, created.Count);
         Assert.NotEqual(created["100"], created["101"]);
