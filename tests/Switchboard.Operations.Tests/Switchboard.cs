@@ -71,7 +71,7 @@ internal sealed class Switchboard : IAsyncDisposable
     {
         if (line is null) return;
         lock (_output) _output.AppendLine(line);
-        if (!line.Contains("StartupReport[1020]", StringComparison.Ordinal)) return;
+        if (!line.Contains("StartupReport[1020]", StringComparison.Ordinal) && !(line.Contains("\"EventId\":1020", StringComparison.Ordinal) && line.Contains("StartupReport", StringComparison.Ordinal))) return;
         SipPort = PortAfter(line, "SIP ");
         IpPort = PortAfter(line, "IP interface ");
         var web = After(line, "CTI server port ");
