@@ -49,6 +49,18 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_json_console_format_writes_one_json_object_per_line()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--demo", "--Logging:Console:FormatterName=json");
+        // The start line is matched by its category, which the JSON carries too.
+        Assert.True(server.Started, server.Output);
+        var line = server.Output.Split('\n').First(l => l.Contains("StartupReport", StringComparison.Ordinal));
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal(1020, json.RootElement.GetProperty("EventId").GetInt32());
+        Assert.Equal("Switchboard.Operations.StartupReport", json.RootElement.GetProperty("Category").GetString());
+    }
+
+    [Fact]
     public async Task A_missing_config_file_is_one_clear_line_and_exit_2()
     {
         var (code, _, stderr) = await Switchboard.RunAsync(_dir, "--config", Path.Combine(_dir, "nope.json"));

@@ -78,6 +78,38 @@ public sealed class ControlAndHealthTests : IDisposable
     }
 
     [Fact]
+    public async Task Ready_is_503_while_the_sip_port_does_not_answer()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0");
+        Assert.True(server.Started, server.Output);
+        Assert.Equal(200, (await server.GetAsync("/health/ready")).Status);
+        // A firewall rule dropping what reaches the SIP port: bound, but unusable for every phone.
+        string[] rule = ["INPUT", "-i", "lo", "-p", "udp", "--dport", server.SipPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-j", "DROP"];
+        Assert.Equal(0, await IptablesAsync(["-I", .. rule]));
+        try
+        {
+            var (status, body) = await server.GetAsync("/health/ready");
+            Assert.Equal(503, status);
+            Assert.Contains("sip: FAIL (no answer on 127.0.0.1:", body);
+            Assert.Equal(200, (await server.GetAsync("/health")).Status);
+        }
+        finally
+        {
+            await IptablesAsync(["-D", .. rule]);
+        }
+        Assert.Equal(200, (await server.GetAsync("/health/ready")).Status);
+    }
+
+    private static async Task<int> IptablesAsync(string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("iptables") { RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        await p.WaitForExitAsync();
+        return p.ExitCode;
+    }
+
+    [Fact]
     public async Task Ready_is_200_with_the_sip_port_answering()
     {
         await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0");

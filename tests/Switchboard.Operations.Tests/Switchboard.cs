@@ -13,7 +13,8 @@ internal sealed class Switchboard : IAsyncDisposable
 
     private Switchboard(Process process) => _process = process;
 
-    public static string Dll => Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
+    // OPS_SWITCHBOARD_DLL runs the same tests against another build (to check they fail without the fixes).
+    public static string Dll => Environment.GetEnvironmentVariable("OPS_SWITCHBOARD_DLL") ?? Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
 
     public string Output { get { lock (_output) return _output.ToString(); } }
 
@@ -70,7 +71,7 @@ internal sealed class Switchboard : IAsyncDisposable
     {
         if (line is null) return;
         lock (_output) _output.AppendLine(line);
-        if (!line.Contains("StartupReport[1020]", StringComparison.Ordinal)) return;
+        if (!line.Contains("StartupReport[1020]", StringComparison.Ordinal) && !(line.Contains("\"EventId\":1020", StringComparison.Ordinal) && line.Contains("StartupReport", StringComparison.Ordinal))) return;
         SipPort = PortAfter(line, "SIP ");
         IpPort = PortAfter(line, "IP interface ");
         var web = After(line, "CTI server port ");

@@ -13,6 +13,9 @@ public sealed class StorageFaultProcessTests : IDisposable
 
     private string Db => Path.Combine(_dir, "switchboard.db");
 
+    // --demo keeps its own database file, so no simulated call reaches the real journal.
+    private string DemoDb => Path.Combine(_dir, "switchboard-demo.db");
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static int FreeUdpPort()
@@ -37,7 +40,7 @@ public sealed class StorageFaultProcessTests : IDisposable
         await using var server = await ServerProcess.StartAsync(_dir, "--demo", "--DatabaseBusyTimeout=00:00:03");
         Assert.StartsWith("200 ", await server.SendAsync("Forward 101 *"));
 
-        await using (var other = new SqliteConnection($"Data Source={Db};Pooling=False"))
+        await using (var other = new SqliteConnection($"Data Source={DemoDb};Pooling=False"))
         {
             other.Open();
             using (var cmd = other.CreateCommand())
@@ -102,7 +105,7 @@ public sealed class StorageFaultProcessTests : IDisposable
     {
         await using var server = await ServerProcess.StartAsync(_dir, "--demo", "--DatabaseCheckInterval=00:00:00.2");
         Assert.StartsWith("200 ", await server.SendAsync("Forward 100 *"));
-        foreach (var f in new[] { Db, Db + "-wal", Db + "-shm" }) File.Delete(f);
+        foreach (var f in new[] { DemoDb, DemoDb + "-wal", DemoDb + "-shm" }) File.Delete(f);
         await UntilAsync(() => server.Output.Contains("was deleted while the server was running", StringComparison.Ordinal), "the deletion to be reported");
         Assert.Contains("crit", server.Output.Split('\n').First(l => l.Contains("was deleted while", StringComparison.Ordinal)));
         var reply = await server.SendAsync("Forward 101 *");
