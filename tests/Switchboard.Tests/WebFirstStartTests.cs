@@ -64,6 +64,6 @@ public sealed partial class WebFirstStartTests : IDisposable
         await using var second = await StartAsync(port, "[2607]");
         Assert.Equal(HttpStatusCode.Redirect, await SignInAsync(port, password));
         Assert.DoesNotContain("created with the password", second.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain(password, await File.ReadAllTextAsync(Path.Combine(_dir, "switchboard-accounts.db")), StringComparison.Ordinal);
+        Assert.DoesNotContain(password, await File.ReadAllTextAsync(Path.Combine(_dir, "switchboard-demo-accounts.db")), StringComparison.Ordinal);
     }
 }

@@ -32,7 +32,7 @@ public sealed class WebLimitsTests : IDisposable
         }
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         // A token made in the server's accounts file from outside the process, as the ops CLI would.
-        using (var accounts = new Switchboard.Accounts.AccountStore(Path.Combine(_dir, "switchboard-accounts.db")))
+        using (var accounts = new Switchboard.Accounts.AccountStore(Path.Combine(_dir, "switchboard-demo-accounts.db")))
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", WebSignIn.CreateToken(accounts));
         var big = new string('1', 100 * 1024);
 

@@ -286,25 +286,25 @@ internal static class CallAllocationBench
                     }
                     return;
                 case "INVITE":
-                {
-                    var ok = SipResponse.For(request, 200, toTag: request.To.Tag is null ? "answered" : null);
-                    ok.Add(SipHeaderNames.Contact, $"<sip:{_device}@{_socket.LocalEndPoint}>");
-                    ok.Add(SipHeaderNames.ContentType, "application/sdp");
-                    ok.Body = _sdp;
-                    var bytes = ok.ToBytes();
-                    if (send) _socket.SendTo(bytes, _server);
-                    return;
-                }
-                default:
-                {
-                    var bytes = SipResponse.For(request, 200).ToBytes();
-                    if (send)
                     {
-                        _socket.SendTo(bytes, _server);
-                        if (request.Method == "BYE") Ended.Release();
+                        var ok = SipResponse.For(request, 200, toTag: request.To.Tag is null ? "answered" : null);
+                        ok.Add(SipHeaderNames.Contact, $"<sip:{_device}@{_socket.LocalEndPoint}>");
+                        ok.Add(SipHeaderNames.ContentType, "application/sdp");
+                        ok.Body = _sdp;
+                        var bytes = ok.ToBytes();
+                        if (send) _socket.SendTo(bytes, _server);
+                        return;
                     }
-                    return;
-                }
+                default:
+                    {
+                        var bytes = SipResponse.For(request, 200).ToBytes();
+                        if (send)
+                        {
+                            _socket.SendTo(bytes, _server);
+                            if (request.Method == "BYE") Ended.Release();
+                        }
+                        return;
+                    }
             }
         }
 

@@ -46,5 +46,5 @@ public static class OperationsEndpoints
 
     private static bool MayScrape(HttpContext ctx) =>
         (ctx.Connection.RemoteIpAddress is { } a && IPAddress.IsLoopback(a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a))
-        || ctx.User.IsInRole("admin");
+        || ctx.User.IsInRole(nameof(Accounts.AccountRole.Admin));
 }

@@ -190,7 +190,7 @@ public sealed partial class CtiWebServer
             }
             var stamp = _accounts.GetUserWithStamp(account.Name)?.Stamp ?? "";
             var identity = new ClaimsIdentity(
-                [new Claim(ClaimTypes.Name, account.Name), new Claim(BearerTokenHandler.ViaClaim, "cookie"), new Claim(StampClaim, stamp)],
+                [new Claim(ClaimTypes.Name, account.Name), new Claim(ClaimTypes.Role, account.Role.ToString()), new Claim(BearerTokenHandler.ViaClaim, "cookie"), new Claim(StampClaim, stamp)],
                 CookieAuthenticationDefaults.AuthenticationScheme);
             await ctx.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
             LogSignedIn(_log, account.Name, account.Role, remote);
