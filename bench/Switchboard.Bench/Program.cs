@@ -28,7 +28,7 @@ switch (command)
     default:
         Console.WriteLine("""
             switchboard-bench ip [--port P] [--seconds S]   IP interface: pipelined TCP (1 and 50 clients), request/response latency, HTTP GET
-            switchboard-bench sip-load [--peers switchboard,kamailio] [--rounds R] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, peers interleaved for R rounds (medians and the median ratio), then N calls held at once (memory per call)
+            switchboard-bench sip-load [--peers switchboard,kamailio[,baseline]] [--baseline-dll PATH] [--rounds R] [--rates 100,200,...] [--step-seconds S] [--hold-calls N]   SIP calls via sipp: highest rate with 0 failures per peer, peers interleaved for R rounds (medians and the median ratio), then N calls held at once (memory per call)
             switchboard-bench makecall-hangup [--calls N] [--rate R] [--pairs P] [--hold-max-ms M] [--clients C]   3PCC MakeCall over the IP interface to sipp phones whose destination hangs up 0-M ms after answering: stuck calls (caller got no BYE, switch still holds the call)
             switchboard-bench call-alloc [--calls N] [--warmup W]   bytes allocated per CTI call: MakeCall through the switch in process over the in-memory SIP transport, two fake phones
             switchboard-bench media [--seconds S] [--ticks N] [--start N]   media engine: µs per mixed frame of a three-party conference, and how many such conferences one mixing thread carries at 20 ms ticks

@@ -17,6 +17,9 @@ internal static class SipLoadBench
         var peers = Opt(args, "--peers", "switchboard,kamailio").Split(',');
         int hold = Opt(args, "--hold-calls", 10_000);
         int rounds = Math.Max(1, Opt(args, "--rounds", 3));
+        // Another build's switchboard.dll (e.g. the previous main) as peer "baseline", interleaved with the others,
+        // so a regression is measured against the same machine drift.
+        var baseline = Opt(args, "--baseline-dll", "");
         var dir = Directory.CreateTempSubdirectory("sb-sipload-").FullName;
         try
         {
@@ -24,6 +27,7 @@ internal static class SipLoadBench
                 $"{rounds} rounds with the peers interleaved ({string.Join(", ", peers)}, {string.Join(", ", peers)}, ...) so drift in the machine's load hits both alike");
             var results = peers.ToDictionary(p => p, _ => new List<int>());
             var ratios = new List<double>();
+            var baselineRatios = new List<double>();
             for (int round = 1; round <= rounds; round++)
             {
                 foreach (var name in peers)
@@ -32,7 +36,8 @@ internal static class SipLoadBench
                     {
                         "kamailio" => await KamailioPeer.StartAsync(dir),
                         "switchboard" => await SwitchboardPeer.StartAsync(dir),
-                        _ => throw new ArgumentException($"unknown peer '{name}' (switchboard, kamailio)"),
+                        "baseline" when baseline.Length > 0 => await SwitchboardPeer.StartAsync(dir, baseline, "baseline"),
+                        _ => throw new ArgumentException($"unknown peer '{name}' (switchboard, kamailio, baseline with --baseline-dll)"),
                     };
                     int best = 0;
                     foreach (var rate in rates)
@@ -49,11 +54,15 @@ internal static class SipLoadBench
                 }
                 if (results.TryGetValue("switchboard", out var sr) && results.TryGetValue("kamailio", out var kr) && kr[^1] > 0)
                     ratios.Add(sr[^1] / (double)kr[^1]);
+                if (results.TryGetValue("switchboard", out var sn) && results.TryGetValue("baseline", out var bn) && bn[^1] > 0)
+                    baselineRatios.Add(sn[^1] / (double)bn[^1]);
             }
             foreach (var (name, list) in results)
                 Console.WriteLine($"{name}: median {Median(list.Select(x => (double)x)):F0} calls/s over {list.Count} rounds ({string.Join(", ", list)})");
             if (ratios.Count > 0)
                 Console.WriteLine($"ratio switchboard/kamailio: median {100 * Median(ratios):F0} % over {ratios.Count} rounds ({string.Join(", ", ratios.Select(r => $"{100 * r:F0} %"))}; target >= 50 %)");
+            if (baselineRatios.Count > 0)
+                Console.WriteLine($"ratio switchboard/baseline: median {100 * Median(baselineRatios):F0} % over {baselineRatios.Count} rounds ({string.Join(", ", baselineRatios.Select(r => $"{100 * r:F0} %"))})");
             return 0;
         }
         finally
@@ -235,13 +244,13 @@ internal sealed class SwitchboardPeer : IPeer
         _dir = dir;
     }
 
-    public static async Task<SwitchboardPeer> StartAsync(string dir)
+    public static async Task<SwitchboardPeer> StartAsync(string dir, string? dll = null, string name = "switchboard")
     {
-        var work = Directory.CreateDirectory(Path.Combine(dir, "switchboard")).FullName;
+        var work = Directory.CreateDirectory(Path.Combine(dir, name)).FullName;
         int sipPort = SippTools.FreeUdpPort(), commandPort = SippTools.FreeUdpPort();
         var password = Guid.NewGuid().ToString("N")[..16];
-        var dll = Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
-        var p = SippTools.Start("dotnet", [dll, "--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1",
+        dll ??= Path.Combine(AppContext.BaseDirectory, "switchboard.dll");
+        var p = SippTools.Start("dotnet", [dll, "--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1", "--Sip:TlsPort=0",
             $"--Sip:Passwords:100={password}", $"--Sip:Passwords:101={password}", "--Sip:AuthFreeFailures=1000000",
             "--Sip:AuthRequestsPerSecond=0",
             "--Sip:KeepAliveInterval=00:00:00", // sipp's UAS would count keepalive OPTIONS as unexpected messages
