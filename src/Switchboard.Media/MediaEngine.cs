@@ -12,7 +12,7 @@ namespace Switchboard.Media;
 /// for the conferences that mix (three or more members, or transcoding). Two-party conferences relay on the receive
 /// path and cost nothing while no packet flows.
 /// </summary>
-public sealed class MediaEngine : IAsyncDisposable
+public sealed partial class MediaEngine : IAsyncDisposable
 {
     /// <summary>The tick: one G.711 frame.</summary>
     public static readonly TimeSpan FrameDuration = TimeSpan.FromMilliseconds(20);
@@ -216,7 +216,10 @@ public sealed class MediaEngine : IAsyncDisposable
     {
         lock (_gate)
         {
-            _endpoints.Remove(endpoint);
+            if (_endpoints.Remove(endpoint))
+            {
+                Retire(endpoint);
+            }
         }
     }
 

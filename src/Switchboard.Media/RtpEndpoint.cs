@@ -701,6 +701,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _packetsReceived);
+        _reception.Add(packet.SequenceNumber, packet.Timestamp, packet.Ssrc, _engine.Now, _engine.TimestampFrequency, remote.ClockRate, timed: audio);
         var partner = _relayTo;
         if (partner is not null)
         {

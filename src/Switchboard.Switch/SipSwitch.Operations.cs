@@ -28,4 +28,13 @@ public sealed partial class SipSwitch
             lock (_mediaGate) return _media?.Overruns ?? 0;
         }
     }
+
+    /// <summary>RTP counters of the media anchored in the switch (null before the media engine is first used).</summary>
+    public Media.RtpStatistics? RtpStatistics
+    {
+        get
+        {
+            lock (_mediaGate) return _media?.RtpStatistics();
+        }
+    }
 }

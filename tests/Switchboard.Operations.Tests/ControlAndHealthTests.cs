@@ -43,6 +43,38 @@ public sealed class ControlAndHealthTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctl_web_password_gives_admin_a_new_password_and_the_old_one_stops_signing_in()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--demo");
+        Assert.True(server.Started, server.Output);
+        var old = Regex.Match(server.Output, @"Web account admin created with the password (\S+) ").Groups[1].Value;
+        Assert.NotEmpty(old);
+        Assert.Equal(HttpStatusCode.Redirect, await SignInAsync(server.WebPort, old));
+
+        var (code, reply, err) = await server.CtlAsync("web-password", "--reset");
+        Assert.True(code == 0, err);
+        var fresh = Regex.Match(reply, @"^admin  (\S+)  \(new").Groups[1].Value;
+        Assert.NotEmpty(fresh);
+        Assert.NotEqual(old, fresh);
+        Assert.Equal(HttpStatusCode.Unauthorized, await SignInAsync(server.WebPort, old));
+        Assert.Equal(HttpStatusCode.Redirect, await SignInAsync(server.WebPort, fresh));
+        // The reset is logged, the password itself never.
+        Assert.Contains("[1050]", server.Output);
+        Assert.DoesNotContain(fresh, server.Output);
+    }
+
+    private static async Task<HttpStatusCode> SignInAsync(int port, string password)
+    {
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = new CookieContainer() })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
+        };
+        var csrf = Regex.Match(await http.GetStringAsync("/login"), "name=\"csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        using var r = await http.PostAsync("/login", new FormUrlEncodedContent([new("csrf", csrf), new("name", "admin"), new("password", password)]));
+        return r.StatusCode;
+    }
+
+    [Fact]
     public async Task Metrics_list_the_series_and_a_call_moves_the_counters()
     {
         await using var server = await Switchboard.StartAsync(_dir, "--demo");

@@ -12,10 +12,10 @@ public sealed class ControlCommandLine
 
     private readonly Option<string?> _config;
     private readonly Option<string?> _socket = new("--socket") { Description = "The control socket (default: Control:Socket, else beside the database)", HelpName = "PATH" };
-    private readonly Option<bool> _reset = new("--reset") { Description = "passwords: give the extension(s) a new password" };
+    private readonly Option<bool> _reset = new("--reset") { Description = "passwords, web-password: give the extension or the web admin a new password" };
     private readonly Argument<string[]> _words = new("command")
     {
-        Description = "status | registrations | calls | trunks | passwords [EXT] [--reset] | sip-trace on|off [EXT] | reload",
+        Description = "status | registrations | calls | trunks | passwords [EXT] [--reset] | web-password [--reset] | sip-trace on|off [EXT] | reload",
         Arity = ArgumentArity.OneOrMore,
     };
 

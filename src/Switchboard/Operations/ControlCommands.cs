@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Switchboard.Accounts;
 using Switchboard.Asterisk;
 using Switchboard.Control;
 using Switchboard.Switch;
@@ -27,9 +28,10 @@ public sealed partial class ControlCommands(IServiceProvider services, ILogger<C
             "calls" => Calls(),
             "trunks" => Trunks(),
             "passwords" => Passwords(request),
+            "web-password" => WebPassword(request),
             "sip-trace" => SipTrace(request),
             "reload" => Reload(),
-            "help" => ControlReply.Ok("status | registrations | calls | trunks | passwords [EXT] [--reset] | sip-trace on|off [EXT] | reload"),
+            "help" => ControlReply.Ok("status | registrations | calls | trunks | passwords [EXT] [--reset] | web-password [--reset] | sip-trace on|off [EXT] | reload"),
             _ => ControlReply.Fail(ControlError.UnknownCommand, $"'{request.Command}' is not a command (try help)"),
         };
     }
@@ -125,6 +127,29 @@ public sealed partial class ControlCommands(IServiceProvider services, ILogger<C
         return ControlReply.Ok(lines);
     }
 
+    private ControlReply WebPassword(ControlRequest request)
+    {
+        if (request.Arguments.Count > 0 || request.Flags.Any(f => f != "reset")) return ControlReply.Fail(ControlError.BadRequest, "usage: web-password [--reset]");
+        // The running web server's own store when it is up, so its connection sees the new hash at once; otherwise the
+        // same file opened here (an operator locked out while the CTI server port is off can still recover).
+        var web = services.GetService<Web.CtiWebServer>();
+        string? password;
+        if (web is not null)
+        {
+            password = web.Accounts.ResetPassword();
+        }
+        else
+        {
+            var options = services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
+            var webOptions = services.GetRequiredService<IConfiguration>().GetSection("Web").Get<Web.WebOptions>() ?? new Web.WebOptions();
+            using var store = new AccountStore(Web.CtiWebServer.AccountsPathFor(options.Database, webOptions));
+            password = store.ResetPassword();
+        }
+        if (password is null) return ControlReply.Fail(ControlError.Failed, "web-password: the admin account could not be reset");
+        WebPasswordReset(log, AccountStore.AdminName);
+        return ControlReply.Ok($"{AccountStore.AdminName}  {password}  (new; shown only this once, stored as a hash)");
+    }
+
     private ControlReply SipTrace(ControlRequest request)
     {
         if (Sip is not { } sw) return ControlReply.Fail(ControlError.NotAvailable, "sip-trace: only the built-in SIP switch has a SIP trace");
@@ -206,6 +231,9 @@ public sealed partial class ControlCommands(IServiceProvider services, ILogger<C
 
     [LoggerMessage(EventId = 1031, Level = LogLevel.Warning, Message = "SIP password of extension {Device} reset over the control socket; the phone must register with the new one")]
     private static partial void PasswordReset(ILogger log, string device);
+
+    [LoggerMessage(EventId = 1050, Level = LogLevel.Warning, Message = "Web account {Name}: password reset over the control socket; the old one no longer signs in")]
+    private static partial void WebPasswordReset(ILogger log, string name);
 
     [LoggerMessage(EventId = 1032, Level = LogLevel.Information, Message = "SIP trace {State} for {Device}")]
     private static partial void TraceChanged(ILogger log, string state, string device);

@@ -41,6 +41,25 @@ public sealed class SwitchboardMetrics : IDisposable
                 new Measurement<long>(sw.TransactionLayer.ResponseRetransmissions, new KeyValuePair<string, object?>("kind", "response")),
             }, description: "SIP retransmissions sent");
             _meter.CreateObservableCounter("switchboard.mixer.overruns", () => sw.MixerOverruns, description: "Mixer ticks that came late");
+            // Totals across the anchored streams (closed ones included), read once per scrape; jitter as max and mean
+            // over the open streams rather than per stream, so the series stay bounded however many calls are up.
+            _meter.CreateObservableCounter("switchboard.rtp.packets.received", () => sw.RtpStatistics?.PacketsReceived ?? 0,
+                description: "RTP packets received from phones on media anchored in the switch");
+            _meter.CreateObservableCounter("switchboard.rtp.packets.sent", () => sw.RtpStatistics?.PacketsSent ?? 0,
+                description: "RTP packets sent to phones on media anchored in the switch");
+            _meter.CreateObservableCounter("switchboard.rtp.packets.lost", () => sw.RtpStatistics?.PacketsLost ?? 0,
+                description: "RTP packets missing from the phones' sequence numbers (RFC 3550 6.4.1)");
+            _meter.CreateObservableGauge("switchboard.rtp.streams", () => sw.RtpStatistics?.Streams ?? 0,
+                description: "Anchored RTP streams (switch endpoints) open now");
+            _meter.CreateObservableGauge("switchboard.rtp.jitter", () =>
+            {
+                var rtp = sw.RtpStatistics;
+                return new[]
+                {
+                    new Measurement<double>(rtp?.MaxJitter ?? 0, new KeyValuePair<string, object?>("stat", "max")),
+                    new Measurement<double>(rtp?.MeanJitter ?? 0, new KeyValuePair<string, object?>("stat", "mean")),
+                };
+            }, unit: "ms", description: "Interarrival jitter (RFC 3550 6.4.1) of the open anchored streams, in milliseconds");
             _meter.CreateObservableGauge("switchboard.trunk.registered", () => sw.TrunkRegistrations.Select(t =>
                 new Measurement<int>(t.State == TrunkRegistrationState.Registered ? 1 : 0, new KeyValuePair<string, object?>("trunk", t.Name))),
                 description: "1 while the trunk's upstream holds our registration");
