@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Switchboard.Testing;
 
 namespace Switchboard.Operations.Tests;
 

@@ -1,3 +1,5 @@
+using Switchboard.Testing;
+
 namespace Switchboard.Tests;
 
 public sealed class ProcessTests : IDisposable
@@ -81,7 +83,13 @@ public sealed class ProcessTests : IDisposable
         await using var server = await ServerProcess.StartAsync(_dir, "--demo", "--DialFiles:SettleTime=00:00:00.100", "--DialFiles:ScanInterval=00:00:00.200");
         for (int i = 0; i < 100 && File.Exists(Path.Combine(dial, "call.CTI")); i++) await Task.Delay(100);
         Assert.False(File.Exists(Path.Combine(dial, "call.CTI")));
+        // The watcher takes the file away before its command has run; the forwarding shows once the command is done.
         var status = await server.SendAsync("Status 105");
+        for (int i = 0; i < 100 && !status.Contains("forward 104"); i++)
+        {
+            await Task.Delay(100);
+            status = await server.SendAsync("Status 105");
+        }
         Assert.True(status.Contains("forward 104"), status + "\n" + server.Output);
     }
 }

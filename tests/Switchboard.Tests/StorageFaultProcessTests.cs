@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.Data.Sqlite;
+using Switchboard.Testing;
 
 namespace Switchboard.Tests;
 

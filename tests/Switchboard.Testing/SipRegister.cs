@@ -3,10 +3,10 @@ using System.Net.Sockets;
 using Switchboard.Sip.Auth;
 using Switchboard.Sip.Messages;
 
-namespace Switchboard.Tests;
+namespace Switchboard.Testing;
 
 /// <summary>A minimal registering phone over UDP: REGISTER, answer the digest challenge, return the final status code.</summary>
-internal static class SipRegister
+public static class SipRegister
 {
     public static async Task<int> RegisterAsync(int port, string user, string password)
     {
