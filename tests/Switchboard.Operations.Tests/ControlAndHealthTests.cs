@@ -44,6 +44,30 @@ public sealed class ControlAndHealthTests : IDisposable
     }
 
     [Fact]
+    public async Task Ctl_reload_applies_changed_access_lists_live_and_keeps_the_old_ones_when_the_new_are_invalid()
+    {
+        var config = Path.Combine(_dir, "switchboard.json");
+        await File.WriteAllTextAsync(config, """{ "Access": { "AllowedClients": [ "10.99.0.0/16" ] } }""");
+        await using var server = await Switchboard.StartAsync(_dir, "--demo", "--config", config);
+        Assert.True(server.Started, server.Output);
+        Assert.StartsWith("403 client 127.0.0.1 is not in Access:AllowedClients", await server.CommandAsync("Status 100"));
+
+        await File.WriteAllTextAsync(config, """{ "Access": { "AllowedClients": [ "127.0.0.0/8" ] } }""");
+        var (code, reply, err) = await server.CtlAsync("reload");
+        Assert.True(code == 0, err);
+        Assert.Contains("Access: applied", reply);
+        Assert.StartsWith("200 Status 100", await server.CommandAsync("Status 100"));
+
+        // A typo in the file must not lock everyone out: the lists in force stay, and the reply says why.
+        await File.WriteAllTextAsync(config, """{ "Access": { "AllowedClients": [ "127.0.0/8x" ] } }""");
+        (code, reply, err) = await server.CtlAsync("reload");
+        Assert.True(code == 0, err);
+        Assert.Contains("Access: not applied", reply);
+        Assert.StartsWith("200 Status 100", await server.CommandAsync("Status 100"));
+        Assert.Contains("[1035]", server.Output);
+    }
+
+    [Fact]
     public async Task Ctl_web_password_gives_admin_a_new_password_and_the_old_one_stops_signing_in()
     {
         await using var server = await Switchboard.StartAsync(_dir, "--demo");

@@ -192,11 +192,31 @@ public sealed partial class ControlCommands(IServiceProvider services, ILogger<C
                 }
             }
         }
+        if (after.Sections["Access"] != before.Sections["Access"])
+        {
+            // The access lists are one swappable set of rules: safe to apply live, each new connection and command
+            // is judged by the new lists (connections already open stay open).
+            var access = new Interface.Access.AccessOptions();
+            var section = root.GetSection("Access");
+            section.Bind(access);
+            ConfiguredLists.Replace(access, section);
+            try
+            {
+                services.GetRequiredService<Interface.Access.AccessPolicy>().Apply(access);
+                ReloadApplied(log, "Access");
+                lines.Add("Access: applied");
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+            {
+                ReloadRefused(log, "Access", e.Message);
+                lines.Add($"Access: not applied, the lists in force stay ({e.Message})");
+            }
+        }
         foreach (var (section, old) in before.Sections)
         {
-            if (after.Sections[section] == old) continue;
-            // Devices, trunks and access lists are read by parts built at start (the call model, trunk
-            // registrations, the front ends' policy): changing them under live calls is not safe, so say so.
+            if (section == "Access" || after.Sections[section] == old) continue;
+            // Devices and trunks are read by parts built at start (the call model, trunk registrations): changing
+            // them under live calls is not safe, so say so.
             ReloadNeedsRestart(log, section);
             lines.Add($"{section}: changed; takes effect at the next restart");
         }
@@ -240,6 +260,9 @@ public sealed partial class ControlCommands(IServiceProvider services, ILogger<C
 
     [LoggerMessage(EventId = 1033, Level = LogLevel.Information, Message = "Reload: {Setting} applied")]
     private static partial void ReloadApplied(ILogger log, string setting);
+
+    [LoggerMessage(EventId = 1035, Level = LogLevel.Warning, Message = "Reload: {Section} not applied, the settings in force stay: {Reason}")]
+    private static partial void ReloadRefused(ILogger log, string section, string reason);
 
     [LoggerMessage(EventId = 1034, Level = LogLevel.Warning, Message = "Reload: {Section} changed; it takes effect at the next restart")]
     private static partial void ReloadNeedsRestart(ILogger log, string section);
