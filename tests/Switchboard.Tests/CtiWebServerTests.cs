@@ -20,20 +20,10 @@ public sealed class CtiWebServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = SwitchboardHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        _host = await SimulatedHost.StartAsync(_dir, new Dictionary<string, string?>
         {
-            ["PhoneSystem"] = "simulated",
-            ["IpInterface:Port"] = "0",
-            ["IpInterface:ListenAddress"] = "127.0.0.1",
-            ["CtiServer:Port"] = "0",
-            ["CtiServer:ListenAddress"] = "127.0.0.1",
-            ["Database"] = Path.Combine(_dir, "sb.db"),
-            ["DialFiles:Directory"] = Path.Combine(_dir, "dial"),
-            ["ExtensionMap"] = _dir,
-            ["Logging:LogLevel:Default"] = "Warning",
             ["CtiServer:WebSocketSendTimeout"] = "00:00:00.300",
-        }));
-        await _host.StartAsync();
+        });
         _http = WebSignIn.Client(_host);
     }
 

@@ -25,21 +25,11 @@ public sealed partial class WebAuthTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = SwitchboardHost.Build([], c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        _host = await SimulatedHost.StartAsync(_dir, new Dictionary<string, string?>
         {
-            ["PhoneSystem"] = "simulated",
-            ["IpInterface:Port"] = "0",
-            ["IpInterface:ListenAddress"] = "127.0.0.1",
-            ["CtiServer:Port"] = "0",
-            ["CtiServer:ListenAddress"] = "127.0.0.1",
-            ["Database"] = Path.Combine(_dir, "sb.db"),
-            ["DialFiles:Directory"] = Path.Combine(_dir, "dial"),
-            ["ExtensionMap"] = _dir,
-            ["Logging:LogLevel:Default"] = "Warning",
             ["Web:LoginAttemptsPerMinute"] = "5",
             ["Users:agent7:Extensions:0"] = "101",
-        }));
-        await _host.StartAsync();
+        });
         _port = _host.Services.GetRequiredService<CtiWebServer>().Port;
         WebSignIn.Accounts(_host).CreateUser("operator1", AccountRole.Operator, [], "operator-password");
     }
