@@ -96,16 +96,40 @@ public class JitterBufferTests
     {
         var buffer = new JitterBuffer(1);
         buffer.Put(0, Ssrc, Frame(0));
+        buffer.Put(2, Ssrc, Frame(2));
         Assert.Null(Read(buffer));
         Assert.Equal(0, Read(buffer));
-        Assert.Null(Read(buffer)); // frame 1 is due but missing: silence
+        Assert.Null(Read(buffer)); // frame 1 is due but missing while frame 2 is here: silence
         Assert.Equal(JitterPutResult.Late, buffer.Put(1, Ssrc, Frame(1)));
-        buffer.Put(2, Ssrc, Frame(2));
         Assert.Equal(2, Read(buffer));
         Assert.Equal(1, buffer.Late);
         Assert.Equal(1, buffer.Lost);
         Assert.Equal(JitterPutResult.Late, buffer.Put(0, Ssrc, Frame(0)));
         Assert.Equal(2, buffer.Late);
+    }
+
+    [Fact]
+    public void A_sender_that_stalls_is_heard_again_at_its_next_packet_not_after_the_pause_timeout()
+    {
+        // What a loaded sender (or a short network stall) looks like: three ticks without a packet, then the stream goes on
+        // at its own pace with the next numbers. Moving the playout point on through the stall would make every later
+        // packet late, and the phone silent until the stream counted as paused (half a second).
+        var buffer = new JitterBuffer(1);
+        buffer.Put(0, Ssrc, Frame(0));
+        Assert.Null(Read(buffer));
+        Assert.Equal(0, Read(buffer));
+        Assert.Null(Read(buffer));
+        Assert.Null(Read(buffer));
+        Assert.Null(Read(buffer));
+        for (var sequence = 1; sequence <= 10; sequence++)
+        {
+            Assert.Equal(JitterPutResult.Accepted, buffer.Put((ushort)sequence, Ssrc, Frame(sequence)));
+            Assert.Equal(sequence, Read(buffer));
+        }
+
+        Assert.Equal(0, buffer.Late);
+        Assert.Equal(0, buffer.Lost);
+        Assert.Equal(0, buffer.Restarts);
     }
 
     [Fact]

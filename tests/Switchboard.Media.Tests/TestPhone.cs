@@ -117,6 +117,14 @@ internal sealed class TestPhone : IDisposable
         return kept.SelectMany(f => f).ToArray();
     }
 
+    /// <summary>The decoded audio of the audio packets number <paramref name="from"/> (inclusive) to <paramref name="to"/> (exclusive), in arrival order.</summary>
+    public short[] ReceivedAudio(int from, int to)
+    {
+        var audio = ReceivedAudio(trim: 0, out _);
+        var samples = AudioTranscoder.Create(Codec).FrameSamples;
+        return audio[(from * samples)..Math.Min(audio.Length, to * samples)];
+    }
+
     /// <summary>The telephone-events received: (RTP timestamp, marker, event).</summary>
     public List<(uint Timestamp, bool Marker, TelephoneEvent Event)> ReceivedEvents(byte payloadType = 101)
     {

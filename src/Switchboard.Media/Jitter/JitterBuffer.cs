@@ -189,14 +189,23 @@ public sealed class JitterBuffer
             return true;
         }
 
-        _next++;
-        _pendingMissing++;
-        if (RtpSequence.Distance(_next, _highest) < 0 && ++_emptyTicks >= PauseAfterEmptyTicks)
+        if (RtpSequence.Distance(_next, _highest) < 0)
         {
-            _active = false;
-            _pendingMissing = 0;
+            // An underrun: nothing at or after the playout point has arrived. The point waits instead of moving on, so a
+            // sender or network that stalls for a moment and then goes on at its pace is heard again at its next packet
+            // (a little later) instead of having every following packet dropped as late until the stream counts as paused.
+            if (++_emptyTicks >= PauseAfterEmptyTicks)
+            {
+                _active = false;
+                _pendingMissing = 0;
+            }
+
+            return false;
         }
 
+        // A later frame is here, so this one is lost (or so late it will be dropped): its slot plays as silence.
+        _next++;
+        _pendingMissing++;
         return false;
     }
 
