@@ -65,6 +65,9 @@ internal static partial class SwitchLog
     [LoggerMessage(EventId = 6081, Level = LogLevel.Information, Message = "re-INVITE to {Device} crossed one from the phone (491); retrying in {Wait}")]
     public static partial void Glare(ILogger log, string device, TimeSpan wait);
 
+    [LoggerMessage(EventId = 6084, Level = LogLevel.Information, Message = "Call {Call}: {Device} sent a re-INVITE while its previous one is still being answered: 500, retry after {Seconds} s")]
+    public static partial void ReinviteWhilePending(ILogger log, string call, string device, int seconds);
+
     [LoggerMessage(EventId = 6082, Level = LogLevel.Warning, Message = "re-INVITE to {Device} answered {Code} {Reason}")]
     public static partial void ReinviteRefused(ILogger log, string device, int code, string reason);
 

@@ -93,7 +93,13 @@ internal sealed class ScriptedPhone : IDisposable
         _loop = Task.Run(ReceiveLoopAsync);
     }
 
-    private int Port => ((IPEndPoint)_udp.Client.LocalEndPoint!).Port;
+    public int Port => ((IPEndPoint)_udp.Client.LocalEndPoint!).Port;
+
+    /// <summary>
+    /// How the phone answers requests of the switch (ACK aside); by default 200 at once. Runs beside the receive loop,
+    /// so an answer may wait (a phone slow to answer a re-INVITE) while other messages still come in.
+    /// </summary>
+    public Func<SipRequest, Task<SipResponse>>? Responder { get; set; }
 
     /// <summary>A confirmed call of this phone.</summary>
     public sealed record Dialog(string CallId, string LocalTag, string RemoteTag, string To)
@@ -136,6 +142,12 @@ internal sealed class ScriptedPhone : IDisposable
         await SendRawAsync(request);
         return await tcs.Task.WaitAsync(TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>ACKs the 2xx of a re-INVITE sent with <see cref="SendAsync"/>.</summary>
+    public Task AckAsync(SipRequest invite, SipResponse ok) => SendRawAsync(Ack(invite, ok[SipHeaderNames.To]!, invite.CSeq.Number));
+
+    /// <summary>The requests of <paramref name="method"/> the switch sent this phone so far (retransmissions counted once).</summary>
+    public int Received(string method) => _requests.Where(r => r.Method == method).Select(r => (r.CallId, r.CSeq.Number)).Distinct().Count();
 
     /// <summary>Waits until the switch sent this phone a request of <paramref name="method"/> (in a given call, if named).</summary>
     public async Task<SipRequest> WaitRequestAsync(string method, string? callId = null)
@@ -190,7 +202,15 @@ internal sealed class ScriptedPhone : IDisposable
                         break;
                     case SipRequest req when req.Method != "ACK":
                         _requests.Enqueue(req);
-                        await _udp.SendAsync(SipResponse.For(req, 200).ToBytes(), r.RemoteEndPoint);
+                        if (Responder is { } responder)
+                        {
+                            var from = r.RemoteEndPoint;
+                            _ = Task.Run(async () => await _udp.SendAsync((await responder(req)).ToBytes(), from));
+                        }
+                        else
+                        {
+                            await _udp.SendAsync(SipResponse.For(req, 200).ToBytes(), r.RemoteEndPoint);
+                        }
                         break;
                 }
             }

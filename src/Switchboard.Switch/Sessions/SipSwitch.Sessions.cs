@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Switchboard.Sip.Dialogs;
 using Switchboard.Sip.Messages;
@@ -338,6 +339,17 @@ public sealed partial class SipSwitch
             if (req.Method == "INVITE" && d.Leg.OfferAnswer == OfferAnswerState.LocalOffer)
             {
                 await txn.RespondAsync(491).ConfigureAwait(false);
+                return;
+            }
+            // RFC 3261 §14.2: a second offer of the phone while its first is still being answered (relayed to the other
+            // phone, which has not answered yet) gets 500 with a Retry-After of 0 to 10 s, not a place in the queue.
+            if (req.Method == "INVITE" && d.Leg.OfferAnswer == OfferAnswerState.RemoteOffer)
+            {
+                var wait = Random.Shared.Next(0, 11);
+                var pending = SipResponse.For(req, 500, "Server Internal Error (the previous re-INVITE is still being answered)");
+                pending.Add("Retry-After", wait.ToString(CultureInfo.InvariantCulture));
+                SwitchLog.ReinviteWhilePending(_log, d.Call.Caller.Call.Id, d.Leg.Device, wait);
+                await txn.RespondAsync(pending).ConfigureAwait(false);
                 return;
             }
             var handled = await d.Call.RunAsync(async () =>
