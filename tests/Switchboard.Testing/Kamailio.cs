@@ -16,7 +16,25 @@ public sealed record KamailioRole
     /// </summary>
     public static KamailioRole Provider(params (string Number, string Account)[] deliver) => new() { ChallengeInvites = true, Deliver = deliver };
 
+    /// <summary>
+    /// A stateful proxy and nothing else: every request goes on to its Request-URI, INVITEs record-routed, no request
+    /// logged, two children and 1 GiB of shared memory. The reference peer of the SIP load bench.
+    /// </summary>
+    public static KamailioRole StatefulProxy { get; } = new() { ProxyOnly = true, LogRequests = false, Children = 2, SharedMemoryMegabytes = 1024 };
+
     public bool ChallengeInvites { get; init; }
+
+    /// <summary>Relays every request to its Request-URI instead of being a registrar.</summary>
+    public bool ProxyOnly { get; init; }
+
+    /// <summary>Logs each request (<c>REQ method uri from ip:port auth user</c>); off where the log would cost throughput.</summary>
+    public bool LogRequests { get; init; } = true;
+
+    /// <summary>Worker processes per listening socket.</summary>
+    public int Children { get; init; } = 1;
+
+    /// <summary>Shared memory in MiB, or null for Kamailio's default.</summary>
+    public int? SharedMemoryMegabytes { get; init; }
 
     /// <summary>Called numbers (Request-URI user) that the provider hands to an account's binding; To stays the number.</summary>
     public IReadOnlyList<(string Number, string Account)> Deliver { get; init; } = [];
@@ -34,12 +52,15 @@ public sealed class Kamailio : IDisposable
     private Process? _process;
     private StreamWriter? _log;
 
+    private readonly KamailioRole _role;
+
     public Kamailio(string dir, int port, KamailioRole? role = null, string name = "kamailio")
     {
         _dir = dir;
         _name = name;
+        _role = role ?? KamailioRole.Registrar;
         Port = port;
-        File.WriteAllText(Path.Combine(dir, name + ".cfg"), Config(port, role ?? KamailioRole.Registrar));
+        File.WriteAllText(Path.Combine(dir, name + ".cfg"), Config(port, _role));
     }
 
     /// <summary>Starts a Kamailio on a free loopback port.</summary>
@@ -77,11 +98,39 @@ public sealed class Kamailio : IDisposable
 
                 """);
         }
+        var routes = role.ProxyOnly
+            ? """
+              if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
+              if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+              t_check_trans();
+              if (has_totag()) { if (loose_route()) { t_relay(); exit; } }
+              if (is_method("INVITE")) { record_route(); }
+              if (!t_relay()) { sl_reply_error(); }
+
+            """
+            : $$"""
+              if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
+              if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+              # In-dialog requests (ACK, BYE) of calls it delivered go on to their Request-URI.
+              if (has_totag()) { loose_route(); t_relay(); exit; }
+              t_check_trans();
+              if (is_method("REGISTER")) {
+                if (!pv_www_authenticate("$td", "pw-$au", "0")) { www_challenge("$td", "0"); exit; }
+                if (!save("location")) { sl_reply_error(); }
+                exit;
+              }
+              if (!is_method("INVITE")) { sl_send_reply("403", "Forbidden"); exit; }
+            {{invite}}  # A call to a registered account goes to its binding, as a provider delivers calls to a DID.
+              if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+              t_relay();
+
+            """;
+        var log = role.LogRequests ? "  xlog(\"L_INFO\", \"REQ $rm $ru from $si:$sp auth $au\\n\");\n" : "";
         return $$"""
             #!KAMAILIO
-            debug=2
+            debug={{(role.LogRequests ? 2 : 1)}}
             log_stderror=yes
-            children=1
+            children={{role.Children}}
             listen=udp:127.0.0.1:{{port}}
             alias="127.0.0.1:{{port}}"
             auto_aliases=no
@@ -103,21 +152,7 @@ public sealed class Kamailio : IDisposable
             modparam("usrloc", "db_mode", 0)
             modparam("registrar", "min_expires", 1)
             request_route {
-              xlog("L_INFO", "REQ $rm $ru from $si:$sp auth $au\n");
-              if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
-              if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-              # In-dialog requests (ACK, BYE) of calls it delivered go on to their Request-URI.
-              if (has_totag()) { loose_route(); t_relay(); exit; }
-              t_check_trans();
-              if (is_method("REGISTER")) {
-                if (!pv_www_authenticate("$td", "pw-$au", "0")) { www_challenge("$td", "0"); exit; }
-                if (!save("location")) { sl_reply_error(); }
-                exit;
-              }
-              if (!is_method("INVITE")) { sl_send_reply("403", "Forbidden"); exit; }
-            {{invite}}  # A call to a registered account goes to its binding, as a provider delivers calls to a DID.
-              if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
-              t_relay();
+            {{log}}{{routes}}
             }
             """;
     }
@@ -128,6 +163,13 @@ public sealed class Kamailio : IDisposable
         var psi = new ProcessStartInfo("/usr/sbin/kamailio") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-f", Path.Combine(_dir, _name + ".cfg"), "-DD", "-E", "-n", "1", "-Y", _dir, "-P", Path.Combine(_dir, _name + ".pid") })
             psi.ArgumentList.Add(a);
+        if (_role.SharedMemoryMegabytes is { } megabytes)
+        {
+            psi.ArgumentList.Add("-m");
+            psi.ArgumentList.Add(megabytes.ToString(CultureInfo.InvariantCulture));
+            psi.ArgumentList.Add("-M");
+            psi.ArgumentList.Add("8");
+        }
         _process = Process.Start(psi)!;
         var log = _log = new StreamWriter(new FileStream(Log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         _process.ErrorDataReceived += (_, e) => Write(log, e.Data);

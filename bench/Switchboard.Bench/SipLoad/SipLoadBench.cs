@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Switchboard.Testing;
 
 namespace Switchboard.Bench.SipLoad;
 
@@ -164,64 +165,28 @@ internal interface IPeer : IAsyncDisposable
     Task PrepareAsync(int uasPort);
 }
 
-/// <summary>Kamailio as a stateful proxy on loopback, the reference peer of the SIP load bench.</summary>
+/// <summary>Kamailio as a stateful proxy on loopback (the test suite's Kamailio in its stateful-proxy role), the reference peer of the SIP load bench.</summary>
 internal sealed class KamailioPeer : IPeer
 {
-    private readonly Process _process;
-    private readonly int _port;
+    private readonly Kamailio _kamailio;
 
-    private KamailioPeer(Process process, int port)
-    {
-        _process = process;
-        _port = port;
-    }
+    private KamailioPeer(Kamailio kamailio) => _kamailio = kamailio;
 
-    public static async Task<KamailioPeer> StartAsync(string dir)
+    public static Task<KamailioPeer> StartAsync(string dir)
     {
-        int port = SippTools.FreeUdpPort();
         var kdir = Directory.CreateDirectory(Path.Combine(dir, "kam")).FullName;
-        var cfg = Path.Combine(kdir, "kamailio.cfg");
-        File.WriteAllText(cfg, $$"""
-            #!KAMAILIO
-            debug=1
-            log_stderror=yes
-            children=2
-            listen=udp:127.0.0.1:{{port}}
-            auto_aliases=no
-            mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-            loadmodule "kex.so"
-            loadmodule "corex.so"
-            loadmodule "tm.so"
-            loadmodule "sl.so"
-            loadmodule "rr.so"
-            loadmodule "pv.so"
-            loadmodule "maxfwd.so"
-            loadmodule "textops.so"
-            loadmodule "siputils.so"
-            request_route {
-              if (!mf_process_maxfwd_header("10")) { sl_send_reply("483","Too Many Hops"); exit; }
-              if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-              t_check_trans();
-              if (has_totag()) { if (loose_route()) { t_relay(); exit; } }
-              if (is_method("INVITE")) { record_route(); }
-              if (!t_relay()) { sl_reply_error(); }
-            }
-            """);
         File.WriteAllText(Path.Combine(dir, "uac.xml"), SippTools.UacScenario);
-        var p = SippTools.Start("kamailio", ["-f", cfg, "-DD", "-E", "-n", "2", "-m", "1024", "-M", "8", "-Y", kdir, "-P", Path.Combine(kdir, "kamailio.pid")], dir, Path.Combine(kdir, "kam.log"));
-        await Task.Delay(1000);
-        if (p.HasExited) throw new InvalidOperationException("kamailio did not start: " + File.ReadAllText(Path.Combine(kdir, "kam.log")));
-        return new KamailioPeer(p, port);
+        return Task.FromResult(new KamailioPeer(Kamailio.Start(kdir, KamailioRole.StatefulProxy)));
     }
 
     public IEnumerable<string> UacArgs(string dir, int uasPort) =>
-        ["-sf", Path.Combine(dir, "uac.xml"), "-rsa", $"127.0.0.1:{SipLoadBench.P(_port)}", $"127.0.0.1:{SipLoadBench.P(uasPort)}"];
+        ["-sf", Path.Combine(dir, "uac.xml"), "-rsa", $"127.0.0.1:{SipLoadBench.P(_kamailio.Port)}", $"127.0.0.1:{SipLoadBench.P(uasPort)}"];
 
     public Task PrepareAsync(int uasPort) => Task.CompletedTask;
 
     public ValueTask DisposeAsync()
     {
-        SippTools.Stop(_process);
+        _kamailio.Stop();
         return ValueTask.CompletedTask;
     }
 }
