@@ -25,32 +25,78 @@ public class RelayTests
     private static int AudioPackets(TestPhone phone) =>
         phone.ReceivedHeaders().Count(h => h.PayloadType == G711.PayloadType(phone.Codec));
 
+    /// <summary>
+    /// Where every test here starts: a media engine, test phones each with an endpoint of the engine that sends to it,
+    /// one conference, and the guard against hanging; all closed in reverse order.
+    /// </summary>
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly List<TestPhone> _phones = [];
+        private readonly List<RtpEndpoint> _endpoints = [];
+        private readonly CancellationTokenSource _guard = new(RelayTests.Guard);
+
+        public Rig(MediaEngineOptions? options = null)
+        {
+            Engine = new MediaEngine(options ?? new MediaEngineOptions());
+            Conference = Engine.CreateConference();
+        }
+
+        public MediaEngine Engine { get; }
+
+        public Conference Conference { get; }
+
+        /// <summary>Cancelled when a test hangs.</summary>
+        public CancellationToken Guard => _guard.Token;
+
+        /// <summary>A test phone with no endpoint (an intruder, a phone behind a moved NAT mapping).</summary>
+        public TestPhone Phone(AudioCodec codec, int tone, uint? ssrc = null)
+        {
+            var phone = new TestPhone(codec, tone, ssrc);
+            _phones.Add(phone);
+            return phone;
+        }
+
+        /// <summary>A phone and its endpoint, which joins the conference unless <paramref name="join"/> is false.</summary>
+        public (TestPhone Phone, RtpEndpoint Endpoint) Member(AudioCodec codec, int tone, bool join = true)
+        {
+            var phone = Phone(codec, tone);
+            var endpoint = Engine.CreateEndpoint();
+            _endpoints.Add(endpoint);
+            endpoint.SetRemote(phone.LocalEndPoint, codec);
+            if (join) Conference.Add(endpoint);
+            return (phone, endpoint);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Conference.DisposeAsync();
+            foreach (var endpoint in Enumerable.Reverse(_endpoints)) await endpoint.DisposeAsync();
+            foreach (var phone in Enumerable.Reverse(_phones)) phone.Dispose();
+            await Engine.DisposeAsync();
+            _guard.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Two_members_of_one_codec_are_relayed_both_ways_packet_for_packet_without_the_clock()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcma, 440);
-        using var bob = new TestPhone(AudioCodec.Pcma, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcma);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcma);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
+        await using var rig = new Rig();
+        var (engine, conference) = (rig.Engine, rig.Conference);
+        var (alice, a) = rig.Member(AudioCodec.Pcma, 440);
         Assert.Equal(ConferenceMode.Idle, conference.Mode);
-        conference.Add(b);
+        var (bob, b) = rig.Member(AudioCodec.Pcma, 1000);
         Assert.Equal(ConferenceMode.Relay, conference.Mode);
         Assert.Equal(0, engine.MixingConferences);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receivers = new[] { alice.ReceiveAsync(stop.Token), bob.ReceiveAsync(stop.Token) };
-        await Task.WhenAll(alice.SendToneAsync(a.LocalEndPoint, 30, guard.Token), bob.SendToneAsync(b.LocalEndPoint, 20, guard.Token));
-        await WaitUntilAsync(() => a.RelayedPackets == 30 && b.RelayedPackets == 20 && bob.Received.Count >= 30 && alice.Received.Count >= 20, guard.Token);
+        await Task.WhenAll(alice.SendToneAsync(a.LocalEndPoint, 30, guard), bob.SendToneAsync(b.LocalEndPoint, 20, guard));
+        await WaitUntilAsync(() => a.RelayedPackets == 30 && b.RelayedPackets == 20 && bob.Received.Count >= 30 && alice.Received.Count >= 20, guard);
 
         // The clock goes on ticking meanwhile; had it served this conference, it would have sent every 20 ms.
         var ticks = engine.Ticks;
-        await WaitUntilAsync(() => engine.Ticks >= ticks + 10, guard.Token);
+        await WaitUntilAsync(() => engine.Ticks >= ticks + 10, guard);
         await stop.CancelAsync();
         await Task.WhenAll(receivers);
 
@@ -68,24 +114,18 @@ public class RelayTests
     [Fact]
     public async Task A_lone_member_and_a_quiet_pair_cost_no_packet()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu);
+        await using var rig = new Rig();
+        var engine = rig.Engine;
+        var (_, a) = rig.Member(AudioCodec.Pcmu, 440);
+        var (_, b) = rig.Member(AudioCodec.Pcmu, 1000);
         await using var lone = engine.CreateConference();
-        await using var pair = engine.CreateConference();
-        await using var c = engine.CreateEndpoint();
+        var (_, c) = rig.Member(AudioCodec.Pcmu, 1700, join: false);
         c.SetRemote(new IPEndPoint(IPAddress.Loopback, 9), AudioCodec.Pcmu);
         lone.Add(c);
-        pair.Add(a);
-        pair.Add(b);
 
-        using var guard = new CancellationTokenSource(Guard);
+        var guard = rig.Guard;
         var ticks = engine.Ticks;
-        await WaitUntilAsync(() => engine.Ticks >= ticks + 10, guard.Token);
+        await WaitUntilAsync(() => engine.Ticks >= ticks + 10, guard);
         Assert.Equal(0, engine.MixingConferences);
         Assert.Equal(0, a.PacketsSent + b.PacketsSent + c.PacketsSent);
     }
@@ -93,23 +133,15 @@ public class RelayTests
     [Fact]
     public async Task Each_phone_hears_one_continuous_stream_across_two_three_two_members()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        using var carol = new TestPhone(AudioCodec.Pcmu, 1700);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        await using var c = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu);
-        c.SetRemote(carol.LocalEndPoint, AudioCodec.Pcmu);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        await using var rig = new Rig();
+        var conference = rig.Conference;
+        var (alice, a) = rig.Member(AudioCodec.Pcmu, 440);
+        var (bob, b) = rig.Member(AudioCodec.Pcmu, 1000);
+        var (carol, c) = rig.Member(AudioCodec.Pcmu, 1700, join: false);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
-        using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(guard);
+        using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receivers = new[] { alice.ReceiveAsync(stopReceiving.Token), bob.ReceiveAsync(stopReceiving.Token), carol.ReceiveAsync(stopReceiving.Token) };
         var senders = new[]
         {
@@ -118,15 +150,15 @@ public class RelayTests
             carol.SendToneAsync(c.LocalEndPoint, 100_000, stopSending.Token),
         };
 
-        await WaitUntilAsync(() => AudioPackets(alice) >= 25 && AudioPackets(bob) >= 25, guard.Token);
+        await WaitUntilAsync(() => AudioPackets(alice) >= 25 && AudioPackets(bob) >= 25, guard);
         conference.Add(c);
         Assert.Equal(ConferenceMode.Mix, conference.Mode);
         var inMix = (Alice: AudioPackets(alice), Bob: AudioPackets(bob));
-        await WaitUntilAsync(() => AudioPackets(alice) >= inMix.Alice + 25 && AudioPackets(bob) >= inMix.Bob + 25, guard.Token);
+        await WaitUntilAsync(() => AudioPackets(alice) >= inMix.Alice + 25 && AudioPackets(bob) >= inMix.Bob + 25, guard);
         conference.Remove(c);
         Assert.Equal(ConferenceMode.Relay, conference.Mode);
         var backInRelay = (Alice: AudioPackets(alice), Bob: AudioPackets(bob));
-        await WaitUntilAsync(() => AudioPackets(alice) >= backInRelay.Alice + 25 && AudioPackets(bob) >= backInRelay.Bob + 25, guard.Token);
+        await WaitUntilAsync(() => AudioPackets(alice) >= backInRelay.Alice + 25 && AudioPackets(bob) >= backInRelay.Bob + 25, guard);
         await stopSending.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.WhenAll(senders));
         await stopReceiving.CancelAsync();
@@ -158,31 +190,23 @@ public class RelayTests
     [Fact]
     public async Task A_replaced_member_does_not_break_the_stream_the_other_phone_hears()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        using var carol = new TestPhone(AudioCodec.Pcmu, 1700);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        await using var c = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu);
-        c.SetRemote(carol.LocalEndPoint, AudioCodec.Pcmu);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        await using var rig = new Rig();
+        var conference = rig.Conference;
+        var (alice, a) = rig.Member(AudioCodec.Pcmu, 440);
+        var (bob, b) = rig.Member(AudioCodec.Pcmu, 1000);
+        var (carol, c) = rig.Member(AudioCodec.Pcmu, 1700, join: false);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receiving = alice.ReceiveAsync(stop.Token);
-        await bob.SendToneAsync(b.LocalEndPoint, 20, guard.Token);
-        await WaitUntilAsync(() => alice.Received.Count >= 20, guard.Token);
+        await bob.SendToneAsync(b.LocalEndPoint, 20, guard);
+        await WaitUntilAsync(() => alice.Received.Count >= 20, guard);
 
         // A transfer: Bob leaves, Carol (another SSRC, her own numbering) takes his place.
         conference.Remove(b);
         conference.Add(c);
-        await carol.SendToneAsync(c.LocalEndPoint, 20, guard.Token);
-        await WaitUntilAsync(() => alice.Received.Count >= 40, guard.Token);
+        await carol.SendToneAsync(c.LocalEndPoint, 20, guard);
+        await WaitUntilAsync(() => alice.Received.Count >= 40, guard);
         await stop.CancelAsync();
         await receiving;
 
@@ -203,26 +227,24 @@ public class RelayTests
     [Fact]
     public async Task Telephone_events_pass_through_the_relay_as_sent_with_the_receivers_payload_type()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
+        await using var rig = new Rig();
+        var conference = rig.Conference;
+        var (alice, a) = rig.Member(AudioCodec.Pcmu, 440, join: false);
+        var (bob, b) = rig.Member(AudioCodec.Pcmu, 1000, join: false);
         a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu, telephoneEventPayloadType: 101);
         b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu, telephoneEventPayloadType: 96);
-        await using var conference = engine.CreateConference();
         conference.Add(a);
         conference.Add(b);
         var detected = new ConcurrentQueue<char>();
         a.DtmfReceived += detected.Enqueue;
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receiving = bob.ReceiveAsync(stop.Token);
-        await alice.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
-        await alice.SendDigitAsync(a.LocalEndPoint, '5', guard.Token);
-        await alice.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
-        await WaitUntilAsync(() => bob.Received.Count >= 18, guard.Token);
+        await alice.SendToneAsync(a.LocalEndPoint, 5, guard);
+        await alice.SendDigitAsync(a.LocalEndPoint, '5', guard);
+        await alice.SendToneAsync(a.LocalEndPoint, 5, guard);
+        await WaitUntilAsync(() => bob.Received.Count >= 18, guard);
         await stop.CancelAsync();
         await receiving;
 
@@ -255,26 +277,22 @@ public class RelayTests
     [Fact]
     public async Task A_phone_that_sends_from_another_port_than_its_sdp_hears_the_other_party_at_its_real_source()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var natted = new TestPhone(AudioCodec.Pcmu, 440);
-        using var other = new TestPhone(AudioCodec.Pcmu, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
+        await using var rig = new Rig();
+        var (natted, a) = rig.Member(AudioCodec.Pcmu, 440, join: false);
+        var (other, b) = rig.Member(AudioCodec.Pcmu, 1000, join: false);
 
         // Behind NAT: the SDP names a private address nobody outside can reach (here: a port nobody listens on).
         a.SetRemote(new IPEndPoint(IPAddress.Loopback, 9), AudioCodec.Pcmu);
-        b.SetRemote(other.LocalEndPoint, AudioCodec.Pcmu);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        rig.Conference.Add(a);
+        rig.Conference.Add(b);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receivers = new[] { natted.ReceiveAsync(stop.Token), other.ReceiveAsync(stop.Token) };
-        await natted.SendToneAsync(a.LocalEndPoint, 10, guard.Token);
-        await WaitUntilAsync(() => a.IsLatched && other.Received.Count >= 10, guard.Token);
-        await other.SendToneAsync(b.LocalEndPoint, 30, guard.Token);
-        await WaitUntilAsync(() => natted.Received.Count >= 30, guard.Token);
+        await natted.SendToneAsync(a.LocalEndPoint, 10, guard);
+        await WaitUntilAsync(() => a.IsLatched && other.Received.Count >= 10, guard);
+        await other.SendToneAsync(b.LocalEndPoint, 30, guard);
+        await WaitUntilAsync(() => natted.Received.Count >= 30, guard);
         await stop.CancelAsync();
         await Task.WhenAll(receivers);
 
@@ -289,28 +307,21 @@ public class RelayTests
     [InlineData(true)]
     public async Task Packets_from_a_third_address_are_dropped_not_relayed(bool withThePhonesSsrc)
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        using var intruder = new TestPhone(AudioCodec.Pcmu, 1700, withThePhonesSsrc ? alice.Ssrc : null);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        await using var rig = new Rig();
+        var (alice, a) = rig.Member(AudioCodec.Pcmu, 440);
+        var (bob, b) = rig.Member(AudioCodec.Pcmu, 1000);
+        var intruder = rig.Phone(AudioCodec.Pcmu, 1700, withThePhonesSsrc ? alice.Ssrc : null);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receivers = new[] { alice.ReceiveAsync(stop.Token), bob.ReceiveAsync(stop.Token), intruder.ReceiveAsync(stop.Token) };
-        await alice.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
-        await WaitUntilAsync(() => a.IsLatched, guard.Token);
+        await alice.SendToneAsync(a.LocalEndPoint, 5, guard);
+        await WaitUntilAsync(() => a.IsLatched, guard);
 
         // The phone keeps talking while someone else sprays packets at its port.
-        await Task.WhenAll(alice.SendToneAsync(a.LocalEndPoint, 25, guard.Token), intruder.SendToneAsync(a.LocalEndPoint, 25, guard.Token));
-        await bob.SendToneAsync(b.LocalEndPoint, 10, guard.Token);
-        await WaitUntilAsync(() => bob.Received.Count >= 30 && a.ForeignPackets == 25 && alice.Received.Count >= 10, guard.Token);
+        await Task.WhenAll(alice.SendToneAsync(a.LocalEndPoint, 25, guard), intruder.SendToneAsync(a.LocalEndPoint, 25, guard));
+        await bob.SendToneAsync(b.LocalEndPoint, 10, guard);
+        await WaitUntilAsync(() => bob.Received.Count >= 30 && a.ForeignPackets == 25 && alice.Received.Count >= 10, guard);
         await stop.CancelAsync();
         await Task.WhenAll(receivers);
 
@@ -325,36 +336,29 @@ public class RelayTests
     [Fact]
     public async Task A_phone_whose_nat_mapping_moved_is_relatched_after_silence_only_with_its_ssrc()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions { RelatchAfterMilliseconds = 100 });
-        using var before = new TestPhone(AudioCodec.Pcmu, 440);
-        using var stranger = new TestPhone(AudioCodec.Pcmu, 1700);
-        using var after = new TestPhone(AudioCodec.Pcmu, 440, before.Ssrc);
-        using var bob = new TestPhone(AudioCodec.Pcmu, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        a.SetRemote(before.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcmu);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        await using var rig = new Rig(new MediaEngineOptions { RelatchAfterMilliseconds = 100 });
+        var (before, a) = rig.Member(AudioCodec.Pcmu, 440);
+        var (bob, b) = rig.Member(AudioCodec.Pcmu, 1000);
+        var stranger = rig.Phone(AudioCodec.Pcmu, 1700);
+        var after = rig.Phone(AudioCodec.Pcmu, 440, before.Ssrc);
 
-        using var guard = new CancellationTokenSource(Guard);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var guard = rig.Guard;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(guard);
         var receivers = new[] { after.ReceiveAsync(stop.Token), before.ReceiveAsync(stop.Token) };
-        await before.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
-        await WaitUntilAsync(() => a.IsLatched, guard.Token);
+        await before.SendToneAsync(a.LocalEndPoint, 5, guard);
+        await WaitUntilAsync(() => a.IsLatched, guard);
 
         // Longer than the configured silence: now a source with the phone's SSRC may take over, but no other.
-        await Task.Delay(300, guard.Token);
-        await stranger.SendToneAsync(a.LocalEndPoint, 3, guard.Token);
-        await WaitUntilAsync(() => a.ForeignPackets == 3, guard.Token);
+        await Task.Delay(300, guard);
+        await stranger.SendToneAsync(a.LocalEndPoint, 3, guard);
+        await WaitUntilAsync(() => a.ForeignPackets == 3, guard);
         Assert.Equal(before.LocalEndPoint, a.RemoteEndPoint);
-        await after.SendToneAsync(a.LocalEndPoint, 5, guard.Token);
-        await WaitUntilAsync(() => a.PacketsReceived == 10, guard.Token);
+        await after.SendToneAsync(a.LocalEndPoint, 5, guard);
+        await WaitUntilAsync(() => a.PacketsReceived == 10, guard);
         Assert.Equal(after.LocalEndPoint, a.RemoteEndPoint);
 
-        await bob.SendToneAsync(b.LocalEndPoint, 10, guard.Token);
-        await WaitUntilAsync(() => after.Received.Count >= 10, guard.Token);
+        await bob.SendToneAsync(b.LocalEndPoint, 10, guard);
+        await WaitUntilAsync(() => after.Received.Count >= 10, guard);
         await stop.CancelAsync();
         await Task.WhenAll(receivers);
         Assert.Empty(before.Received);
@@ -364,16 +368,10 @@ public class RelayTests
     [Fact]
     public async Task Two_members_of_different_codecs_are_mixed_and_a_new_sdp_can_switch_them_to_relay()
     {
-        await using var engine = new MediaEngine(new MediaEngineOptions());
-        using var alice = new TestPhone(AudioCodec.Pcmu, 440);
-        using var bob = new TestPhone(AudioCodec.Pcma, 1000);
-        await using var a = engine.CreateEndpoint();
-        await using var b = engine.CreateEndpoint();
-        a.SetRemote(alice.LocalEndPoint, AudioCodec.Pcmu);
-        b.SetRemote(bob.LocalEndPoint, AudioCodec.Pcma);
-        await using var conference = engine.CreateConference();
-        conference.Add(a);
-        conference.Add(b);
+        await using var rig = new Rig();
+        var (engine, conference) = (rig.Engine, rig.Conference);
+        var (alice, a) = rig.Member(AudioCodec.Pcmu, 440);
+        rig.Member(AudioCodec.Pcma, 1000);
         Assert.Equal(ConferenceMode.Mix, conference.Mode);
         Assert.Equal(1, engine.MixingConferences);
 
