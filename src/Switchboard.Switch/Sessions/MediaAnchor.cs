@@ -101,7 +101,7 @@ public sealed partial class SipSwitch
     {
         var offer = SdpText.AudioOf(leg.Sdp, _codecs);
         var answer = SdpText.Answer(MediaAddressFor(leg.Dialog.Peer), leg.Endpoint!.LocalEndPoint.Port, offer?.Codec ?? AudioCodec.Pcmu,
-            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null, offer?.PayloadType);
+            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null, offer?.PayloadType, offer?.DtmfClockRate);
         return SrtpAnswer(leg.Endpoint, leg.Dialog.Peer, leg.Device, leg.Sdp, answer);
     }
 
