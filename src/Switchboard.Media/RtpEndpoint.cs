@@ -45,10 +45,6 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     private const int MinDtmfDuration = 480;
     private const int MaxDtmfDuration = 16000;
 
-    // The clocks an SDP rtpmap may name for telephone-event (the parser's bounds).
-    private const int MinEventClockRate = 1000;
-    private const int MaxEventClockRate = 192000;
-
     private readonly MediaEngine _engine;
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -208,18 +204,8 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     /// Sets the far end, the negotiated codec and its payload type (Opus: the dynamic type of the SDP), and the
     /// telephone-event type (RFC 4733, at the codec's RTP clock rate). Symmetric RTP as in the other overload.
     /// </summary>
-    public void SetRemote(IPEndPoint remote, AudioCodec codec, int audioPayloadType, int telephoneEventPayloadType) =>
-        SetRemote(remote, codec, audioPayloadType, telephoneEventPayloadType, AudioCodecs.ClockRate(codec));
-
-    /// <summary>
-    /// As the other overloads, with the clock the telephone-event's rtpmap names: event durations are read and written
-    /// in it. RFC 4733 §2.1 makes it the codec's clock; a phone that maps telephone-event/8000 next to Opus counts its
-    /// durations in 8 kHz units, and hears the switch's in them too. Timestamps always run on the codec's clock (one stream).
-    /// </summary>
-    public void SetRemote(IPEndPoint remote, AudioCodec codec, int audioPayloadType, int telephoneEventPayloadType, int telephoneEventClockRate)
+    public void SetRemote(IPEndPoint remote, AudioCodec codec, int audioPayloadType, int telephoneEventPayloadType)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(telephoneEventClockRate, MinEventClockRate);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(telephoneEventClockRate, MaxEventClockRate);
         ArgumentNullException.ThrowIfNull(remote);
         ArgumentOutOfRangeException.ThrowIfNegative(audioPayloadType);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(audioPayloadType, RtpPacket.MaxPayloadType);
@@ -254,7 +240,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             }
 
             _remote = new Remote(remote, remote.Serialize(), codec, (byte)audioPayloadType, telephoneEventPayloadType, Latched: false,
-                AudioCodecs.ClockRate(codec), decoder, encoder, telephoneEventClockRate);
+                AudioCodecs.ClockRate(codec), decoder, encoder);
             conference = _conference;
         }
 
@@ -521,7 +507,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             var mediaEnd = timestamp;
             if (telephoneEvent && TelephoneEvent.TryParse(packet.Payload, out var tone))
             {
-                mediaEnd += (uint)((long)tone.Duration * remote.ClockRate / remote.EventClockRate);
+                mediaEnd += tone.Duration;
             }
 
             if (distance > 0)
@@ -567,7 +553,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             _dtmfEvent = digit.Event;
 
             // The duration field is 16 bits of the stream's clock: at 48 kHz that ends a digit after 1.36 s.
-            var longest = Math.Min(MaxDtmfDuration, ushort.MaxValue * NarrowbandClock / (_remote?.EventClockRate ?? NarrowbandClock));
+            var longest = Math.Min(MaxDtmfDuration, ushort.MaxValue * NarrowbandClock / (_remote?.ClockRate ?? NarrowbandClock));
             _dtmfTarget = Math.Clamp((int)digit.Duration, MinDtmfDuration, longest);
             _dtmfElapsed = 0;
             _dtmfTimestamp = _timestamp;
@@ -581,8 +567,8 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         _dtmfElapsed += FrameSamples;
         var end = _dtmfElapsed >= _dtmfTarget;
 
-        // RFC 4733 §2.3.5: the duration counts in the event's RTP clock (the audio codec's, §2.1, unless the SDP said otherwise).
-        var duration = (ushort)Math.Min(ushort.MaxValue, (long)_dtmfElapsed * remote.EventClockRate / NarrowbandClock);
+        // RFC 4733 §2.3.5: the duration counts in the stream's RTP clock (the audio codec's, §2.1).
+        var duration = (ushort)Math.Min(ushort.MaxValue, (long)_dtmfElapsed * remote.ClockRate / NarrowbandClock);
         new TelephoneEvent(_dtmfEvent, end, DtmfVolume, duration).TryWrite(payload);
 
         // RFC 4733 §2.5.1.4: the end packet goes out three times so that one loss does not lose the digit.
@@ -841,7 +827,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
             }
 
             // Inside the engine durations count in 8 kHz samples, whatever clock each member's stream runs at.
-            var clock = _remote?.EventClockRate ?? NarrowbandClock;
+            var clock = _remote?.ClockRate ?? NarrowbandClock;
             var duration = (ushort)Math.Min(ushort.MaxValue, (long)tone.Duration * NarrowbandClock / clock);
             conference?.RelayDtmf(this, tone.Event, duration);
         }
@@ -866,5 +852,5 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     }
 
     private sealed record Remote(IPEndPoint EndPoint, SocketAddress Address, AudioCodec Codec, byte AudioPayloadType, int EventPayloadType, bool Latched,
-        int ClockRate, AudioTranscoder Decoder, AudioTranscoder Encoder, int EventClockRate);
+        int ClockRate, AudioTranscoder Decoder, AudioTranscoder Encoder);
 }

@@ -76,12 +76,12 @@ internal sealed class TestPhone : IDisposable
     }
 
     /// <summary>
-    /// Sends one RFC 4733 digit: five packets with growing duration, then the end packet three times. Durations count
-    /// in <paramref name="eventClockRate"/> (the codec's clock when not given), timestamps in the codec's.
+    /// Sends one RFC 4733 digit: five packets with growing duration, then the end packet three times; durations and
+    /// timestamps on the codec's clock (RFC 4733 §2.1).
     /// </summary>
-    public async Task SendDigitAsync(IPEndPoint target, char digit, CancellationToken token, byte payloadType = 101, int? eventClockRate = null)
+    public async Task SendDigitAsync(IPEndPoint target, char digit, CancellationToken token, byte payloadType = 101)
     {
-        var step = (eventClockRate ?? AudioCodecs.ClockRate(Codec)) / 50;
+        var step = AudioCodecs.ClockRate(Codec) / 50;
         Assert.True(TelephoneEvent.TryGetEvent(digit, out var code));
         var payload = new byte[TelephoneEvent.Size];
         var datagram = new byte[RtpPacket.FixedHeaderSize + TelephoneEvent.Size];

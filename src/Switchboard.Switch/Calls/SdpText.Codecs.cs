@@ -53,7 +53,7 @@ internal static partial class SdpText
     /// Where a phone wants its audio and in which codec: the connection address (media level before session level),
     /// the audio port, the first format of its first audio m= line that is one of <paramref name="accept"/> (all the
     /// engine's codecs when null), that format's payload type, and the telephone-event type at that codec's clock
-    /// (else any telephone-event, else 101 or 100) with the clock its rtpmap names (durations count in it). Null when
+    /// (else any telephone-event, else 101 or 100) with the clock its rtpmap names (for the answer only). Null when
     /// the description has no audio stream the engine can take.
     /// </summary>
     public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType, int DtmfClockRate)? AudioOf(byte[] sdp, IReadOnlyList<AudioCodec>? accept)
@@ -173,8 +173,9 @@ internal static partial class SdpText
             .Append("\r\na=fmtp:").Append(pt).Append(" 0-15\r\n");
     }
 
-    // RFC 4733 §2.1 wants the audio's clock; a phone that maps telephone-event only to another clock (8000 next to
-    // Opus) gets its own mapping back, and its durations are read and written in that clock.
+    // RFC 4733 §2.1 wants the audio's clock; a phone that maps telephone-event only to another clock (baresip 1.0
+    // offers telephone-event/8000 next to Opus) gets its own mapping back, not a re-mapped one. Its events still run on
+    // the audio's clock in the engine: baresip counts their durations at 48 kHz whatever its rtpmap says.
     private static (int PayloadType, int ClockRate) TelephoneEventFor(AudioCodec codec, int audioPayloadType, List<int> formats,
         Dictionary<int, (string Encoding, int Rate, int Channels)> maps)
     {

@@ -164,7 +164,7 @@ public sealed partial class SipSwitch
     private bool PointAt(RtpEndpoint endpoint, byte[] sdp)
     {
         if (SdpText.AudioOf(sdp, _codecs) is not { } media || media.Address.AddressFamily != endpoint.LocalEndPoint.AddressFamily) return false;
-        endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.PayloadType, media.DtmfPayloadType, media.DtmfClockRate);
+        endpoint.SetRemote(new IPEndPoint(media.Address, media.Port), media.Codec, media.PayloadType, media.DtmfPayloadType);
         return ApplySrtpAnswer(endpoint, sdp);
     }
 
