@@ -14,7 +14,8 @@ namespace Switchboard.Switch;
 /// (RFC 4568 §8.3: the body is not otherwise protected), and only when the device's or trunk's policy is not off.
 /// Offers from the switch carry one AES_CM_128_HMAC_SHA1_80 key: in RTP/SAVP when the policy is required, in RTP/AVP
 /// (best effort, as phones set to "optional" offer it) otherwise. A phone's offer with a usable key is answered with
-/// the switch's own key under the same tag and suite.
+/// the switch's own key under the same tag and suite; so is an RFC 5939 potential RTP/SAVP configuration with such a
+/// key (a=pcfg with a=acap crypto), answered in RTP/SAVP with a=acfg.
 /// </summary>
 public sealed partial class SipSwitch
 {
@@ -61,8 +62,8 @@ public sealed partial class SipSwitch
         declined = SdesRejection.None;
         if (offer.Length == 0 || SrtpPolicyFor(peer, device) != SrtpPolicy.Required) return UnkeyedOffer.None;
         if (peer.Protocol != SipProtocol.Tls) return UnkeyedOffer.NotOverTls;
-        if (!SdpCrypto.HasCrypto(offer)) return UnkeyedOffer.NoCrypto;
-        return SdpCrypto.CryptoOf(offer, out declined).Count == 0 ? UnkeyedOffer.NoUsableKey : UnkeyedOffer.None;
+        if (SdpCrypto.CryptoOf(offer, out declined).Count > 0 || SdpCapNeg.PotentialSrtp(offer) is not null) return UnkeyedOffer.None;
+        return SdpCrypto.HasAnyKey(offer) ? UnkeyedOffer.NoUsableKey : UnkeyedOffer.NoCrypto;
     }
 
     /// <summary>
@@ -122,9 +123,17 @@ public sealed partial class SipSwitch
         var policy = SrtpPolicyFor(peer, device);
         var offered = SdpCrypto.CryptoOf(remoteOffer, out var declined);
         bool secure = SdpCrypto.IsSecureProfile(remoteOffer);
+        string? acfg = null;
+        if (offered.Count == 0 && SdpCapNeg.PotentialSrtp(remoteOffer) is { } potential)
+        {
+            // RFC 5939: the phone's potential RTP/SAVP configuration is taken, so the answer is RTP/SAVP and names it.
+            offered = [potential.Key];
+            secure = true;
+            acfg = potential.Acfg;
+        }
         if (policy == SrtpPolicy.Off || peer.Protocol != SipProtocol.Tls || offered.Count == 0)
         {
-            if (secure || SdpCrypto.HasCrypto(remoteOffer))
+            if (secure || SdpCrypto.HasAnyKey(remoteOffer))
                 SrtpSwitchLog.OfferNotKeyed(_log, device, peer, policy == SrtpPolicy.Off ? "Srtp is off" : peer.Protocol != SipProtocol.Tls ? "not over TLS" : declined.ToString());
             _srtp.Remove(endpoint);
             endpoint.SetSrtp(null, null);
@@ -139,7 +148,7 @@ public sealed partial class SipSwitch
             state.Ours = ours;
             state.Policy = policy;
             Apply(endpoint, state, theirs);
-            return SdpCrypto.WithCrypto(answer, ours, secure);
+            return SdpCrypto.WithCrypto(answer, ours, secure, acfg);
         }
     }
 

@@ -198,6 +198,36 @@ public sealed class SrtpPolicyTests
     }
 
     [Fact]
+    public async Task A_required_phone_offering_its_key_as_an_rfc5939_potential_configuration_gets_rtp_savp_with_acfg()
+    {
+        var log = new ListLogger();
+        await using var f = RequiredFor100(log);
+        await using var callee = RawPhone.OnLoopback("127.0.0.1", "101", "pw101", Udp(f));
+        Assert.Equal(200, (await callee.RegisterAsync()).StatusCode);
+        await using var caller = await TlsLink.PhoneAsync("100", "pw100", Tls(f));
+        Assert.Equal(200, (await caller.RegisterAsync()).StatusCode);
+        var capNeg = Encoding.ASCII.GetBytes(
+            "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40130 RTP/AVP 0 101\r\n" +
+            "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=tcap:1 RTP/SAVPF RTP/SAVP\r\n" +
+            $"a=acap:1 crypto:{Key}\r\na=pcfg:1 t=1 a=1\r\na=pcfg:2 t=2 a=1\r\na=sendrecv\r\n");
+
+        var calling = InviteAsync(caller, "101", capNeg, "capneg-" + Guid.NewGuid().ToString("N"));
+        var (invite, from) = await callee.RequestAsync("INVITE");
+        // The callee is on UDP: the call is anchored and no key (not even one in a capability) reaches it.
+        Assert.DoesNotContain("inline:", Text(invite), StringComparison.Ordinal);
+        await callee.RespondAsync(invite, 200, from, PlainSdp(40132));
+        var (_, ok) = await calling;
+
+        Assert.Equal(200, ok.StatusCode);
+        var answer = Text(ok);
+        Assert.Contains(" RTP/SAVP 0 101\r\n", answer, StringComparison.Ordinal);
+        Assert.Contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:", answer, StringComparison.Ordinal);
+        Assert.Contains("a=acfg:2 t=2 a=1\r\n", answer, StringComparison.Ordinal);
+        Assert.Equal(1, f.Switch.SecureEndpoints);
+        Assert.DoesNotContain(log.Lines, l => l.EventId == 4020);
+    }
+
+    [Fact]
     public async Task A_call_from_a_required_trunk_offering_plain_rtp_gets_488_with_a_warning_on_the_wire()
     {
         // sipp plays the provider (UDP, plain RTP/AVP); the trunk's policy says SRTP is required.
