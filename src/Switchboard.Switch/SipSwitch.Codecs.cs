@@ -24,6 +24,7 @@ public sealed partial class SipSwitch
         var port = endpoint.LocalEndPoint.Port;
         if (phoneOffer.Length == 0 || endpoint.Codec is not { } codec) return SdpText.Offer(address, port, _codecs);
         var offered = SdpText.AudioOf(phoneOffer, _codecs);
-        return SdpText.Answer(address, port, codec, SdpText.OffersTelephoneEvent(phoneOffer) ? offered?.DtmfPayloadType : null, endpoint.AudioPayloadType);
+        return SdpText.Answer(address, port, codec, SdpText.OffersTelephoneEvent(phoneOffer) ? offered?.DtmfPayloadType : null, endpoint.AudioPayloadType,
+            offered?.DtmfClockRate);
     }
 }

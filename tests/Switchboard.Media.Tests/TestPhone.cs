@@ -10,7 +10,6 @@ namespace Switchboard.Media.Tests;
 /// <summary>Test helper: a "phone" on a plain UDP socket that sends tone (any engine codec) or DTMF packets and records what it receives.</summary>
 internal sealed class TestPhone : IDisposable
 {
-    private const int FrameSamples = 160;
     private readonly UdpClient _client = new(new IPEndPoint(IPAddress.Loopback, 0));
     private readonly uint _ssrc;
     private ushort _sequence = (ushort)Random.Shared.Next(65536);
@@ -76,9 +75,13 @@ internal sealed class TestPhone : IDisposable
         }
     }
 
-    /// <summary>Sends one RFC 4733 digit: five packets with growing duration, then the end packet three times.</summary>
+    /// <summary>
+    /// Sends one RFC 4733 digit: five packets with growing duration, then the end packet three times; durations and
+    /// timestamps on the codec's clock (RFC 4733 §2.1).
+    /// </summary>
     public async Task SendDigitAsync(IPEndPoint target, char digit, CancellationToken token, byte payloadType = 101)
     {
+        var step = AudioCodecs.ClockRate(Codec) / 50;
         Assert.True(TelephoneEvent.TryGetEvent(digit, out var code));
         var payload = new byte[TelephoneEvent.Size];
         var datagram = new byte[RtpPacket.FixedHeaderSize + TelephoneEvent.Size];
@@ -88,12 +91,12 @@ internal sealed class TestPhone : IDisposable
         {
             await timer.WaitForNextTickAsync(token);
             var end = i > 5;
-            Assert.True(new TelephoneEvent(code, end, 10, (ushort)(Math.Min(i, 5) * FrameSamples)).TryWrite(payload));
+            Assert.True(new TelephoneEvent(code, end, 10, (ushort)(Math.Min(i, 5) * step)).TryWrite(payload));
             Assert.True(new RtpPacket(payloadType, _sequence++, eventTimestamp, _ssrc, payload, marker: i == 1).TryWrite(datagram, out var length));
             await _client.SendAsync(datagram.AsMemory(0, length), target, token);
         }
 
-        _timestamp += 8 * FrameSamples;
+        _timestamp += (uint)(8 * AudioCodecs.ClockRate(Codec) / 50);
     }
 
     /// <summary>The decoded audio received, in arrival order, without the first and last <paramref name="trim"/> packets.</summary>

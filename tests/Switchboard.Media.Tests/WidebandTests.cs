@@ -210,6 +210,40 @@ public class WidebandTests
     }
 
     [Fact]
+    public async Task A_digit_from_an_Opus_phone_on_the_48_kHz_clock_is_recognised_and_reaches_a_PCMU_phone_with_its_duration()
+    {
+        await using var engine = new MediaEngine(new MediaEngineOptions());
+        using var opus = new TestPhone(AudioCodec.Opus, 1000);
+        using var pcmu = new TestPhone(AudioCodec.Pcmu, 440);
+        await using var opusEndpoint = engine.CreateEndpoint();
+        await using var pcmuEndpoint = engine.CreateEndpoint();
+        opusEndpoint.SetRemote(opus.LocalEndPoint, AudioCodec.Opus, opus.PayloadType, 100);
+        pcmuEndpoint.SetRemote(pcmu.LocalEndPoint, AudioCodec.Pcmu, pcmu.PayloadType, 101);
+        var detected = new System.Collections.Concurrent.ConcurrentQueue<char>();
+        opusEndpoint.DtmfReceived += detected.Enqueue;
+        await using var conference = engine.CreateConference();
+        conference.Add(opusEndpoint);
+        conference.Add(pcmuEndpoint);
+
+        using var guard = new CancellationTokenSource(Guard);
+        using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(guard.Token);
+        var receivers = new[] { opus.ReceiveAsync(stopReceiving.Token), pcmu.ReceiveAsync(stopReceiving.Token) };
+        await opus.SendDigitAsync(opusEndpoint.LocalEndPoint, '9', guard.Token, payloadType: 100);
+        await WaitUntilAsync(() => pcmu.ReceivedEvents().Count(e => e.Event.End) >= 3, guard.Token);
+        await pcmu.SendDigitAsync(pcmuEndpoint.LocalEndPoint, '4', guard.Token);
+        await WaitUntilAsync(() => opus.ReceivedEvents(100).Count(e => e.Event.End) >= 3, guard.Token);
+        await stopReceiving.CancelAsync();
+        await Task.WhenAll(receivers);
+
+        // The Opus phone's digit lasts 100 ms: 4800 units of 48 kHz; at the PCMU phone 800 units of 8 kHz, and back.
+        Assert.Equal(['9'], detected);
+        var atPcmu = pcmu.ReceivedEvents().Last(e => e.Event.End).Event;
+        var atOpus = opus.ReceivedEvents(100).Last(e => e.Event.End).Event;
+        Assert.Equal((9, 800), (atPcmu.Event, atPcmu.Duration));
+        Assert.Equal((4, 4800), (atOpus.Event, atOpus.Duration));
+    }
+
+    [Fact]
     public async Task Undecodable_or_too_long_wideband_payloads_are_counted_as_bad_and_the_stream_goes_on()
     {
         await using var engine = new MediaEngine(new MediaEngineOptions());

@@ -57,4 +57,27 @@ public sealed class SdpCryptoTests
         Assert.Equal(keysKept, sent.Contains("a=crypto:1 ", StringComparison.Ordinal));
         Assert.Equal(keysKept, sent.Contains("RTP/SAVP 0 8 101", StringComparison.Ordinal));
     }
+
+    // liblinphone with capability negotiation (RFC 5939) offers its key as an attribute capability of a potential
+    // RTP/SAVP configuration, next to a plain RTP/AVP stream.
+    private const string CapNegOffer =
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+        "a=acap:9 crypto:9 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n" +
+        "m=audio 20130 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n" +
+        "a=tcap:1 RTP/SAVP\r\na=acap:1 crypto:1 AES_CM_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n" +
+        "a=pcfg:1 t=1 a=1\r\na=sendrecv\r\n";
+
+    [Theory]
+    [InlineData(SipProtocol.Udp, false)]
+    [InlineData(SipProtocol.Tcp, false)]
+    [InlineData(SipProtocol.Tls, true)]
+    public void A_key_offered_as_an_rfc5939_capability_goes_only_over_tls_too(SipProtocol protocol, bool keysKept)
+    {
+        var peer = new SipEndPoint(protocol, new IPEndPoint(IPAddress.Loopback, 5070));
+        var leg = new Leg(SipDialog.ForOutgoing("c2@switchboard", "t2", "sip:a@127.0.0.1", "sip:b@127.0.0.1", "sip:b@127.0.0.1:5070", peer, null), "101");
+        var sent = Encoding.ASCII.GetString(leg.Outgoing(B(CapNegOffer)));
+        Assert.Equal(keysKept, sent.Contains("inline:", StringComparison.Ordinal));
+        Assert.Contains("m=audio 20130 RTP/AVP 0 101\r\n", sent, StringComparison.Ordinal);
+        Assert.Contains("a=rtpmap:0 PCMU/8000\r\n", sent, StringComparison.Ordinal);
+    }
 }

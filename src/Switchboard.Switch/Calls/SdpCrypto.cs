@@ -51,26 +51,51 @@ internal static class SdpCrypto
     /// <summary>
     /// The description with its first audio stream keyed by <paramref name="key"/> alone: other crypto attributes
     /// removed, the profile RTP/SAVP when <paramref name="secureProfile"/>, else RTP/AVP (best-effort SRTP as phones
-    /// with an "optional" setting offer it).
+    /// with an "optional" setting offer it). <paramref name="acfg"/> names the RFC 5939 potential configuration the
+    /// answer takes (a=acfg), when it takes one.
     /// </summary>
-    public static byte[] WithCrypto(byte[] sdp, SdesCrypto key, bool secureProfile) => Rewrite(sdp, key, secureProfile ? "RTP/SAVP" : "RTP/AVP");
+    public static byte[] WithCrypto(byte[] sdp, SdesCrypto key, bool secureProfile, string? acfg = null) =>
+        Rewrite(sdp, key, secureProfile ? "RTP/SAVP" : "RTP/AVP", acfg: acfg);
 
-    /// <summary>The description without keys: crypto attributes removed, profile RTP/AVP.</summary>
-    public static byte[] WithoutCrypto(byte[] sdp) => Rewrite(sdp, null, "RTP/AVP");
+    /// <summary>
+    /// The description without keys, for signalling that is not TLS: every a=crypto attribute of every stream and every
+    /// RFC 5939 attribute capability that holds one (a=acap:N crypto:…, at session or media level) removed, the first
+    /// audio stream's profile RTP/AVP. A potential configuration left naming a removed capability is invalid and
+    /// ignored by its receiver (RFC 5939 §3.5.1).
+    /// </summary>
+    public static byte[] WithoutCrypto(byte[] sdp) => Rewrite(sdp, null, "RTP/AVP", everywhere: true);
 
-    private static byte[] Rewrite(byte[] sdp, SdesCrypto? key, string profile)
+    /// <summary>True when the description carries a key anywhere: an a=crypto attribute or an a=acap crypto capability.</summary>
+    public static bool HasAnyKey(byte[] sdp) => AudioLines(sdp).Any(l => IsKeyLine(l.Line));
+
+    /// <summary>a=crypto:…, or a=acap:&lt;number&gt; crypto:… (an SDES key offered as a capability, RFC 5939 §3.4.1).</summary>
+    private static bool IsKeyLine(string line)
+    {
+        if (line.StartsWith("a=crypto:", StringComparison.Ordinal)) return true;
+        if (!line.StartsWith("a=acap:", StringComparison.Ordinal)) return false;
+        var rest = line.AsSpan(7);
+        int digits = 0;
+        while (digits < rest.Length && char.IsAsciiDigit(rest[digits])) digits++;
+        if (digits == 0) return false;
+        rest = rest[digits..].TrimStart(' ');
+        return rest.StartsWith("crypto:", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static byte[] Rewrite(byte[] sdp, SdesCrypto? key, string profile, bool everywhere = false, string? acfg = null)
     {
         var sb = new StringBuilder(sdp.Length + 80);
         bool done = false;
         foreach (var (line, inAudio) in AudioLines(sdp))
         {
             if (inAudio && line.StartsWith("a=crypto:", StringComparison.Ordinal)) continue;
+            if (everywhere && IsKeyLine(line)) continue;
             if (inAudio && !done && line.StartsWith("m=", StringComparison.Ordinal))
             {
                 var f = line.Split(' ');
                 if (f.Length >= 3) f[2] = profile;
                 sb.Append(string.Join(' ', f)).Append("\r\n");
                 if (key is not null) sb.Append("a=crypto:").Append(key.ToString()).Append("\r\n");
+                if (acfg is not null) sb.Append("a=acfg:").Append(acfg).Append("\r\n");
                 done = true;
                 continue;
             }

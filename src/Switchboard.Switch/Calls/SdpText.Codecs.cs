@@ -53,9 +53,10 @@ internal static partial class SdpText
     /// Where a phone wants its audio and in which codec: the connection address (media level before session level),
     /// the audio port, the first format of its first audio m= line that is one of <paramref name="accept"/> (all the
     /// engine's codecs when null), that format's payload type, and the telephone-event type at that codec's clock
-    /// (else any telephone-event, else 101). Null when the description has no audio stream the engine can take.
+    /// (else any telephone-event, else 101 or 100) with the clock its rtpmap names (for the answer only). Null when
+    /// the description has no audio stream the engine can take.
     /// </summary>
-    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType)? AudioOf(byte[] sdp, IReadOnlyList<AudioCodec>? accept)
+    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType, int DtmfClockRate)? AudioOf(byte[] sdp, IReadOnlyList<AudioCodec>? accept)
     {
         accept ??= AudioCodecs.DefaultOrder;
         IPAddress? session = null, media = null;
@@ -112,7 +113,8 @@ internal static partial class SdpText
             }
 
             if (!accept.Contains(codec.Value)) continue;
-            return (address, port, codec.Value, TelephoneEventFor(codec.Value, pt, formats, maps), pt);
+            var (dtmf, dtmfClock) = TelephoneEventFor(codec.Value, pt, formats, maps);
+            return (address, port, codec.Value, dtmf, pt, dtmfClock);
         }
 
         return null;
@@ -141,9 +143,10 @@ internal static partial class SdpText
 
     /// <summary>
     /// The m= line and codec attributes of an answer: the one codec chosen, with the payload type the offer gave it,
-    /// and telephone-event at that codec's clock when the offer had one (RFC 3264 §6.1: nothing the offer lacked).
+    /// and the offer's telephone-event type (RFC 3264 §6.1: nothing the offer lacked) at the clock the offer named
+    /// for it, the codec's when not given: an answer never re-maps an offered payload type to another clock.
     /// </summary>
-    public static string AnswerMediaLines(int port, AudioCodec codec, int payloadType, int? telephoneEvent)
+    public static string AnswerMediaLines(int port, AudioCodec codec, int payloadType, int? telephoneEvent, int? telephoneEventClockRate = null)
     {
         var sb = new StringBuilder(256);
         var pt = payloadType.ToString(CultureInfo.InvariantCulture);
@@ -151,7 +154,7 @@ internal static partial class SdpText
         if (telephoneEvent is { } te) sb.Append(' ').Append(te.ToString(CultureInfo.InvariantCulture));
         sb.Append("\r\n");
         AppendCodec(sb, codec, payloadType);
-        if (telephoneEvent is { } t) AppendTelephoneEvent(sb, t, AudioCodecs.ClockRate(codec));
+        if (telephoneEvent is { } t) AppendTelephoneEvent(sb, t, telephoneEventClockRate ?? AudioCodecs.ClockRate(codec));
         sb.Append("a=ptime:20\r\n");
         return sb.ToString();
     }
@@ -170,17 +173,24 @@ internal static partial class SdpText
             .Append("\r\na=fmtp:").Append(pt).Append(" 0-15\r\n");
     }
 
-    private static int TelephoneEventFor(AudioCodec codec, int audioPayloadType, List<int> formats, Dictionary<int, (string Encoding, int Rate, int Channels)> maps)
+    // RFC 4733 §2.1 wants the audio's clock; a phone that maps telephone-event only to another clock (baresip 1.0
+    // offers telephone-event/8000 next to Opus) gets its own mapping back, not a re-mapped one. Its events still run on
+    // the audio's clock in the engine: baresip counts their durations at 48 kHz whatever its rtpmap says.
+    private static (int PayloadType, int ClockRate) TelephoneEventFor(AudioCodec codec, int audioPayloadType, List<int> formats,
+        Dictionary<int, (string Encoding, int Rate, int Channels)> maps)
     {
-        int? any = null;
+        var clock = AudioCodecs.ClockRate(codec);
+        (int, int)? any = null;
         foreach (var pt in formats)
         {
             if (pt == audioPayloadType || !maps.TryGetValue(pt, out var map) || !map.Encoding.Equals("telephone-event", StringComparison.OrdinalIgnoreCase)) continue;
-            if (map.Rate == AudioCodecs.ClockRate(codec)) return pt;
-            any ??= pt;
+            if (map.Rate == clock) return (pt, clock);
+            any ??= (pt, map.Rate);
         }
 
-        return any ?? (audioPayloadType == TelephoneEvent8000 ? TelephoneEvent48000 : TelephoneEvent8000);
+        if (any is { } other) return other;
+        var fallback = clock == 8000 ? TelephoneEvent8000 : TelephoneEvent48000;
+        return (fallback == audioPayloadType ? (fallback == TelephoneEvent8000 ? TelephoneEvent48000 : TelephoneEvent8000) : fallback, clock);
     }
 
     /// <summary>"96 opus/48000/2" → 96, ("opus", 48000, 2); the channel count defaults to 1 (RFC 4566 §6).</summary>

@@ -59,7 +59,7 @@ internal static partial class SdpText
     }
 
     /// <summary>Where a phone wants its audio and in which of the engine's codecs (see the overload); null when in none.</summary>
-    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType)? AudioOf(byte[] sdp) => AudioOf(sdp, null);
+    public static (IPAddress Address, int Port, AudioCodec Codec, int DtmfPayloadType, int PayloadType, int DtmfClockRate)? AudioOf(byte[] sdp) => AudioOf(sdp, null);
 
     /// <summary>An offer of the switch's own media endpoint: the codecs (default: Opus, G.722, PCMU, PCMA) and telephone-event, 20 ms packets.</summary>
     public static byte[] Offer(string address, int port, IReadOnlyList<AudioCodec>? codecs = null)
@@ -72,16 +72,16 @@ internal static partial class SdpText
 
     /// <summary>
     /// An answer of the switch's own media endpoint with one codec (on the offer's payload type; the codec's default
-    /// when not given) and, when given, one telephone-event type at that codec's clock.
+    /// when not given) and, when given, one telephone-event type at the clock the offer named for it (the codec's by default).
     /// </summary>
-    public static byte[] Answer(string address, int port, AudioCodec codec, int? telephoneEvent, int? payloadType = null)
+    public static byte[] Answer(string address, int port, AudioCodec codec, int? telephoneEvent, int? payloadType = null, int? telephoneEventClockRate = null)
     {
         var family = address.Contains(':', StringComparison.Ordinal) ? "IP6" : "IP4";
         var id = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         var sb = new StringBuilder(256);
         sb.Append("v=0\r\no=switchboard ").Append(id).Append(" 1 IN ").Append(family).Append(' ').Append(address).Append("\r\ns=switchboard\r\nc=IN ")
             .Append(family).Append(' ').Append(address).Append("\r\nt=0 0\r\n");
-        sb.Append(AnswerMediaLines(port, codec, payloadType ?? AudioCodecs.DefaultPayloadType(codec), telephoneEvent));
+        sb.Append(AnswerMediaLines(port, codec, payloadType ?? AudioCodecs.DefaultPayloadType(codec), telephoneEvent, telephoneEventClockRate));
         sb.Append("a=sendrecv\r\n");
         return Encoding.ASCII.GetBytes(sb.ToString());
     }

@@ -50,7 +50,7 @@ public sealed partial class SipSwitch
     private string? AnchorReason(Leg a, SipEndPoint calleePeer, bool calleeBehindNat, bool calleeIsTrunk)
     {
         // Keys never go into clear signalling, whatever Sip:MediaAnchor says: the switch terminates SRTP instead.
-        if (SdpCrypto.HasCrypto(a.Sdp) && calleePeer.Protocol != SipProtocol.Tls) return $"{a.Device} offers SRTP keys and the callee is not reached over TLS";
+        if (SdpCrypto.HasAnyKey(a.Sdp) && calleePeer.Protocol != SipProtocol.Tls) return $"{a.Device} offers SRTP keys and the callee is not reached over TLS";
         if (!SdpCrypto.HasCrypto(a.Sdp) && RequiresSrtp(calleePeer)) return "the callee requires SRTP and the caller offers none";
         switch (_options.MediaAnchor)
         {
@@ -101,7 +101,7 @@ public sealed partial class SipSwitch
     {
         var offer = SdpText.AudioOf(leg.Sdp, _codecs);
         var answer = SdpText.Answer(MediaAddressFor(leg.Dialog.Peer), leg.Endpoint!.LocalEndPoint.Port, offer?.Codec ?? AudioCodec.Pcmu,
-            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null, offer?.PayloadType);
+            SdpText.OffersTelephoneEvent(leg.Sdp) ? offer?.DtmfPayloadType : null, offer?.PayloadType, offer?.DtmfClockRate);
         return SrtpAnswer(leg.Endpoint, leg.Dialog.Peer, leg.Device, leg.Sdp, answer);
     }
 

@@ -37,6 +37,7 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(403, $"Forbidden ({caller} may call only as itself)").ConfigureAwait(false);
             return;
         }
+        if (await RefuseUnkeyedOfferAsync(txn, txn.Source, caller, reinvite: false).ConfigureAwait(false)) return;
         LearnAnswerMethod(caller, req["Allow-Events"]);
         // The keypad's number is judged as the commands' numbers are: 0-0-1-900… is 001900… (toll-fraud policy).
         var rawDialled = req.Uri is var u && SipUri.Parse(u)?.User is { } user ? user : "";
@@ -408,6 +409,8 @@ public sealed partial class SipSwitch
             await txn.RespondAsync(req.Method == "INVITE" ? 491 : 481).ConfigureAwait(false);
             return;
         }
+        if (req.Method is "INVITE" or "UPDATE" && IsSdp(req[SipHeaderNames.ContentType])
+            && await RefuseUnkeyedOfferAsync(txn, leg.Dialog.Peer, leg.Device, reinvite: true).ConfigureAwait(false)) return;
         // Relay the request (re-INVITE for hold/resume, INFO for DTMF, UPDATE …) to the other phone and its answer back.
         var relay = other.Dialog.NewRequest(req.Method, ContactFor(leg.Device, other.Dialog.Peer));
         if (req[SipHeaderNames.ContentType] is { } ct) relay.Add(SipHeaderNames.ContentType, ct);

@@ -190,6 +190,8 @@ public sealed partial class SipSwitch
                 }
                 if (req.Body.Length > 0)
                 {
+                    // Before PointAt: a refused re-offer must not move the endpoint or touch its keys.
+                    if (await RefuseUnkeyedOfferAsync(txn, leg.Dialog.Peer, leg.Device, reinvite: true).ConfigureAwait(false)) return;
                     if (!PointAt(member.Endpoint, req.Body))
                     {
                         await txn.RespondAsync(488, "Not Acceptable Here (no codec the switch speaks)").ConfigureAwait(false);

@@ -236,6 +236,7 @@ public sealed partial class SipSwitch
     private async Task OnTrunkInviteAsync(ServerTransaction txn, Trunk trunk)
     {
         var req = txn.Request;
+        if (await RefuseUnkeyedOfferAsync(txn, txn.Source, trunk.Name, reinvite: false).ConfigureAwait(false)) return;
         var ruriUser = SipUri.Parse(req.Uri)?.User ?? "";
         var toUser = req.To.SipUri?.User ?? "";
         var extension = TrunkRouter.Did(trunk, ruriUser) ?? TrunkRouter.Did(trunk, toUser);
