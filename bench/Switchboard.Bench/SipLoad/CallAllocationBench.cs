@@ -26,6 +26,8 @@ internal static class CallAllocationBench
         // at-ack: the destination hangs up the moment its ACK arrives (the race of issue 12); connected: once the switch
         // shows both parties connected, so every call ends and the allocation figure is of whole calls.
         bool atAck = Opt(args, "--hangup", "connected") == "at-ack";
+        // --trace 1: the phones keep their last messages, printed for a stuck call (off by default: it allocates).
+        bool trace = Opt(args, "--trace", 0) != 0;
         var network = new InMemorySipNetwork();
         var server = new IPEndPoint(IPAddress.Loopback, 5060);
         var options = new SwitchOptions
@@ -41,6 +43,7 @@ internal static class CallAllocationBench
         sw.Start();
         await using var caller = new AutoAnswerPhone(network, "127.0.1.1", "100", "pw100", server, hangUp: false);
         await using var callee = new AutoAnswerPhone(network, "127.0.1.2", "101", "pw101", server, hangUp: atAck);
+        caller.Tracing = callee.Tracing = trace;
         await caller.RegisterAsync();
         await callee.RegisterAsync();
 
@@ -66,12 +69,17 @@ internal static class CallAllocationBench
                 // The switch shows the destination connected just before it joins the mixer (the gap of issue 12,
                 // which at-ack measures); a millisecond later the call is whole.
                 await Task.Delay(1);
+                // The switch shows the call connected once it has sent the destination's ACK, which the phone may not
+                // have read yet: it hangs up the call it answered, not the one before (that BYE would get 481).
+                await WaitAsync(() => callee.HasAckOfAnsweredCall, "the destination got no ACK");
                 callee.HangUp();
             }
             if (!await caller.Ended.WaitAsync(TimeSpan.FromSeconds(2)))
             {
                 // Stuck: the destination hung up and nothing ended the call. Dropped by hand to go on.
                 stuck++;
+                if (trace) Console.WriteLine($"stuck call {made.Message}; model: 100 {string.Join(",", model.ConnectionsOf("100").Select(c => c.Call.Id + ":" + c.State))} 101 {string.Join(",", model.ConnectionsOf("101").Select(c => c.Call.Id + ":" + c.State))}");
+                if (trace) foreach (var line in caller.Trace.Concat(callee.Trace).Order()) Console.WriteLine("  " + line);
                 await sw.DropAsync("100");
                 await caller.Ended.WaitAsync(TimeSpan.FromSeconds(10));
             }
@@ -178,8 +186,25 @@ internal static class CallAllocationBench
         private readonly List<byte[]> _recorded = [];
         private readonly byte[] _sdp;
         private TaskCompletionSource<SipResponse>? _registering;
-        private SipRequest? _lastAck;
+        private volatile SipRequest? _lastAck;
+        private volatile string? _answeredCallId;
         private int _cseq = 10;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
+        private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+        public bool Tracing { get; set; }
+
+        /// <summary>True once the ACK of the call this phone answered last has arrived.</summary>
+        public bool HasAckOfAnsweredCall => _answeredCallId is { } id && _lastAck?.CallId == id;
+
+        private void Note(string what)
+        {
+            if (!Tracing) return;
+            _trace.Enqueue($"{Clock.Elapsed.TotalMilliseconds,10:F3} {_device} {what}");
+            while (_trace.Count > 30) _trace.TryDequeue(out _);
+        }
+
+        public string[] Trace => [.. _trace];
 
         public AutoAnswerPhone(InMemorySipNetwork network, string address, string device, string password, IPEndPoint server, bool hangUp)
         {
@@ -246,7 +271,11 @@ internal static class CallAllocationBench
             bye.Add(SipHeaderNames.CSeq, "1 BYE");
             bye.Add(SipHeaderNames.MaxForwards, "70");
             var bytes = bye.ToBytes();
-            if (send) _socket.SendTo(bytes, _server);
+            if (send)
+            {
+                Note($"-> BYE {ack.CallId}");
+                _socket.SendTo(bytes, _server);
+            }
         }
 
         private async Task ReceiveLoopAsync()
@@ -270,6 +299,7 @@ internal static class CallAllocationBench
         private void Handle(byte[] datagram, bool send)
         {
             if (SipParser.Parse(datagram, true, SipParserLimits.Default, out var m, out _, out _) != SipParseStatus.Complete) return;
+            if (send && Tracing) Note(m is SipResponse rs ? $"<- {rs.StatusCode} {rs.CSeq.Method} {rs.CallId}" : $"<- {((SipRequest)m!).Method} {m!.CallId} to-tag={((SipRequest)m).To.Tag}");
             if (m is SipResponse response)
             {
                 if (send && response.CSeq.Method == "REGISTER" && response.StatusCode >= 200) _registering?.TrySetResult(response);
@@ -287,6 +317,7 @@ internal static class CallAllocationBench
                     return;
                 case "INVITE":
                     {
+                        if (send && request.To.Tag is null) _answeredCallId = request.CallId;
                         var ok = SipResponse.For(request, 200, toTag: request.To.Tag is null ? "answered" : null);
                         ok.Add(SipHeaderNames.Contact, $"<sip:{_device}@{_socket.LocalEndPoint}>");
                         ok.Add(SipHeaderNames.ContentType, "application/sdp");
