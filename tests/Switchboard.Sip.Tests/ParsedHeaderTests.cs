@@ -30,6 +30,19 @@ public class ParsedHeaderTests
     }
 
     [Fact]
+    public void Reading_a_header_again_gives_the_value_parsed_the_first_time()
+    {
+        var r = new SipRequest("BYE", "sip:101@127.0.0.1");
+        r.Add(SipHeaderNames.Via, "SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bKone");
+        r.Add(SipHeaderNames.To, "<sip:101@127.0.0.1>;tag=b");
+        r.Add(SipHeaderNames.From, "<sip:100@127.0.0.1>;tag=a");
+
+        Assert.Same(r.To, r.To);
+        Assert.Same(r.From, r.From);
+        Assert.Same(r.TopVia, r.TopVia);
+    }
+
+    [Fact]
     public void Parameters_keep_quoted_separators_and_flags()
     {
         var na = NameAddress.Parse("\"A; B\" <sip:100@h;transport=udp>;tag=x;note=\"p;q\";lr");
@@ -51,6 +64,12 @@ public class ParsedHeaderTests
         var text = Encoding.UTF8.GetString(r.ToBytes());
 
         Assert.Equal("SIP/2.0 200 OK\r\nFrom: \"Zoë\" <sip:100@h>;tag=a\r\nContent-Length: 5\r\n\r\nv=0\r\n", text);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var bytes = r.ToBytes();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The message array and little else: no builder, no string of the whole message on the way.
+        Assert.True(allocated < bytes.Length + 256, $"{allocated} bytes allocated for a message of {bytes.Length}");
+
         r.Body = [];
         Assert.EndsWith("\r\nContent-Length: 0\r\n\r\n", Encoding.UTF8.GetString(r.ToBytes()), StringComparison.Ordinal);
     }
