@@ -30,4 +30,25 @@ public class RelayAllocationTests
         await a.DisposeAsync();
         await b.DisposeAsync();
     }
+
+    [Fact]
+    public async Task A_call_opened_and_closed_beside_thousands_of_others_does_not_copy_them()
+    {
+        const int open = 4_000;
+        await using var engine = new MediaEngine(new MediaEngineOptions());
+        var others = new List<Conference>(open);
+        for (int i = 0; i < open; i++) others.Add(engine.CreateConference());
+        await (engine.CreateConference()).DisposeAsync();
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var conference = engine.CreateConference();
+        await conference.DisposeAsync();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(open, engine.OpenConferences);
+        // A list of the others copied on the way in or out would be 8 bytes per open conference.
+        Assert.True(allocated < open * sizeof(long), $"one conference beside {open} others allocated {allocated} bytes");
+        foreach (var c in others) await c.DisposeAsync();
+        Assert.Equal(0, engine.OpenConferences);
+    }
 }
