@@ -256,8 +256,7 @@ public sealed class Conference : IAsyncDisposable
             _mixer.SampleRate = rate;
             foreach (var member in members)
             {
-                member.Up.Reset();
-                member.Down.Reset();
+                member.ResetFilters();
             }
         }
 
@@ -277,12 +276,23 @@ public sealed class Conference : IAsyncDisposable
 
         public MixerParty Party { get; } = party;
 
-        // Clock thread, under the conference lock: the frame at the member's own rate, and its rate converters.
-        public short[] Frame { get; } = new short[ConferenceMixer.WidebandFrameSamples];
+        // Clock thread, under the conference lock: the frame at the member's own rate, and its rate converters. Taken
+        // on the first tick that mixes: the members of a relayed two-party call never need them.
+        private short[]? _frame;
+        private Upsampler? _up;
+        private Downsampler? _down;
 
-        public Upsampler Up { get; } = new();
+        public short[] Frame => _frame ??= new short[ConferenceMixer.WidebandFrameSamples];
 
-        public Downsampler Down { get; } = new();
+        public Upsampler Up => _up ??= new();
+
+        public Downsampler Down => _down ??= new();
+
+        public void ResetFilters()
+        {
+            _up?.Reset();
+            _down?.Reset();
+        }
 
         // Under the conference lock: whether the endpoint is sending on the clock.
         public bool Mixing { get; set; }

@@ -29,11 +29,13 @@ public sealed partial class MediaEngine : IAsyncDisposable
     private readonly ManualResetEventSlim _stopping = new(false, spinCount: 1);
     private readonly ReceivePoller? _poller;
 
-    private Conference[] _conferences = [];
+    // Under _gate. Sets, not copied arrays: with thousands of calls up, each new call would otherwise copy the whole
+    // list of the others twice (created, closed), kilobytes per call and growing with the load.
+    private readonly HashSet<Conference> _conferences = [];
 
     // The conferences the clock ticks: a subset of _conferences, replaced under _gate, read by the clock without it.
     private Conference[] _mixing = [];
-    private readonly List<RtpEndpoint> _endpoints = [];
+    private readonly HashSet<RtpEndpoint> _endpoints = [];
     private int _nextPort;
     private bool _disposed;
     private long _ticks;
@@ -86,7 +88,13 @@ public sealed partial class MediaEngine : IAsyncDisposable
     }
 
     /// <summary>Conferences created and not yet disposed.</summary>
-    public int OpenConferences => Volatile.Read(ref _conferences).Length;
+    public int OpenConferences
+    {
+        get
+        {
+            lock (_gate) return _conferences.Count;
+        }
+    }
 
     /// <summary>Conferences the clock mixes each tick (the others relay or are idle).</summary>
     public int MixingConferences => Volatile.Read(ref _mixing).Length;
@@ -142,7 +150,7 @@ public sealed partial class MediaEngine : IAsyncDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var conference = new Conference(this);
-            _conferences = [.. _conferences, conference];
+            _conferences.Add(conference);
             return conference;
         }
     }
@@ -160,7 +168,7 @@ public sealed partial class MediaEngine : IAsyncDisposable
             }
 
             _disposed = true;
-            conferences = _conferences;
+            conferences = [.. _conferences];
             endpoints = [.. _endpoints];
         }
 
@@ -184,7 +192,7 @@ public sealed partial class MediaEngine : IAsyncDisposable
     {
         lock (_gate)
         {
-            _conferences = Without(_conferences, conference);
+            _conferences.Remove(conference);
             _mixing = Without(_mixing, conference);
         }
     }
@@ -195,7 +203,7 @@ public sealed partial class MediaEngine : IAsyncDisposable
         lock (_gate)
         {
             var ticking = Array.IndexOf(_mixing, conference) >= 0;
-            if (mixing && !ticking && Array.IndexOf(_conferences, conference) >= 0)
+            if (mixing && !ticking && _conferences.Contains(conference))
             {
                 _mixing = [.. _mixing, conference];
             }

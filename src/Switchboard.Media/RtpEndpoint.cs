@@ -55,7 +55,8 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
     private readonly ulong? _registration;
 
     // Receive loop only.
-    private readonly short[] _decoded = new short[JitterBuffer.MaxFrameSamples];
+    // Taken on the first packet decoded (mixing); relayed packets are never decoded.
+    private short[]? _decoded;
     private uint _latchedSsrc;
     private long _latchedHeardAt;
     private bool _foreignLogged;
@@ -718,6 +719,7 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         if (audio)
         {
             // Only packets of up to 20 ms are supported (ptime 20, the default); longer ones would desynchronise the clock.
+            _decoded ??= new short[JitterBuffer.MaxFrameSamples];
             var decoded = remote.Decoder.Decode(packet.Payload, _decoded);
             if (decoded <= 0)
             {

@@ -26,6 +26,12 @@ internal static class CallAllocationBench
         // at-ack: the destination hangs up the moment its ACK arrives (the race of issue 12); connected: once the switch
         // shows both parties connected, so every call ends and the allocation figure is of whole calls.
         bool atAck = Opt(args, "--hangup", "connected") == "at-ack";
+        // --trace 1: the phones keep their last messages, printed for a stuck call (off by default: it allocates).
+        bool trace = Opt(args, "--trace", 0) != 0;
+        // --types N: the N types that allocate most over the measured calls, sampled from the runtime's AllocationTick
+        // events (one about every 100 KB; the sampler itself allocates, so the per-call figure is taken without it).
+        int types = Opt(args, "--types", 0);
+        var media = types > 0 ? await MediaObjectsAsync() : default;
         var network = new InMemorySipNetwork();
         var server = new IPEndPoint(IPAddress.Loopback, 5060);
         var options = new SwitchOptions
@@ -41,6 +47,7 @@ internal static class CallAllocationBench
         sw.Start();
         await using var caller = new AutoAnswerPhone(network, "127.0.1.1", "100", "pw100", server, hangUp: false);
         await using var callee = new AutoAnswerPhone(network, "127.0.1.2", "101", "pw101", server, hangUp: atAck);
+        caller.Tracing = callee.Tracing = trace;
         await caller.RegisterAsync();
         await callee.RegisterAsync();
 
@@ -66,12 +73,17 @@ internal static class CallAllocationBench
                 // The switch shows the destination connected just before it joins the mixer (the gap of issue 12,
                 // which at-ack measures); a millisecond later the call is whole.
                 await Task.Delay(1);
+                // The switch shows the call connected once it has sent the destination's ACK, which the phone may not
+                // have read yet: it hangs up the call it answered, not the one before (that BYE would get 481).
+                await WaitAsync(() => callee.HasAckOfAnsweredCall, "the destination got no ACK");
                 callee.HangUp();
             }
             if (!await caller.Ended.WaitAsync(TimeSpan.FromSeconds(2)))
             {
                 // Stuck: the destination hung up and nothing ended the call. Dropped by hand to go on.
                 stuck++;
+                if (trace) Console.WriteLine($"stuck call {made.Message}; model: 100 {string.Join(",", model.ConnectionsOf("100").Select(c => c.Call.Id + ":" + c.State))} 101 {string.Join(",", model.ConnectionsOf("101").Select(c => c.Call.Id + ":" + c.State))}");
+                if (trace) foreach (var line in caller.Trace.Concat(callee.Trace).Order()) Console.WriteLine("  " + line);
                 await sw.DropAsync("100");
                 await caller.Ended.WaitAsync(TimeSpan.FromSeconds(10));
             }
@@ -85,11 +97,13 @@ internal static class CallAllocationBench
         caller.Record = callee.Record = false;
         GC.Collect();
         GC.WaitForPendingFinalizers();
+        using var sampler = types > 0 ? new AllocationSampler() : null;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         var time = Stopwatch.StartNew();
         for (int i = 0; i < calls; i++) await OneCallAsync();
         time.Stop();
         long total = GC.GetTotalAllocatedBytes(precise: true) - before;
+        sampler?.Dispose();
 
         // The phones' share: the same work on one call's recorded messages, repeated as often.
         long phonesBefore = GC.GetTotalAllocatedBytes(precise: true);
@@ -106,7 +120,91 @@ internal static class CallAllocationBench
         Console.WriteLine($"  allocated: {total / (double)calls / 1024:F1} KiB per call in all, of which the two fake phones {phones / (double)calls / 1024:F1} KiB");
         Console.WriteLine($"bytes allocated per CTI call by the switch: {perCall:F0} ({perCall / 1024:F1} KiB)");
         Console.WriteLine($"stuck calls (the destination hung up {(atAck ? "at its ACK" : "once connected")}, the caller got no BYE within 2 s; dropped by hand): {stuck} of {warmup + 1 + calls}");
+        if (sampler is not null)
+        {
+            Console.WriteLine($"  top allocating types over the measured calls (sampled, bytes per call; phones and sampler included, {sampler.Sampled / (double)calls / 1024:F1} KiB per call sampled):");
+            foreach (var (type, bytes) in sampler.Top(types)) Console.WriteLine($"    {bytes / (double)calls,9:F0}  {type}");
+            Console.WriteLine($"  media objects alone (created and closed 200 times, no call around them): an RTP endpoint {media.Endpoint:F0} bytes, " +
+                $"a conference with two members {media.Room:F0} bytes; a MakeCall between extensions has two endpoints and one conference");
+        }
         return 0;
+    }
+
+    /// <summary>What an RTP endpoint and a two-member conference allocate by themselves, from creation to close.</summary>
+    private static async Task<(double Endpoint, double Room)> MediaObjectsAsync()
+    {
+        const int n = 200;
+        await using var engine = new Switchboard.Media.MediaEngine(new Switchboard.Media.MediaEngineOptions());
+        for (int i = 0; i < 20; i++) await (engine.CreateEndpoint()).DisposeAsync();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < n; i++) await (engine.CreateEndpoint()).DisposeAsync();
+        double endpoint = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)n;
+        var x = new Switchboard.Media.RtpEndpoint[n];
+        var y = new Switchboard.Media.RtpEndpoint[n];
+        for (int i = 0; i < n; i++) (x[i], y[i]) = (engine.CreateEndpoint(), engine.CreateEndpoint());
+        before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < n; i++)
+        {
+            var room = engine.CreateConference();
+            room.Add(x[i]);
+            room.Add(y[i]);
+            await room.DisposeAsync();
+        }
+        double conference = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)n;
+        for (int i = 0; i < n; i++)
+        {
+            await x[i].DisposeAsync();
+            await y[i].DisposeAsync();
+        }
+        return (endpoint, conference);
+    }
+
+    /// <summary>
+    /// Sums the runtime's randomized allocation samples (.NET 10's AllocationSampled event: each allocated byte is
+    /// equally likely to be sampled, one in about 100 KiB, so unlike AllocationTick small objects are not undercounted)
+    /// by type; a sample of an object of size s stands for s / (1 - e^(-s/100 KiB)) bytes.
+    /// </summary>
+    private sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+    {
+        private const double Mean = 100 * 1024;
+        private readonly Dictionary<string, double> _bytes = [];
+        private double _sampled;
+
+        public double Sampled
+        {
+            get
+            {
+                lock (_bytes) return _sampled;
+            }
+        }
+
+        public List<(string Type, double Bytes)> Top(int n)
+        {
+            lock (_bytes) return [.. _bytes.OrderByDescending(kv => kv.Value).Take(n).Select(kv => (kv.Key, kv.Value))];
+        }
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            // The AllocationSampling keyword (0x80000000000) of the runtime's provider.
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+                EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Informational, (System.Diagnostics.Tracing.EventKeywords)0x80000000000);
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventName != "AllocationSampled" || e.PayloadNames is null) return;
+            int size = e.PayloadNames.IndexOf("ObjectSize");
+            int type = e.PayloadNames.IndexOf("TypeName");
+            if (size < 0 || type < 0) return;
+            double s = Convert.ToDouble(e.Payload![size], CultureInfo.InvariantCulture);
+            double bytes = s / (1 - Math.Exp(-s / Mean));
+            var name = e.Payload[type] as string ?? "?";
+            lock (_bytes)
+            {
+                _bytes[name] = _bytes.GetValueOrDefault(name) + bytes;
+                _sampled += bytes;
+            }
+        }
     }
 
     private static T Opt<T>(string[] args, string name, T fallback) where T : IParsable<T>
@@ -178,8 +276,25 @@ internal static class CallAllocationBench
         private readonly List<byte[]> _recorded = [];
         private readonly byte[] _sdp;
         private TaskCompletionSource<SipResponse>? _registering;
-        private SipRequest? _lastAck;
+        private volatile SipRequest? _lastAck;
+        private volatile string? _answeredCallId;
         private int _cseq = 10;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
+        private static readonly Stopwatch Clock = Stopwatch.StartNew();
+
+        public bool Tracing { get; set; }
+
+        /// <summary>True once the ACK of the call this phone answered last has arrived.</summary>
+        public bool HasAckOfAnsweredCall => _answeredCallId is { } id && _lastAck?.CallId == id;
+
+        private void Note(string what)
+        {
+            if (!Tracing) return;
+            _trace.Enqueue($"{Clock.Elapsed.TotalMilliseconds,10:F3} {_device} {what}");
+            while (_trace.Count > 30) _trace.TryDequeue(out _);
+        }
+
+        public string[] Trace => [.. _trace];
 
         public AutoAnswerPhone(InMemorySipNetwork network, string address, string device, string password, IPEndPoint server, bool hangUp)
         {
@@ -246,7 +361,11 @@ internal static class CallAllocationBench
             bye.Add(SipHeaderNames.CSeq, "1 BYE");
             bye.Add(SipHeaderNames.MaxForwards, "70");
             var bytes = bye.ToBytes();
-            if (send) _socket.SendTo(bytes, _server);
+            if (send)
+            {
+                Note($"-> BYE {ack.CallId}");
+                _socket.SendTo(bytes, _server);
+            }
         }
 
         private async Task ReceiveLoopAsync()
@@ -270,6 +389,7 @@ internal static class CallAllocationBench
         private void Handle(byte[] datagram, bool send)
         {
             if (SipParser.Parse(datagram, true, SipParserLimits.Default, out var m, out _, out _) != SipParseStatus.Complete) return;
+            if (send && Tracing) Note(m is SipResponse rs ? $"<- {rs.StatusCode} {rs.CSeq.Method} {rs.CallId}" : $"<- {((SipRequest)m!).Method} {m!.CallId} to-tag={((SipRequest)m).To.Tag}");
             if (m is SipResponse response)
             {
                 if (send && response.CSeq.Method == "REGISTER" && response.StatusCode >= 200) _registering?.TrySetResult(response);
@@ -287,6 +407,7 @@ internal static class CallAllocationBench
                     return;
                 case "INVITE":
                     {
+                        if (send && request.To.Tag is null) _answeredCallId = request.CallId;
                         var ok = SipResponse.For(request, 200, toTag: request.To.Tag is null ? "answered" : null);
                         ok.Add(SipHeaderNames.Contact, $"<sip:{_device}@{_socket.LocalEndPoint}>");
                         ok.Add(SipHeaderNames.ContentType, "application/sdp");

@@ -52,7 +52,9 @@ public sealed class JitterBuffer
 
     private const int Mask = Capacity - 1;
 
-    private readonly short[] _samples = new short[Capacity * MaxFrameSamples];
+    // 20 KiB, taken on the first frame: an endpoint whose packets are only relayed (a two-party call through the switch)
+    // never decodes, and so never needs it.
+    private short[]? _samples;
     private readonly ushort[] _slotSequence = new ushort[Capacity];
     private readonly bool[] _slotFull = new bool[Capacity];
     private readonly int _delay;
@@ -180,7 +182,7 @@ public sealed class JitterBuffer
         var slot = _next & Mask;
         if (_slotFull[slot] && _slotSequence[slot] == _next)
         {
-            _samples.AsSpan(slot * _frame, _frame).CopyTo(frame);
+            _samples!.AsSpan(slot * _frame, _frame).CopyTo(frame);
             _slotFull[slot] = false;
             _next++;
             Lost += _pendingMissing;
@@ -265,6 +267,7 @@ public sealed class JitterBuffer
 
     private void Store(int slot, ushort sequence, ReadOnlySpan<short> samples)
     {
+        _samples ??= new short[Capacity * MaxFrameSamples];
         var target = _samples.AsSpan(slot * _frame, _frame);
         samples.CopyTo(target);
         target[samples.Length..].Clear();

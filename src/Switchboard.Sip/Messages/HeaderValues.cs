@@ -27,16 +27,21 @@ public static class SipParameters
     /// <summary>Parses <c>;a=b;c</c> (leading ';' optional) into name → value (null for flags); names case-insensitive.</summary>
     public static Dictionary<string, string?> Parse(ReadOnlySpan<char> text)
     {
+        // Straight from the span: only names and values become strings (every Via, From and To is parsed this way).
         var d = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var part in SipText.SplitOutsideQuotes(text.ToString(), ';'))
+        while (true)
         {
-            var p = part.Trim();
-            if (p.Length == 0) continue;
-            int eq = p.IndexOf('=');
-            if (eq < 0) d[p] = null;
-            else d[p[..eq].Trim()] = p[(eq + 1)..].Trim();
+            int end = SipText.IndexOfOutsideQuotes(text, ';');
+            var p = (end < 0 ? text : text[..end]).Trim();
+            if (p.Length > 0)
+            {
+                int eq = p.IndexOf('=');
+                if (eq < 0) d[p.ToString()] = null;
+                else d[p[..eq].Trim().ToString()] = p[(eq + 1)..].Trim().ToString();
+            }
+            if (end < 0) return d;
+            text = text[(end + 1)..];
         }
-        return d;
     }
 
     /// <summary>Writes parameters back as <c>;a=b;c</c>.</summary>
@@ -56,8 +61,15 @@ public sealed class ViaHeader
     /// <summary>The sent-by port, if given.</summary>
     public int? Port { get; set; }
 
+    /// <summary>A Via without parameters.</summary>
+    public ViaHeader() : this(new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase))
+    {
+    }
+
+    private ViaHeader(Dictionary<string, string?> parameters) => Parameters = parameters;
+
     /// <summary>The parameters (branch, received, rport …).</summary>
-    public Dictionary<string, string?> Parameters { get; private set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, string?> Parameters { get; }
 
     /// <summary>The branch parameter.</summary>
     public string? Branch => Parameters.GetValueOrDefault("branch");
@@ -65,21 +77,30 @@ public sealed class ViaHeader
     /// <summary>Parses a single Via value; null when malformed.</summary>
     public static ViaHeader? Parse(string value)
     {
-        var s = value.Trim();
+        // On spans: every message's Via is read here, on the way in and out; only the parts kept become strings.
+        var s = value.AsSpan().Trim();
         if (!s.StartsWith("SIP/2.0/", StringComparison.OrdinalIgnoreCase)) return null;
         s = s[8..];
-        int sp = s.IndexOfAny([' ', '\t']);
+        int sp = s.IndexOfAny(' ', '\t');
         if (sp <= 0) return null;
-        var via = new ViaHeader { Transport = s[..sp].ToUpperInvariant() };
         var rest = s[sp..].Trim();
         int semi = rest.IndexOf(';');
         var sentBy = semi < 0 ? rest : rest[..semi].Trim();
-        if (semi >= 0) via.Parameters = SipParameters.Parse(rest.AsSpan(semi));
-        if (!SipText.TrySplitHostPort(sentBy, out var host, out var port)) return null;
+        var via = semi >= 0 ? new ViaHeader(SipParameters.Parse(rest[semi..])) : new ViaHeader();
+        via.Transport = TransportName(s[..sp]);
+        if (!SipText.TrySplitHostPort(sentBy.ToString(), out var host, out var port)) return null;
         via.Host = host;
         via.Port = port;
         return via;
     }
+
+    private static string TransportName(ReadOnlySpan<char> name)
+    {
+        foreach (var known in KnownTransports) if (name.Equals(known, StringComparison.OrdinalIgnoreCase)) return known;
+        return name.ToString().ToUpperInvariant();
+    }
+
+    private static readonly string[] KnownTransports = ["UDP", "TCP", "TLS", "WS", "WSS", "SCTP"];
 
     /// <inheritdoc />
     public override string ToString() =>
@@ -114,6 +135,27 @@ public static class SipText
         }
         parts.Add(text[start..]);
         return parts;
+    }
+
+    /// <summary>The first <paramref name="separator"/> outside double quotes and angle brackets, or -1.</summary>
+    public static int IndexOfOutsideQuotes(ReadOnlySpan<char> text, char separator)
+    {
+        bool quoted = false;
+        int angle = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (quoted)
+            {
+                if (c == '\\') i++;
+                else if (c == '"') quoted = false;
+            }
+            else if (c == '"') quoted = true;
+            else if (c == '<') angle++;
+            else if (c == '>' && angle > 0) angle--;
+            else if (c == separator && angle == 0) return i;
+        }
+        return -1;
     }
 
     /// <summary>Splits "host", "host:port" or "[v6]:port".</summary>

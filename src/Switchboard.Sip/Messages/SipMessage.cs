@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 
@@ -10,7 +11,7 @@ public readonly record struct SipHeader(string Name, string Value);
 public abstract class SipMessage
 {
     /// <summary>Headers in wire order; list headers hold one element per entry.</summary>
-    public List<SipHeader> Headers { get; } = [];
+    public List<SipHeader> Headers { get; } = new(12);
 
     /// <summary>The message body (SDP, sipfrag …), empty when there is none.</summary>
     public byte[] Body { get; set; } = [];
@@ -46,20 +47,39 @@ public abstract class SipMessage
     /// <summary>Removes every value of a header.</summary>
     public void Remove(string name) => Headers.RemoveAll(h => h.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 
+    // Parsed values of the headers every layer reads (the transaction layer, the dialog, the switch: a message's To or
+    // Via is read ten times or more), each kept with the header text it came from, so a header that was replaced since
+    // is parsed again. A race between two readers only parses twice.
+    private Parsed<CSeq>? _cseq;
+    private Parsed<NameAddress>? _from;
+    private Parsed<NameAddress>? _to;
+    private Parsed<ViaHeader?>? _topVia;
+
     /// <summary>The Call-ID.</summary>
     public string CallId => this[SipHeaderNames.CallId] ?? "";
 
     /// <summary>The parsed CSeq (number and method).</summary>
-    public CSeq CSeq => CSeq.Parse(this[SipHeaderNames.CSeq] ?? "");
+    public CSeq CSeq => Cached(ref _cseq, this[SipHeaderNames.CSeq] ?? "", CSeq.Parse);
 
-    /// <summary>The From header as name-addr.</summary>
-    public NameAddress From => NameAddress.Parse(this[SipHeaderNames.From] ?? "");
+    /// <summary>The From header as name-addr; parsed once per header value and shared, so it is read, not changed.</summary>
+    public NameAddress From => Cached(ref _from, this[SipHeaderNames.From] ?? "", NameAddress.Parse);
 
-    /// <summary>The To header as name-addr.</summary>
-    public NameAddress To => NameAddress.Parse(this[SipHeaderNames.To] ?? "");
+    /// <summary>The To header as name-addr; parsed once per header value and shared, so it is read, not changed.</summary>
+    public NameAddress To => Cached(ref _to, this[SipHeaderNames.To] ?? "", NameAddress.Parse);
 
-    /// <summary>The top Via.</summary>
-    public ViaHeader? TopVia => this[SipHeaderNames.Via] is { } v ? ViaHeader.Parse(v) : null;
+    /// <summary>The top Via; parsed once per header value and shared, so it is read, not changed.</summary>
+    public ViaHeader? TopVia => this[SipHeaderNames.Via] is { } v ? Cached(ref _topVia, v, ViaHeader.Parse) : null;
+
+    private static T Cached<T>(ref Parsed<T>? slot, string raw, Func<string, T> parse)
+    {
+        var kept = Volatile.Read(ref slot);
+        if (kept is not null && ReferenceEquals(kept.Raw, raw)) return kept.Value;
+        var value = parse(raw);
+        Volatile.Write(ref slot, new Parsed<T>(raw, value));
+        return value;
+    }
+
+    private sealed record Parsed<T>(string Raw, T Value);
 
     /// <summary>The body as text (UTF-8).</summary>
     public string BodyText => Encoding.UTF8.GetString(Body);
@@ -70,20 +90,44 @@ public abstract class SipMessage
     /// <summary>The message on the wire; Content-Length is always written from the body.</summary>
     public byte[] ToBytes()
     {
-        var sb = new StringBuilder(512);
-        sb.Append(StartLine).Append("\r\n");
+        // Measured first, then encoded into the one array that goes out: no builder, no string of the whole message.
+        var utf8 = Encoding.UTF8;
+        var start = StartLine;
+        Span<byte> digits = stackalloc byte[11];
+        Utf8Formatter.TryFormat(Body.Length, digits, out int digitCount);
+        int length = utf8.GetByteCount(start) + 2;
         foreach (var h in Headers)
         {
             if (h.Name.Equals(SipHeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
-            sb.Append(h.Name).Append(": ").Append(h.Value).Append("\r\n");
+            length += utf8.GetByteCount(h.Name) + 2 + utf8.GetByteCount(h.Value) + 2;
         }
-        sb.Append(SipHeaderNames.ContentLength).Append(": ").Append(Body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
-        var head = Encoding.UTF8.GetBytes(sb.ToString());
-        if (Body.Length == 0) return head;
-        var all = new byte[head.Length + Body.Length];
-        head.CopyTo(all, 0);
-        Body.CopyTo(all, head.Length);
+        length += SipHeaderNames.ContentLength.Length + 2 + digitCount + 4 + Body.Length;
+        var all = new byte[length];
+        var rest = all.AsSpan();
+        Put(ref rest, start);
+        Put(ref rest, "\r\n"u8);
+        foreach (var h in Headers)
+        {
+            if (h.Name.Equals(SipHeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase)) continue;
+            Put(ref rest, h.Name);
+            Put(ref rest, ": "u8);
+            Put(ref rest, h.Value);
+            Put(ref rest, "\r\n"u8);
+        }
+        Put(ref rest, SipHeaderNames.ContentLength);
+        Put(ref rest, ": "u8);
+        Put(ref rest, digits[..digitCount]);
+        Put(ref rest, "\r\n\r\n"u8);
+        Put(ref rest, Body);
         return all;
+    }
+
+    private static void Put(ref Span<byte> rest, string text) => rest = rest[Encoding.UTF8.GetBytes(text, rest)..];
+
+    private static void Put(ref Span<byte> rest, scoped ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(rest);
+        rest = rest[bytes.Length..];
     }
 
     /// <inheritdoc />

@@ -91,8 +91,15 @@ public sealed class NameAddress
     /// <summary>The URI as text (any scheme).</summary>
     public string Uri { get; set; } = "";
 
+    /// <summary>A name-addr without parameters.</summary>
+    public NameAddress() : this(new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase))
+    {
+    }
+
+    private NameAddress(Dictionary<string, string?> parameters) => Parameters = parameters;
+
     /// <summary>Header parameters after the URI (tag, expires, q …).</summary>
-    public Dictionary<string, string?> Parameters { get; private set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, string?> Parameters { get; }
 
     /// <summary>True for the Contact value "*".</summary>
     public bool IsWildcard { get; private set; }
@@ -110,27 +117,23 @@ public sealed class NameAddress
     public static NameAddress Parse(string value)
     {
         var s = value.Trim();
-        var na = new NameAddress();
-        if (s == "*")
-        {
-            na.IsWildcard = true;
-            return na;
-        }
+        if (s == "*") return new NameAddress { IsWildcard = true };
         int lt = IndexOfOutsideQuotes(s, '<');
         if (lt >= 0)
         {
             int gt = s.IndexOf('>', lt);
-            if (gt < 0) return na;
-            var display = s[..lt].Trim();
-            if (display.Length > 0) na.DisplayName = SipText.Unquote(display);
-            na.Uri = s[(lt + 1)..gt].Trim();
-            na.Parameters = SipParameters.Parse(s.AsSpan(gt + 1));
-            return na;
+            if (gt < 0) return new NameAddress();
+            var display = s.AsSpan(0, lt).Trim();
+            var named = new NameAddress(SipParameters.Parse(s.AsSpan(gt + 1)))
+            {
+                Uri = s.AsSpan((lt + 1)..gt).Trim().ToString(),
+            };
+            if (display.Length > 0) named.DisplayName = SipText.Unquote(display.ToString());
+            return named;
         }
         int semi = s.IndexOf(';');
-        na.Uri = semi < 0 ? s : s[..semi];
-        if (semi >= 0) na.Parameters = SipParameters.Parse(s.AsSpan(semi));
-        return na;
+        if (semi < 0) return new NameAddress { Uri = s };
+        return new NameAddress(SipParameters.Parse(s.AsSpan(semi))) { Uri = s[..semi] };
     }
 
     /// <summary>Writes the value in name-addr form.</summary>

@@ -38,24 +38,64 @@ internal static partial class SdpText
     public static byte[] WithOrigin(byte[] sdp, ref string? origin, ref long version, ref string? lastRest)
     {
         if (sdp.Length == 0) return sdp;
-        var lines = Lines(sdp);
-        int at = lines.FindIndex(l => l.StartsWith("o=", StringComparison.Ordinal));
-        if (at < 0) return sdp;
-        var rest = string.Join("\n", lines.Where((_, i) => i != at));
+        // Every SDP the switch sends passes here: worked on the bytes, with a description in CRLF lines (what the
+        // switch writes, and phones send) taken as it is; anything else is brought into that form first.
+        var text = IsCrLfLines(sdp) ? sdp : Join(Lines(sdp));
+        int start = text.AsSpan().StartsWith("o="u8) ? 0 : text.AsSpan().IndexOf("\r\no="u8) is var i and >= 0 ? i + 2 : -1;
+        if (start < 0) return sdp;
+        int end = start + text.AsSpan(start).IndexOf("\r\n"u8);
+        var before = text.AsSpan(0, start);
+        var after = text.AsSpan(end + 2);
         if (origin is null)
         {
             // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
-            var f = lines[at][2..].Split(' ');
+            var f = Encoding.ASCII.GetString(text, start + 2, end - start - 2).Split(' ');
             if (f.Length < 6 || !long.TryParse(f[2], out version)) return sdp;
             origin = $"{f[0]} {f[1]} {{0}} {f[3]} {f[4]} {f[5]}";
-            lastRest = rest;
+            lastRest = Rest(text, start, end);
             return sdp;
         }
         // An unchanged description keeps its version, so the phone does not see a change where there is none.
-        if (rest != lastRest) version++;
-        lastRest = rest;
-        lines[at] = "o=" + string.Format(System.Globalization.CultureInfo.InvariantCulture, origin, version);
-        return Join(lines);
+        if (!SameRest(lastRest, before, after))
+        {
+            version++;
+            lastRest = Rest(text, start, end);
+        }
+        var line = "o=" + string.Format(CultureInfo.InvariantCulture, origin, version) + "\r\n";
+        var result = new byte[before.Length + line.Length + after.Length];
+        before.CopyTo(result);
+        int written = Encoding.ASCII.GetBytes(line, result.AsSpan(before.Length));
+        after.CopyTo(result.AsSpan(before.Length + written));
+        return result;
+    }
+
+    /// <summary>True when every line ends in CRLF, the last one too, and no empty lines trail.</summary>
+    private static bool IsCrLfLines(ReadOnlySpan<byte> sdp)
+    {
+        if (!sdp.EndsWith("\r\n"u8) || sdp.EndsWith("\r\n\r\n"u8) || sdp.Length == 2) return false;
+        int i;
+        while ((i = sdp.IndexOf((byte)'\n')) >= 0)
+        {
+            if (i == 0 || sdp[i - 1] != '\r') return false;
+            sdp = sdp[(i + 1)..];
+        }
+        return true;
+    }
+
+    /// <summary>The description without its o= line, as text (ASCII; other bytes kept one char each).</summary>
+    private static string Rest(byte[] text, int start, int end) =>
+        string.Create(text.Length - (end + 2 - start), (text, start, end), static (chars, s) =>
+        {
+            Encoding.Latin1.GetChars(s.text.AsSpan(0, s.start), chars);
+            Encoding.Latin1.GetChars(s.text.AsSpan(s.end + 2), chars[s.start..]);
+        });
+
+    private static bool SameRest(string? rest, ReadOnlySpan<byte> before, ReadOnlySpan<byte> after)
+    {
+        if (rest is null || rest.Length != before.Length + after.Length) return false;
+        for (int i = 0; i < before.Length; i++) if (rest[i] != before[i]) return false;
+        for (int i = 0; i < after.Length; i++) if (rest[before.Length + i] != after[i]) return false;
+        return true;
     }
 
     /// <summary>Where a phone wants its audio and in which of the engine's codecs (see the overload); null when in none.</summary>
