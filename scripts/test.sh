@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs the real SIP software the end-to-end and conformance tests drive
-# (Debian: baresip-core, sip-tester, kamailio, and iproute2/iptables for the network topology) when it is missing and we are root; restores NuGet packages.
+# (Debian: baresip-core, linphone-cli, sip-tester, kamailio, and iproute2/iptables for the network topology) when it is missing and we are root; restores NuGet packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
+command -v linphone-daemon >/dev/null 2>&1 || need+=(linphone-cli)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v kamailio >/dev/null 2>&1 || need+=(kamailio)
 # The dashboard tests drive Debian's chromium through Playwright (ExecutablePath /usr/bin/chromium, no browser download).

@@ -651,6 +651,10 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>A STUN message (RFC 5389 §6): the two top bits zero, the magic cookie, a 20-byte header at least.</summary>
+    private static bool IsStun(ReadOnlySpan<byte> datagram) =>
+        datagram.Length >= 20 && (datagram[0] & 0xC0) == 0 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(datagram[4..]) == 0x2112A442;
+
     /// <summary>A receive thread of the engine's poller: the socket has a datagram; read and handle it.</summary>
     internal void OnReadable(byte[] buffer, SocketAddress source)
     {
@@ -674,6 +678,14 @@ public sealed partial class RtpEndpoint : IAsyncDisposable
 
     private void OnDatagram(Span<byte> datagram, SocketAddress source)
     {
+        // Phones send STUN Binding requests to the RTP port to open or keep a NAT binding (linphone does at the start
+        // of each call). They are no media and, on an SRTP endpoint, no forgery either; RFC 7983 §7 tells them apart.
+        if (IsStun(datagram))
+        {
+            Interlocked.Increment(ref _ignoredPackets);
+            return;
+        }
+
         if (datagram.Length > MaxDatagramSize || (_srtp is { } srtp && !Unprotect(srtp, ref datagram)) || !RtpPacket.TryParse(datagram, out var packet))
         {
             Interlocked.Increment(ref _badPackets);

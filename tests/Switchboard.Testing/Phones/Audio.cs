@@ -40,8 +40,9 @@ public static class Audio
             }
             else if (id == "data")
             {
-                // A recording cut short by a killed phone may announce more data than it holds.
-                int available = Math.Min(size < 0 ? int.MaxValue : size, bytes.Length - pos - 8);
+                // A recording cut short by a killed phone may announce more data than it holds; one still being
+                // written (baresip's sndfile during a call) announces none yet: both hold what is on disk.
+                int available = Math.Min(size <= 0 ? int.MaxValue : size, bytes.Length - pos - 8);
                 int frames = available / 2 / channels;
                 var samples = new short[frames];
                 for (int i = 0; i < frames; i++) samples[i] = BitConverter.ToInt16(bytes, pos + 8 + i * 2 * channels);

@@ -1,0 +1,182 @@
+using Switchboard.Sip.Transport;
+using Switchboard.Testing;
+using Switchboard.Testing.Phones;
+using Switchboard.Testing.Topology;
+
+namespace Switchboard.EndToEnd;
+
+/// <summary>
+/// A real linphone 5.1 (linphone-daemon) on its own host (LAN A of the network topology) registers over the switch's TLS
+/// port, trusting the certificate the switch generated, with SRTP mandatory; a baresip phone on plain RTP sits on LAN B.
+/// What a user would check is checked on the wire and in the audio: the registration is a TLS one, INVITE and 200 go
+/// over TLS with RTP/SAVP and an a=crypto key both ways, and linphone's tone arrives at the baresip phone.
+/// </summary>
+public sealed class LinphoneTlsSrtpTests : IDisposable
+{
+    private const int LinphoneTone = 600;
+    private const int BaresipTone = 1000;
+    private readonly string _dir = Directory.CreateTempSubdirectory("sb-lp-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>
+    /// linphone's TLS settings for the switch's generated certificate: it must chain to that file (the phone pins it),
+    /// but the name is not checked, as the generated certificate names this host (its host name) while the phone dials
+    /// the switch's address on its LAN.
+    /// </summary>
+    private LinphoneSettings SrtpOnTls(bool autoAnswer = false) => new()
+    {
+        Transport = LinphoneTransport.Tls,
+        RootCa = Path.Combine(_dir, SipTlsCertificates.GeneratedCertificateFile),
+        VerifyServerCertificate = true,
+        VerifyServerName = false,
+        SrtpMandatory = true,
+        AutoAnswer = autoAnswer,
+    };
+
+    private static NetworkTopology? CreateTopology()
+    {
+        try
+        {
+            return NetworkTopology.Create();
+        }
+        catch (TopologyUnavailableException ex)
+        {
+            NetworkTopology.SkipOrFail(ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Linphone on LAN A registered as 100 over TLS, baresip on LAN B as 101 over UDP.</summary>
+    private async Task<(Linphone Linphone, Baresip Baresip)> PhonesAsync(SwitchboardServer server, NetworkTopology topology, string prefix, bool autoAnswer = false)
+    {
+        var lan = topology.LanA;
+        var tls = server.Switch.TlsEndPoint!.Port;
+        var linphone = await Linphone.StartAsync(prefix + "100", _dir, lan.Host, SrtpOnTls(autoAnswer));
+        Baresip? baresip = null;
+        try
+        {
+            await linphone.RegisterAsync($"sip:100@{lan.ServerAddress}", $"sip:{lan.ServerAddress}:{tls};transport=tls", server.Switch.PasswordOf("100")!);
+            baresip = await Baresip.StartAsync(prefix + "101", _dir, server.AccountAt("101", topology.LanB.ServerAddress), "tone:" + BaresipTone, topology.LanB.Host);
+            await linphone.WaitRegisteredAsync();
+            await server.WaitRegisteredAsync("100", "101");
+            return (linphone, baresip);
+        }
+        catch
+        {
+            if (baresip is not null) await baresip.DisposeAsync();
+            await linphone.DisposeAsync();
+            throw;
+        }
+    }
+
+    private string ToneFile()
+    {
+        var wav = Path.Combine(_dir, "linphone-tone.wav");
+        if (!File.Exists(wav)) Audio.WriteTone(wav, LinphoneTone, seconds: 120);
+        return wav;
+    }
+
+    /// <summary>Waits until the baresip phone's recording of this call holds two seconds with linphone's tone in them.</summary>
+    private static async Task AssertHearsLinphoneAsync(SwitchboardServer server, Baresip phone)
+    {
+        var heard = await Poll.ForAsync(() => Task.FromResult(phone.LastReceived()),
+            a => a is { Frequency: LinphoneTone } && a.Samples.Length >= 2 * a.Rate, seconds: 40);
+        Assert.True(heard is { Frequency: LinphoneTone } && heard.Samples.Length >= 2 * heard.Rate,
+            $"{phone.Name} should hear linphone's {LinphoneTone} Hz, heard {heard?.ToString() ?? "nothing"} ({phone.RecordingList()}); " +
+            $"SRTP packets the switch rejected: {server.Switch.SrtpRejectedPackets}");
+    }
+
+    /// <summary>The last message of the phone's trace that matches, with the whole trace in the failure message.</summary>
+    private static LinphoneSipMessage Last(Linphone phone, Func<LinphoneSipMessage, bool> match, string what)
+    {
+        var trace = phone.SipTrace();
+        return trace.LastOrDefault(match)
+            ?? throw new Xunit.Sdk.XunitException($"{phone.Name} has no {what} in its SIP trace:\n{string.Join('\n', trace)}");
+    }
+
+    /// <summary>The SDP of an offer or answer on the TLS leg: RTP/SAVP with an SDES key, nothing in clear.</summary>
+    private static void AssertSrtpSdp(LinphoneSipMessage message)
+    {
+        Assert.Equal("TLS", message.Transport);
+        var media = Assert.Single(message.SdpLines("m=audio"));
+        Assert.Contains(" RTP/SAVP ", media, StringComparison.Ordinal);
+        Assert.Contains(message.SdpLines("a=crypto:"), l => l.Contains(" AES_CM_128_HMAC_SHA1_", StringComparison.Ordinal) && l.Contains(" inline:", StringComparison.Ordinal));
+    }
+
+    /// <summary>What linphone itself says of the call's media: negotiated SRTP, and SRTP packets received and decoded.</summary>
+    private static void AssertLinphoneReceivedSrtp(Linphone phone)
+    {
+        Assert.Contains("Negotiated media encryption is LinphoneMediaEncryptionSRTP", phone.LogTail(int.MaxValue), StringComparison.Ordinal);
+        var stats = phone.RtpStatistics();
+        var last = stats.LastOrDefault(s => s.PacketsReceived > 0)
+            ?? throw new Xunit.Sdk.XunitException($"{phone.Name} logged no stream that received packets: {string.Join("; ", stats)}");
+        // Two seconds of 20 ms packets at the least; oRTP counts what passed SRTP authentication.
+        Assert.True(last.PacketsReceived >= 100 && last.BytesDeliveredToApp > 0 && last.BadFormatted == 0, $"{phone.Name}: {last}");
+    }
+
+    [SkippableFact]
+    public async Task Linphone_on_tls_with_srtp_mandatory_calls_a_baresip_phone_over_rtp_savp_and_its_tone_arrives()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir);
+        var (linphone, baresip) = await PhonesAsync(server, topology, "o");
+        await using var _ = linphone;
+        await using var __ = baresip;
+
+        // The registration: the switch holds a TLS binding, and the phone saw its REGISTER answered 200 over TLS.
+        Assert.Equal(["tls"], server.Switch.RegisteredTransports("100"));
+        Assert.Equal("TLS", Last(linphone, m => !m.Sent && m.Status == 200 && m.CSeqMethod == "REGISTER", "200 to REGISTER").Transport);
+
+        var tls = server.Switch.TlsEndPoint!.Port;
+        var call = await linphone.CallAsync($"sip:101@{topology.LanA.ServerAddress}:{tls};transport=tls");
+        await baresip.WaitEventAsync("CALL_INCOMING");
+        await baresip.CommandAsync("accept");
+        await baresip.WaitEventAsync("CALL_ESTABLISHED");
+        await linphone.WaitCallStateAsync("LinphoneCallStreamsRunning", call);
+        // Anchored: linphone's leg of the switch is the SRTP one, baresip's plain RTP.
+        Assert.Equal(1, server.Switch.SecureEndpoints);
+        await linphone.PlayAsync(ToneFile());
+
+        await AssertHearsLinphoneAsync(server, baresip);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        await linphone.TerminateAsync(call);
+        await baresip.WaitEventAsync("CALL_CLOSED");
+        await linphone.WaitCallEndedAsync(call);
+
+        AssertSrtpSdp(Last(linphone, m => m.Sent && m.StartLine.StartsWith("INVITE sip:101@", StringComparison.Ordinal), "INVITE"));
+        AssertSrtpSdp(Last(linphone, m => !m.Sent && m.Status == 200 && m.CSeqMethod == "INVITE", "200 to INVITE"));
+        AssertLinphoneReceivedSrtp(linphone);
+    }
+
+    [SkippableFact]
+    public async Task A_baresip_phone_calls_linphone_on_tls_with_srtp_mandatory_and_hears_its_tone()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        // linphone refuses an RTP/AVP offer (488): the switch is told that 100 takes SRTP only, so it anchors the call
+        // and offers RTP/SAVP with a key on 100's TLS connection.
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir, new() { ["Sip:DeviceSrtp:100"] = "Required" });
+        var (linphone, baresip) = await PhonesAsync(server, topology, "i");
+        await using var _ = linphone;
+        await using var __ = baresip;
+
+        await baresip.CommandAsync("dial", $"sip:100@{topology.LanB.ServerAddress}:{server.SipPort}");
+        await linphone.WaitCallStateAsync("LinphoneCallIncomingReceived");
+        await linphone.AnswerAsync();
+        await linphone.WaitCallStateAsync("LinphoneCallStreamsRunning");
+        await baresip.WaitEventAsync("CALL_ESTABLISHED");
+        Assert.Equal(1, server.Switch.SecureEndpoints);
+        await linphone.PlayAsync(ToneFile());
+
+        await AssertHearsLinphoneAsync(server, baresip);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        await baresip.CommandAsync("hangup");
+        await linphone.WaitCallEndedAsync();
+
+        AssertSrtpSdp(Last(linphone, m => !m.Sent && m.StartLine.StartsWith("INVITE sip:100@", StringComparison.Ordinal), "INVITE"));
+        AssertSrtpSdp(Last(linphone, m => m.Sent && m.Status == 200 && m.CSeqMethod == "INVITE", "200 to INVITE"));
+        AssertLinphoneReceivedSrtp(linphone);
+    }
+}
