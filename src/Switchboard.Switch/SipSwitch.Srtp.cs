@@ -13,7 +13,8 @@ namespace Switchboard.Switch;
 /// SRTP with SDES keys on the switch's own media endpoints. A key goes into SDP only towards a peer reached over TLS
 /// (RFC 4568 §8.3: the body is not otherwise protected), and only when the device's or trunk's policy is not off.
 /// Offers from the switch carry one AES_CM_128_HMAC_SHA1_80 key: in RTP/SAVP when the policy is required, in RTP/AVP
-/// (best effort, as phones set to "optional" offer it) otherwise. A phone's offer with a usable key is answered with
+/// (best effort, as phones set to "optional" offer it) otherwise, then with RTP/SAVP and the same key as an RFC 5939
+/// potential configuration too. A phone's offer with a usable key is answered with
 /// the switch's own key under the same tag and suite; so is an RFC 5939 potential RTP/SAVP configuration with such a
 /// key (a=pcfg with a=acap crypto), answered in RTP/SAVP with a=acfg.
 /// </summary>
@@ -110,7 +111,7 @@ public sealed partial class SipSwitch
         {
             state.Ours ??= SdesCrypto.Generate(1, SrtpSuite.AesCm128HmacSha1_80);
             state.Policy = policy;
-            return SdpCrypto.WithCrypto(offer, state.Ours, secureProfile: policy == SrtpPolicy.Required);
+            return policy == SrtpPolicy.Required ? SdpCrypto.WithCrypto(offer, state.Ours, secureProfile: true) : SdpCrypto.WithCryptoAndCapability(offer, state.Ours);
         }
     }
 

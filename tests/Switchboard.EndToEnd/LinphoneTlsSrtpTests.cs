@@ -179,4 +179,35 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
         AssertSrtpSdp(Last(linphone, m => m.Sent && m.Status == 200 && m.CSeqMethod == "INVITE", "200 to INVITE"));
         AssertLinphoneReceivedSrtp(linphone);
     }
+
+    [SkippableFact]
+    public async Task MakeCall_from_linphone_on_tls_with_srtp_mandatory_to_a_baresip_phone_carries_its_tone()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        // The switch's own INVITE to 100 (the first leg of MakeCall) must be RTP/SAVP, as linphone takes nothing else.
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir, new() { ["Sip:DeviceSrtp:100"] = "Required" });
+        var (linphone, baresip) = await PhonesAsync(server, topology, "m", autoAnswer: true);
+        await using var _ = linphone;
+        await using var __ = baresip;
+        await using var client = await LineClient.ConnectAsync(server.CommandPort);
+
+        Assert.StartsWith("200 MakeCall 100 101", await client.CommandAsync("MakeCall 100 101"));
+        await linphone.WaitCallStateAsync("LinphoneCallStreamsRunning");
+        await baresip.WaitEventAsync("CALL_INCOMING");
+        await baresip.CommandAsync("accept");
+        await baresip.WaitEventAsync("CALL_ESTABLISHED");
+        await linphone.PlayAsync(ToneFile());
+
+        await AssertHearsLinphoneAsync(server, baresip);
+        Assert.Equal(1, server.Switch.SecureEndpoints);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        Assert.StartsWith("200 Drop 100", await client.CommandAsync("Drop 100"));
+        await baresip.WaitEventAsync("CALL_CLOSED");
+        await linphone.WaitCallEndedAsync();
+
+        AssertSrtpSdp(Last(linphone, m => !m.Sent && m.StartLine.StartsWith("INVITE sip:100@", StringComparison.Ordinal), "INVITE"));
+        AssertSrtpSdp(Last(linphone, m => m.Sent && m.Status == 200 && m.CSeqMethod == "INVITE", "200 to INVITE"));
+        AssertLinphoneReceivedSrtp(linphone);
+    }
 }

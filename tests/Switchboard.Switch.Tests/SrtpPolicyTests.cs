@@ -228,6 +228,31 @@ public sealed class SrtpPolicyTests
     }
 
     [Fact]
+    public async Task An_optional_phone_on_tls_is_offered_rtp_savp_as_an_rfc5939_potential_configuration_and_may_answer_it()
+    {
+        await using var f = new SwitchFixture(configure: o => o.MediaAnchor = MediaAnchorMode.Always);
+        await using var caller = RawPhone.OnLoopback("127.0.0.1", "101", "pw101", Udp(f));
+        Assert.Equal(200, (await caller.RegisterAsync()).StatusCode);
+        await using var callee = await TlsLink.PhoneAsync("100", "pw100", Tls(f));
+        Assert.Equal(200, (await callee.RegisterAsync()).StatusCode);
+
+        var calling = InviteAsync(caller, "100", PlainSdp(40140), "offer-capneg-" + Guid.NewGuid().ToString("N"));
+        var (invite, from) = await callee.RequestAsync("INVITE");
+        var offer = Text(invite);
+        var key = offer.Split("\r\n").Single(l => l.StartsWith("a=crypto:", StringComparison.Ordinal))[9..];
+        Assert.Contains(" RTP/AVP ", offer, StringComparison.Ordinal);
+        Assert.Contains("a=tcap:1 RTP/SAVP\r\na=acap:1 crypto:" + key + "\r\na=pcfg:1 t=1 a=1\r\n", offer, StringComparison.Ordinal);
+
+        // A phone that takes only RTP/SAVP answers the potential configuration (RFC 5939 §3.6.2).
+        var answer = Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(KeyedSdp(40142)).Replace("a=sendrecv\r\n", "a=acfg:1 t=1 a=1\r\na=sendrecv\r\n", StringComparison.Ordinal));
+        await callee.RespondAsync(invite, 200, from, answer);
+        var (_, ok) = await calling;
+
+        Assert.Equal(200, ok.StatusCode);
+        await Poll.UntilAsync(() => f.Switch.SecureEndpoints == 1, "the callee's endpoint to speak SRTP");
+    }
+
+    [Fact]
     public async Task A_call_from_a_required_trunk_offering_plain_rtp_gets_488_with_a_warning_on_the_wire()
     {
         // sipp plays the provider (UDP, plain RTP/AVP); the trunk's policy says SRTP is required.

@@ -58,6 +58,14 @@ internal static class SdpCrypto
         Rewrite(sdp, key, secureProfile ? "RTP/SAVP" : "RTP/AVP", acfg: acfg);
 
     /// <summary>
+    /// A best-effort offer (RTP/AVP with <paramref name="key"/>, as <see cref="WithCrypto"/>) that also offers RTP/SAVP
+    /// with the same key as an RFC 5939 potential configuration (a=tcap:1 RTP/SAVP, a=acap:1 crypto:…, a=pcfg:1 t=1
+    /// a=1): a phone that speaks capability negotiation and takes only RTP/SAVP answers that; any other ignores it.
+    /// </summary>
+    public static byte[] WithCryptoAndCapability(byte[] sdp, SdesCrypto key) =>
+        Rewrite(sdp, key, "RTP/AVP", capability: true);
+
+    /// <summary>
     /// The description without keys, for signalling that is not TLS: every a=crypto attribute of every stream and every
     /// RFC 5939 attribute capability that holds one (a=acap:N crypto:…, at session or media level) removed, the first
     /// audio stream's profile RTP/AVP. A potential configuration left naming a removed capability is invalid and
@@ -81,7 +89,7 @@ internal static class SdpCrypto
         return rest.StartsWith("crypto:", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static byte[] Rewrite(byte[] sdp, SdesCrypto? key, string profile, bool everywhere = false, string? acfg = null)
+    private static byte[] Rewrite(byte[] sdp, SdesCrypto? key, string profile, bool everywhere = false, string? acfg = null, bool capability = false)
     {
         var sb = new StringBuilder(sdp.Length + 80);
         bool done = false;
@@ -96,6 +104,8 @@ internal static class SdpCrypto
                 sb.Append(string.Join(' ', f)).Append("\r\n");
                 if (key is not null) sb.Append("a=crypto:").Append(key.ToString()).Append("\r\n");
                 if (acfg is not null) sb.Append("a=acfg:").Append(acfg).Append("\r\n");
+                if (capability && key is not null)
+                    sb.Append("a=tcap:1 RTP/SAVP\r\na=acap:1 crypto:").Append(key.ToString()).Append("\r\na=pcfg:1 t=1 a=1\r\n");
                 done = true;
                 continue;
             }

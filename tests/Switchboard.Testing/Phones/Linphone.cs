@@ -252,9 +252,9 @@ public sealed class Linphone : IAsyncDisposable
     /// <summary>Waits until every account of the phone is registered (<c>LinphoneRegistrationOk</c>).</summary>
     public async Task WaitRegisteredAsync(double seconds = 30)
     {
-        var last = await Poll.ForAsync(() => CommandAsync("register-status ALL"),
-            r => r.All("State").Count > 0 && r.All("State").All(s => s == "LinphoneRegistrationOk"), seconds);
-        if (!(last.All("State").Count > 0 && last.All("State").All(s => s == "LinphoneRegistrationOk")))
+        static bool AllOk(LinphoneReply r) => r.All("State") is { Count: > 0 } states && states.All(s => s == "LinphoneRegistrationOk");
+        var last = await Poll.ForAsync(() => CommandAsync("register-status ALL"), AllOk, seconds);
+        if (!AllOk(last))
             throw new TimeoutException($"{Name} did not register ({string.Join(", ", last.All("State"))}); end of its log:\n{LogTail()}");
     }
 
