@@ -28,8 +28,8 @@ internal static class CallAllocationBench
         bool atAck = Opt(args, "--hangup", "connected") == "at-ack";
         // --trace 1: the phones keep their last messages, printed for a stuck call (off by default: it allocates).
         bool trace = Opt(args, "--trace", 0) != 0;
-        // --types N: the N types that allocate most over the measured calls, sampled from the runtime's AllocationTick
-        // events (one about every 100 KB; the sampler itself allocates, so the per-call figure is taken without it).
+        // --types N: the N types that allocate most over the measured calls, from the runtime's AllocationSampled events
+        // (about one per 100 KiB). The sampler allocates too, so the per-call figure is to be taken from a run without it.
         int types = Opt(args, "--types", 0);
         var media = types > 0 ? await MediaObjectsAsync() : default;
         var network = new InMemorySipNetwork();
@@ -70,8 +70,8 @@ internal static class CallAllocationBench
             {
                 await WaitAsync(() => model.FirstInState("101", ConnectionState.Connected) is not null
                     && model.FirstInState("100", ConnectionState.Connected) is not null, "the call was not connected");
-                // The switch shows the destination connected just before it joins the mixer (the gap of issue 12,
-                // which at-ack measures); a millisecond later the call is whole.
+                // A millisecond after the switch shows both connected (at-ack hangs up earlier, before the switch may have
+                // finished the answer).
                 await Task.Delay(1);
                 // The switch shows the call connected once it has sent the destination's ACK, which the phone may not
                 // have read yet: it hangs up the call it answered, not the one before (that BYE would get 481).
