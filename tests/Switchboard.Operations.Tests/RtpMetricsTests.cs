@@ -42,7 +42,12 @@ public sealed class RtpMetricsTests : IDisposable
         await caller.RespondAsync(first, 200, firstFrom, RawPhone.Sdp("127.0.0.1", ((IPEndPoint)callerRtp.Client.LocalEndPoint!).Port));
         var (second, secondFrom) = await callee.RequestAsync("INVITE");
         await callee.RespondAsync(second, 200, secondFrom, RawPhone.Sdp("127.0.0.1", ((IPEndPoint)calleeRtp.Client.LocalEndPoint!).Port));
-        await callee.RequestAsync("ACK"); // the switch has taken the answer: both endpoints are in the call
+        await callee.RequestAsync("ACK");
+        // The switch ACKs the destination before it puts it into the mixer; 101 shows connected once it is in.
+        var status = "";
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(10) && !status.Contains("=connected:100", StringComparison.Ordinal); await Task.Delay(50))
+            status = await server.CommandAsync("Status 101");
+        Assert.Contains("=connected:100", status);
 
         // Ten PCMU packets of 20 ms from the caller, number 6 of 1..11 missing (as a network would drop it).
         var ssrc = 0x1234u;

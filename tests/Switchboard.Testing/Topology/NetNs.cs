@@ -56,6 +56,7 @@ public sealed class NetNs : IDisposable
                 Run("ip", "netns", "exec", ns.Name, "ip", "addr", "add", subnet + ".2/24", "dev", peerVeth);
                 Run("ip", "netns", "exec", ns.Name, "ip", "link", "set", peerVeth, "up");
                 Run("ip", "netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
+                WaitUntilUp(ns._hostVeth);
                 return ns;
             }
             catch
@@ -64,6 +65,19 @@ public sealed class NetNs : IDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// Waits until the kernel reports the host side of the veth pair up: its carrier follows the peer's "up" a moment
+    /// later, and on a loaded machine that moment is long enough for an interface list read meanwhile (the switch's
+    /// connected subnets) to leave the new link out.
+    /// </summary>
+    private static void WaitUntilUp(string device)
+    {
+        var state = Path.Combine("/sys/class/net", device, "operstate");
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(10); Thread.Sleep(10))
+            if (File.Exists(state) && File.ReadAllText(state).Trim() == "up") return;
+        throw new InvalidOperationException($"{device} did not come up: operstate {(File.Exists(state) ? File.ReadAllText(state).Trim() : "missing")}");
     }
 
     /// <summary>The namespace side's interface name.</summary>
