@@ -210,4 +210,39 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
         AssertSrtpSdp(Last(linphone, m => m.Sent && m.Status == 200 && m.CSeqMethod == "INVITE", "200 to INVITE"));
         AssertLinphoneReceivedSrtp(linphone);
     }
+
+    /// <summary>
+    /// A phone that checks the certificate's name dials the switch by the host name its generated certificate carries:
+    /// the name resolves, on the phone's host, to the switch's address there (its own hosts file, which
+    /// <c>ip netns exec</c> mounts from /etc/netns/&lt;namespace&gt;/hosts). linphone 5.1 on Debian 12 (mbedtls 2.28)
+    /// cannot match an address at all, as it reads no iPAddress entry of a certificate.
+    /// </summary>
+    [SkippableFact]
+    public async Task Linphone_checking_the_certificate_name_registers_by_the_host_name_the_generated_certificate_carries()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        var lan = topology.LanA;
+        var hostName = System.Net.Dns.GetHostName();
+        var hostsDir = Path.Combine("/etc/netns", lan.Namespace);
+        Directory.CreateDirectory(hostsDir);
+        try
+        {
+            File.WriteAllText(Path.Combine(hostsDir, "hosts"), $"127.0.0.1 localhost\n{lan.ServerAddress} {hostName}\n");
+            await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir);
+            await using var linphone = await Linphone.StartAsync("v100", _dir, lan.Host, SrtpOnTls() with { VerifyServerName = true });
+
+            await linphone.RegisterAsync($"sip:100@{hostName}", $"sip:{hostName}:{server.Switch.TlsEndPoint!.Port};transport=tls", server.Switch.PasswordOf("100")!);
+            await linphone.WaitRegisteredAsync();
+            await server.WaitRegisteredAsync("100");
+
+            Assert.Equal(["tls"], server.Switch.RegisteredTransports("100"));
+            Assert.Contains("verify_server_cn=1", File.ReadAllText(Path.Combine(linphone.Directory, "linphonerc")), StringComparison.Ordinal);
+            Assert.DoesNotContain("CN-mismatch", linphone.LogTail(int.MaxValue), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(hostsDir, recursive: true);
+        }
+    }
 }
