@@ -42,14 +42,18 @@ public sealed partial class SipSwitch : ICallControl, ISipTransactionUser, IAsyn
     private ITimer? _expiry;
     private int _disposed;
 
+    // For the components the switch creates itself (the media engine), so their events reach the host's log too.
+    private readonly ILoggerFactory? _loggers;
+
     /// <summary>
     /// Creates the switch; <see cref="Start"/> opens the SIP port. <paramref name="transport"/> replaces the UDP/TCP
     /// sockets of <paramref name="options"/> (e.g. an <see cref="InMemorySipTransport"/> in tests); the switch disposes it.
     /// </summary>
     public SipSwitch(SwitchOptions options, CallModel model, IPhoneBindingStore bindingStore, IDeviceSecretStore secretStore,
-        TimeProvider? time = null, ILogger<SipSwitch>? log = null, ISipTransport? transport = null)
+        TimeProvider? time = null, ILogger<SipSwitch>? log = null, ISipTransport? transport = null, ILoggerFactory? loggers = null)
     {
         _options = options;
+        _loggers = loggers;
         _codecs = SdpText.ParseCodecs(options.Codecs);
         _model = model;
         Time = time ?? TimeProvider.System;

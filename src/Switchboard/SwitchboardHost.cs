@@ -159,7 +159,8 @@ public static class SwitchboardHost
                     sp.GetRequiredService<IOptions<SwitchOptions>>().Value.Devices,
                     sp.GetRequiredService<CallEventHub>(), sp.GetRequiredService<IForwardingStore>(), sp.GetRequiredService<ICallJournal>()));
                 services.AddSingleton(sp => new SipSwitch(sp.GetRequiredService<IOptions<SwitchOptions>>().Value, sp.GetRequiredService<CallModel>(),
-                    sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<SqliteStore>(), TimeProvider.System, sp.GetRequiredService<ILogger<SipSwitch>>())
+                    sp.GetRequiredService<SqliteStore>(), sp.GetRequiredService<SqliteStore>(), TimeProvider.System, sp.GetRequiredService<ILogger<SipSwitch>>(),
+                    loggers: sp.GetRequiredService<ILoggerFactory>())
                 { OutsidePolicy = sp.GetRequiredService<OutsideCallPolicy>() });
                 services.AddSingleton<ICallControl>(sp => sp.GetRequiredService<SipSwitch>());
                 services.AddHostedService<SipSwitchService>();

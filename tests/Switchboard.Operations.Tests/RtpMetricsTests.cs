@@ -88,6 +88,37 @@ public sealed class RtpMetricsTests : IDisposable
         Assert.Equal(1, Value(after, "switchboard_rtp_packets_lost_total"));
     }
 
+    [Fact]
+    public async Task The_media_engines_log_lines_reach_the_servers_log()
+    {
+        await using var server = await Switchboard.StartAsync(_dir, "--Sip:Port=0", "--Sip:TlsPort=-1",
+            $"--Sip:Passwords:100={Password}", $"--Sip:Passwords:101={Password}");
+        Assert.True(server.Started, server.Output);
+        var sip = new IPEndPoint(IPAddress.Loopback, server.SipPort);
+        await using var caller = RawPhone.OnLoopback("127.0.0.1", "100", Password, sip);
+        await using var callee = RawPhone.OnLoopback("127.0.0.1", "101", Password, sip);
+        Assert.Equal(200, (await caller.RegisterAsync()).StatusCode);
+        Assert.Equal(200, (await callee.RegisterAsync()).StatusCode);
+        using var callerRtp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        using var stranger = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+
+        Assert.StartsWith("200 ", await server.CommandAsync("MakeCall 100 101"));
+        var (first, firstFrom) = await caller.RequestAsync("INVITE");
+        var switchPortForCaller = new IPEndPoint(IPAddress.Loopback, AudioPort(first.Body));
+        await caller.RespondAsync(first, 200, firstFrom, RawPhone.Sdp("127.0.0.1", ((IPEndPoint)callerRtp.Client.LocalEndPoint!).Port));
+
+        // RTP from another port than the SDP named (as from behind NAT): the engine latches to it and says so (4001),
+        // in the server's own log, not in a logger nobody reads.
+        var from = ((IPEndPoint)stranger.Client.LocalEndPoint!).Port.ToString(CultureInfo.InvariantCulture);
+        var line = "";
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); waited.Elapsed < TimeSpan.FromSeconds(10) && line.Length == 0; await Task.Delay(100))
+        {
+            await stranger.SendAsync(Packet(1, 160, 0x1234u), switchPortForCaller);
+            line = server.Output.Split('\n').FirstOrDefault(l => l.Contains("MediaEngine[4001]", StringComparison.Ordinal) && l.Contains(":" + from + " ", StringComparison.Ordinal)) ?? "";
+        }
+        Assert.True(line.Length > 0, server.Output);
+    }
+
     private static double Value(string metrics, string series)
     {
         var m = Regex.Match(metrics, "(?m)^" + Regex.Escape(series) + @"(\{[^}]*\})? ([0-9.eE+-]+)");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net;
 using Switchboard.Media;
 using Switchboard.Sip.Messages;
@@ -34,7 +35,7 @@ public sealed partial class SipSwitch
                     BindAddress = (_rtpAddress ?? (LocalEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any)).ToString(),
                     PortMin = _options.RtpPortMin,
                     PortMax = _options.RtpPortMax,
-                });
+                }, _loggers?.CreateLogger<MediaEngine>());
             }
         }
     }
