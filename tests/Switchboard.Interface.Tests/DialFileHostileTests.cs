@@ -9,6 +9,9 @@ namespace Switchboard.Interface.Tests;
 /// opened with O_NOFOLLOW; links, FIFOs and devices are refused unread; failed/ is owner-only; names are escaped in the log.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+// One test here measures what the whole process allocates (a file not read into memory), which tests running beside it
+// would blur: the class runs alone.
+[Collection(nameof(MemoryMeasurement))]
 public sealed class DialFileHostileTests
 {
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;

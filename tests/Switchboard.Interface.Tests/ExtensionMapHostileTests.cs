@@ -9,6 +9,9 @@ namespace Switchboard.Interface.Tests;
 /// FCTIIPEX.INI written badly or maliciously (issue 11 finding 8): a bad file is rejected as a whole, a half-written one is
 /// not taken, a huge one is not read, a FIFO does not block reloads, and database writes beside it do not wake it.
 /// </summary>
+// One test here measures what the whole process allocates (a file not read into memory), which tests running beside it
+// would blur: the class runs alone.
+[Collection(nameof(MemoryMeasurement))]
 public sealed class ExtensionMapHostileTests : IDisposable
 {
     private static readonly IPAddress Client = IPAddress.Parse("127.0.0.1");

@@ -12,12 +12,25 @@ public static class Ports
 {
     private static int _next = 21000 + Environment.ProcessId % 200 * 50;
 
-    /// <summary>A UDP port on loopback that is free right now (the system picks it).</summary>
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A UDP port on loopback that is free right now (the system picks it), and never one handed out before in this
+    /// process: a port a finished test's phone had may still get that test's retransmissions (a BYE, a 200), which a
+    /// sipp phone of the next test would take as an unexpected message and fail its call.
+    /// </summary>
     public static int FreeUdp()
     {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
+        while (true)
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)s.LocalEndPoint!).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port)) return port;
+            }
+        }
     }
 
     /// <summary>A block of <paramref name="count"/> consecutive ports, all free for UDP and TCP right now.</summary>
