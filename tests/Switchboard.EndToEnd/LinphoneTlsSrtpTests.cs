@@ -15,6 +15,7 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
 {
     private const int LinphoneTone = 600;
     private const int BaresipTone = 1000;
+    private const int SecondBaresipTone = 1700;
     private readonly string _dir = Directory.CreateTempSubdirectory("sb-lp-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -48,7 +49,7 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
     }
 
     /// <summary>Linphone on LAN A registered as 100 over TLS, baresip on LAN B as 101 over UDP.</summary>
-    private async Task<(Linphone Linphone, Baresip Baresip)> PhonesAsync(SwitchboardServer server, NetworkTopology topology, string prefix, bool autoAnswer = false)
+    private async Task<(Linphone Linphone, Baresip Baresip)> PhonesAsync(SwitchboardServer server, NetworkTopology topology, string prefix, bool autoAnswer = false, string baresipAnswerMode = "manual")
     {
         var lan = topology.LanA;
         var tls = server.Switch.TlsEndPoint!.Port;
@@ -57,7 +58,7 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
         try
         {
             await linphone.RegisterAsync($"sip:100@{lan.ServerAddress}", $"sip:{lan.ServerAddress}:{tls};transport=tls", server.Switch.PasswordOf("100")!);
-            baresip = await Baresip.StartAsync(prefix + "101", _dir, server.AccountAt("101", topology.LanB.ServerAddress), "tone:" + BaresipTone, topology.LanB.Host);
+            baresip = await Baresip.StartAsync(prefix + "101", _dir, server.AccountAt("101", topology.LanB.ServerAddress, answerMode: baresipAnswerMode), "tone:" + BaresipTone, topology.LanB.Host);
             await linphone.WaitRegisteredAsync();
             await server.WaitRegisteredAsync("100", "101");
             return (linphone, baresip);
@@ -244,5 +245,152 @@ public sealed class LinphoneTlsSrtpTests : IDisposable
         {
             Directory.Delete(hostsDir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The consultation both new tests start from: baresip 101 (LAN B, auto-answer) is the controller; <c>MakeCall 101 100</c>
+    /// connects it to linphone (SRTP on TLS, auto-answer), which then plays its tone; <c>MakeCall 101 102</c> holds that
+    /// call and connects 101 to a second baresip (LAN B). Every leg is anchored in the switch, linphone's in SRTP.
+    /// </summary>
+    private async Task<(Linphone Linphone, Baresip Controller, Baresip Other, LineClient Client, System.Diagnostics.Stopwatch Clock)> ConsultAsync(SwitchboardServer server, NetworkTopology topology, string prefix)
+    {
+        var (linphone, controller) = await PhonesAsync(server, topology, prefix, autoAnswer: true, baresipAnswerMode: "auto");
+        Baresip? other = null;
+        LineClient? client = null;
+        try
+        {
+            other = await Baresip.StartAsync(prefix + "102", _dir, server.AccountAt("102", topology.LanB.ServerAddress), "tone:" + SecondBaresipTone, topology.LanB.Host);
+            await server.WaitRegisteredAsync("102");
+            client = await LineClient.ConnectAsync(server.CommandPort);
+            // Runs from before linphone's call exists: a bound on how long that call lasts before Transfer/Conference.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Assert.StartsWith("200 MakeCall 101 100", await client.CommandAsync("MakeCall 101 100"));
+            await linphone.WaitCallStateAsync("LinphoneCallStreamsRunning");
+            await WaitStatusAsync(client, "101", "=connected:100");
+            await linphone.PlayAsync(ToneFile());
+            await AssertHearsLinphoneAsync(server, controller);
+            Assert.StartsWith("200 MakeCall 101 102", await client.CommandAsync("MakeCall 101 102"));
+            await other.WaitEventAsync("CALL_INCOMING");
+            await other.CommandAsync("accept");
+            await other.WaitEventAsync("CALL_ESTABLISHED");
+            await WaitStatusAsync(client, "101", "=connected:102");
+            return (linphone, controller, other, client, clock);
+        }
+        catch
+        {
+            if (client is not null) await client.DisposeAsync();
+            if (other is not null) await other.DisposeAsync();
+            await controller.DisposeAsync();
+            await linphone.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task WaitStatusAsync(LineClient client, string device, string contains)
+    {
+        var last = await Poll.ForAsync(() => client.CommandAsync("Status " + device), s => s.Contains(contains, StringComparison.Ordinal), seconds: 40);
+        Assert.True(last.Contains(contains, StringComparison.Ordinal), $"Status {device} never contained '{contains}': {last}");
+    }
+
+    /// <summary>The whole seconds of the phone's newest recording in which a tone is clearly present.</summary>
+    private static int SecondsWith(ReceivedAudio? heard, double frequency)
+    {
+        if (heard is null) return 0;
+        int seconds = 0;
+        for (int start = 0; start + heard.Rate <= heard.Samples.Length; start += heard.Rate)
+            if (Audio.Power(heard.Samples.AsSpan(start, heard.Rate), heard.Rate, frequency) > 1e4) seconds++;
+        return seconds;
+    }
+
+    /// <summary>
+    /// Waits until the listener's recording of this call holds, at some moment, every tone of <paramref name="expected"/>
+    /// together and not its own, and then until linphone's tone has been in it for more seconds than linphone's call
+    /// lasted before the operation (<paramref name="before"/>): from then on, linphone's RTP statistics can only reach
+    /// the bound of <see cref="AssertLinphoneReceivedAfter"/> with packets of the joined call.
+    /// </summary>
+    private static async Task AssertHearsTogetherAsync(Baresip listener, double[] expected, double own, TimeSpan before)
+    {
+        var needed = (int)Math.Ceiling(before.TotalSeconds) + 5;
+        string description = "";
+        var heard = await Poll.ForAsync(() => Task.FromResult(listener.LastReceived()),
+            a => a is not null && Audio.HeardTogether(a.Samples, a.Rate, expected, own, out description) && SecondsWith(a, LinphoneTone) >= needed, seconds: 90);
+        Assert.True(heard is not null && Audio.HeardTogether(heard.Samples, heard.Rate, expected, own, out description),
+            $"{listener.Name} never heard {string.Join(" and ", expected)} Hz together without its own {own} Hz ({listener.RecordingList()}):\n{description}");
+        Assert.True(SecondsWith(heard, LinphoneTone) >= needed, $"{listener.Name} heard linphone's tone for {SecondsWith(heard, LinphoneTone)} s, not {needed} s");
+    }
+
+    /// <summary>
+    /// linphone's statistics count every packet of the call's one stream (anchored calls are joined without a re-INVITE).
+    /// Before the operation the switch could send it at most one 20 ms packet per 20 ms of the call (plus the probes a
+    /// stream opens with); more than that, with SRTP negotiated and nothing badly formatted, means SRTP kept arriving
+    /// and being decoded after it.
+    /// </summary>
+    private static void AssertLinphoneReceivedAfter(Linphone phone, TimeSpan before)
+    {
+        AssertLinphoneReceivedSrtp(phone);
+        var bound = (long)(before.TotalMilliseconds / 20) + 50;
+        var last = phone.RtpStatistics().Last(s => s.PacketsReceived > 0);
+        Assert.True(last.PacketsReceived > bound + 50, $"{phone.Name} received {last.PacketsReceived} packets, at most {bound} of them before the operation: {last}");
+    }
+
+    /// <summary>
+    /// Transfer with linphone as one of the two far parties: after <c>Transfer 101</c> the controller's calls end,
+    /// linphone's tone reaches the other baresip phone (and not that phone's own), and linphone keeps receiving SRTP.
+    /// </summary>
+    [SkippableFact]
+    public async Task Transfer_joins_linphone_on_tls_with_srtp_to_a_baresip_phone_and_its_tone_arrives_there()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir, new() { ["Sip:DeviceSrtp:100"] = "Required" });
+        var (linphone, controller, other, client, clock) = await ConsultAsync(server, topology, "x");
+        await using var _ = linphone;
+        await using var __ = controller;
+        await using var ___ = other;
+        await using var ____ = client;
+
+        Assert.StartsWith("200 Transfer 101", await client.CommandAsync("Transfer 101"));
+        var before = clock.Elapsed;
+        await controller.WaitEventAsync("CALL_CLOSED");
+        await WaitStatusAsync(client, "100", "=connected:102");
+        await AssertHearsTogetherAsync(other, [LinphoneTone], SecondBaresipTone, before);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        Assert.Equal(1, server.Switch.SecureEndpoints);
+
+        await other.CommandAsync("hangup");
+        await linphone.WaitCallEndedAsync();
+        AssertLinphoneReceivedAfter(linphone, before);
+        AssertSrtpSdp(Last(linphone, m => !m.Sent && m.StartLine.StartsWith("INVITE sip:100@", StringComparison.Ordinal), "INVITE"));
+    }
+
+    /// <summary>
+    /// Conference of linphone and two baresip phones: after <c>Conference 101</c> each baresip phone hears linphone's tone
+    /// together with the other baresip's and not its own, and linphone keeps receiving SRTP from the mixer.
+    /// </summary>
+    [SkippableFact]
+    public async Task Conference_of_linphone_on_tls_with_srtp_and_two_baresip_phones_lets_each_baresip_hear_the_other_two()
+    {
+        using var topology = CreateTopology();
+        if (topology is null) return;
+        await using var server = await SwitchboardServer.StartOnDefaultsAsync(_dir, new() { ["Sip:DeviceSrtp:100"] = "Required" });
+        var (linphone, controller, other, client, clock) = await ConsultAsync(server, topology, "c");
+        await using var _ = linphone;
+        await using var __ = controller;
+        await using var ___ = other;
+        await using var ____ = client;
+
+        Assert.StartsWith("200 Conference 101", await client.CommandAsync("Conference 101"));
+        var before = clock.Elapsed;
+        // 101's held call (to linphone) is released; its consultation call becomes its seat in the conference.
+        await controller.WaitEventAsync("CALL_CLOSED");
+        await AssertHearsTogetherAsync(controller, [LinphoneTone, SecondBaresipTone], BaresipTone, before);
+        await AssertHearsTogetherAsync(other, [LinphoneTone, BaresipTone], SecondBaresipTone, before);
+        Assert.Equal(0, server.Switch.SrtpRejectedPackets);
+        Assert.Equal(1, server.Switch.SecureEndpoints);
+
+        Assert.StartsWith("200 Drop 100", await client.CommandAsync("Drop 100"));
+        await linphone.WaitCallEndedAsync();
+        AssertLinphoneReceivedAfter(linphone, before);
+        AssertSrtpSdp(Last(linphone, m => !m.Sent && m.StartLine.StartsWith("INVITE sip:100@", StringComparison.Ordinal), "INVITE"));
     }
 }
