@@ -161,7 +161,7 @@ public sealed class Kamailio : IDisposable
     {
         if (!File.Exists("/usr/sbin/kamailio")) throw new InvalidOperationException("kamailio is not installed (Debian package kamailio)");
         var psi = new ProcessStartInfo("/usr/sbin/kamailio") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-f", Path.Combine(_dir, _name + ".cfg"), "-DD", "-E", "-n", "1", "-Y", _dir, "-P", Path.Combine(_dir, _name + ".pid") })
+        foreach (var a in new[] { "-f", Path.Combine(_dir, _name + ".cfg"), "-DD", "-E", "-n", _role.Children.ToString(CultureInfo.InvariantCulture), "-Y", _dir, "-P", Path.Combine(_dir, _name + ".pid") })
             psi.ArgumentList.Add(a);
         if (_role.SharedMemoryMegabytes is { } megabytes)
         {
