@@ -42,8 +42,13 @@ public sealed class EmptyDialFileTests : IDisposable
         var never = Path.Combine(_dir, "never.CTI");
         await File.WriteAllBytesAsync(never, []);
         var failedLog = Path.Combine(_dir, "failed", "never.CTI.log");
-        for (int i = 0; i < 300 && !File.Exists(failedLog); i++) await Task.Delay(50);
-        Assert.Contains("400 empty dial file", await File.ReadAllTextAsync(failedLog));
+        var text = "";
+        for (int i = 0; i < 300 && !text.Contains("400 empty dial file", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50);
+            if (File.Exists(failedLog)) text = await File.ReadAllTextAsync(failedLog);
+        }
+        Assert.Contains("400 empty dial file", text);
         await watcher.StopAsync(CancellationToken.None);
     }
 }

@@ -295,11 +295,15 @@ public sealed partial class DialFileWatcher : IHostedService, IDisposable
     /// <summary>Writes a new file readable by the owner only (an existing entry of that name, link or not, is replaced).</summary>
     private static void WritePrivate(string path, string text)
     {
-        File.Delete(path);
+        // Written under a hidden name and renamed into place (rename replaces the entry itself, a planted link too), so
+        // whoever watches failed/ for a NAME.log (a batch job waiting for its result) never reads one half written.
+        var temp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
+        File.Delete(temp);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        stream.Write(Encoding.UTF8.GetBytes(text));
+        using (var stream = new FileStream(temp, options))
+            stream.Write(Encoding.UTF8.GetBytes(text));
+        File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>processing/ and failed/ are the server's own: a link planted in their place is refused, and they are 0700.</summary>
