@@ -29,11 +29,9 @@ public sealed class DashboardXssTests : IAsyncLifetime
 
     private static string P(int n) => n.ToString(CultureInfo.InvariantCulture);
 
-    private static int FreeUdpPort()
-    {
-        using var s = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.Client.LocalEndPoint!).Port;
-    }
+    // The switch listens on UDP and TCP at Sip:Port and TLS at the next port: all of them must be free (a UDP-only
+    // probe once gave a port whose TCP or TLS neighbour was taken: "Address already in use").
+    private static int FreeUdpPort() => Switchboard.Testing.Ports.Block(2);
 
     private int TrunkPort => ((IPEndPoint)_trunk.Client.LocalEndPoint!).Port;
 

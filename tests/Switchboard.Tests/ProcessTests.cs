@@ -103,9 +103,8 @@ public sealed class SipProcessTests : IDisposable
     [Fact]
     public async Task A_registered_phone_is_still_reachable_after_kill_9_and_restart()
     {
-        int sipPort;
-        using (var probe = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)))
-            sipPort = ((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        // The switch listens on UDP and TCP at Sip:Port and TLS at the next port: all of them must be free.
+        int sipPort = Switchboard.Testing.Ports.Block(2);
         string[] args = ["--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1", "--Sip:Passwords:100=secret100"];
         await using (var first = await ServerProcess.StartAsync(_dir, args))
         {
@@ -122,9 +121,8 @@ public sealed class SipProcessTests : IDisposable
     [Fact]
     public async Task First_start_generates_a_password_per_extension_and_shows_it_once()
     {
-        int sipPort;
-        using (var probe = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)))
-            sipPort = ((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port;
+        // The switch listens on UDP and TCP at Sip:Port and TLS at the next port: all of them must be free.
+        int sipPort = Switchboard.Testing.Ports.Block(2);
         string[] args = ["--PhoneSystem=sip", $"--Sip:Port={sipPort}", "--Sip:ListenAddress=127.0.0.1"];
         string password;
         await using (var first = await ServerProcess.StartAsync(_dir, args))

@@ -19,11 +19,8 @@ public sealed class StorageFaultProcessTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static int FreeUdpPort()
-    {
-        using var probe = new UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)probe.Client.LocalEndPoint!).Port;
-    }
+    // The switch listens on UDP and TCP at Sip:Port and TLS at the next port: all of them must be free.
+    private static int FreeUdpPort() => Switchboard.Testing.Ports.Block(2);
 
     private static async Task UntilAsync(Func<bool> condition, string what)
     {
