@@ -74,7 +74,9 @@ internal static class SdpCrypto
     public static byte[] WithoutCrypto(byte[] sdp) => Rewrite(sdp, null, "RTP/AVP", everywhere: true);
 
     /// <summary>True when the description carries a key anywhere: an a=crypto attribute or an a=acap crypto capability.</summary>
-    public static bool HasAnyKey(byte[] sdp) => AudioLines(sdp).Any(l => IsKeyLine(l.Line));
+    public static bool HasAnyKey(byte[] sdp) =>
+        // The byte search first: reading the description into lines costs allocations, for every SDP sent to a phone.
+        (sdp.AsSpan().IndexOf("a=crypto:"u8) >= 0 || sdp.AsSpan().IndexOf("a=acap:"u8) >= 0) && AudioLines(sdp).Any(l => IsKeyLine(l.Line));
 
     /// <summary>a=crypto:…, or a=acap:&lt;number&gt; crypto:… (an SDES key offered as a capability, RFC 5939 §3.4.1).</summary>
     private static bool IsKeyLine(string line)

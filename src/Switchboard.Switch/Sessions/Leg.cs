@@ -103,10 +103,7 @@ internal sealed class Leg(SipDialog dialog, string device, LegState initial = Le
     {
         // Last line of defence for SDES keys (RFC 4568 §8.3): whatever path an SDP took (a transfer re-pointing a
         // phone at another's media), a key never goes into signalling that is not TLS.
-        // (The byte search first: HasAnyKey reads the whole description into lines, for every SDP sent.)
-        if (Dialog.Peer.Protocol != Sip.Transport.SipProtocol.Tls
-            && (sdp.AsSpan().IndexOf("a=crypto:"u8) >= 0 || sdp.AsSpan().IndexOf("a=acap:"u8) >= 0) && SdpCrypto.HasAnyKey(sdp))
-            sdp = SdpCrypto.WithoutCrypto(sdp);
+        if (Dialog.Peer.Protocol != Sip.Transport.SipProtocol.Tls && SdpCrypto.HasAnyKey(sdp)) sdp = SdpCrypto.WithoutCrypto(sdp);
         lock (_sdpGate) return SdpText.WithOrigin(sdp, ref _origin, ref _originVersion, ref _lastSent);
     }
 }
